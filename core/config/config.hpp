@@ -1,0 +1,103 @@
+// The whole of milter.conf (SPEC §2) as an immutable snapshot. Parse and
+// validate everything, then share as std::shared_ptr<const Config>; each
+// transaction keeps the snapshot it started with (STYLE §8).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/config/connector_table.hpp"
+#include "core/util/result.hpp"
+
+namespace dsm::config {
+
+enum class LogLevel { trace, debug, info, warn, error };
+
+struct MilterSettings {
+    std::string socket = "inet:8891@127.0.0.1";  // libmilter smfi_setconn() syntax
+    std::string header = "X-DANE-STS-Verdict";
+    std::string user;        // empty: keep the current user
+    unsigned umask = 007;    // octal in the file
+    LogLevel log_level = LogLevel::info;
+    std::string log_target = "stderr";  // stderr | syslog | file:/path
+};
+
+struct StubZone {
+    std::string zone;     // with trailing dot, e.g. "test."
+    std::string address;  // address[@port], unbound syntax
+};
+
+struct ResolverSettings {
+    std::string trust_anchor_file = "/usr/share/dns/root.key";
+    std::vector<std::string> forwarders;  // address[@port]
+    std::vector<StubZone> stub_zones;
+    std::string unbound_config;
+    std::chrono::milliseconds timeout{5000};
+};
+
+struct StsSettings {
+    std::string ca_file = "/etc/ssl/certs/ca-certificates.crt";
+    std::uint16_t https_port = 443;
+    std::chrono::milliseconds fetch_timeout{10000};
+};
+
+struct ProbeSettings {
+    bool enabled = false;
+    std::uint16_t port = 25;
+    std::chrono::milliseconds timeout{10000};
+};
+
+struct CacheSettings {
+    std::string store = "sqlite:/var/lib/dane-sts-milter/cache.db";  // memory | sqlite:PATH | redis://HOST:PORT[/DB]
+    std::size_t max_entries = 1000000;
+    std::chrono::seconds min_ttl{300};
+    std::chrono::seconds max_ttl{86400};
+    std::chrono::seconds error_ttl{60};
+    std::chrono::seconds stale_ttl{3600};
+};
+
+struct PrefetchSettings {
+    unsigned concurrency = 64;
+    double refresh_ahead = 0.8;
+    std::chrono::seconds active_window{86400};
+    std::string warm_list;
+};
+
+struct RcptSettings {
+    std::chrono::milliseconds lookup_timeout{3000};
+};
+
+struct PolicyMapSettings {
+    std::string listen;  // inet:HOST:PORT or unix:PATH
+};
+
+struct MetricsSettings {
+    std::string listen;  // HOST:PORT
+};
+
+struct Config {
+    std::string path;  // the file it was read from
+    MilterSettings milter;
+    ResolverSettings resolver;
+    StsSettings sts;
+    ProbeSettings probe;
+    CacheSettings cache;
+    PrefetchSettings prefetch;
+    RcptSettings rcpt;
+    std::optional<PolicyMapSettings> policy_map;  // section present
+    std::optional<MetricsSettings> metrics;       // section present
+    ConnectorTable connectors;
+};
+
+std::string_view to_string(LogLevel l);
+
+// Reads and validates `path`. Every error names the file, the key
+// ("section.key") and what was expected; unknown sections or keys, bad values
+// and missing required values are errors. Never throws.
+Result<std::shared_ptr<const Config>> load_config(const std::string& path);
+
+}  // namespace dsm::config

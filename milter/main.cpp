@@ -1,0 +1,180 @@
+// dane-sts-milter: option parsing and start-up. See dane-sts-milter(8).
+#include <getopt.h>
+#include <grp.h>
+#include <libmilter/mfapi.h>
+#include <pwd.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "core/config/config.hpp"
+#include "core/log/logging.hpp"
+#include "milter/callbacks.hpp"
+#include "milter/check_command.hpp"
+#include "milter/runtime.hpp"
+
+namespace {
+
+constexpr const char* kDefaultConfig = "/etc/dane-sts-milter/milter.conf";
+
+void usage(std::FILE* to) {
+    std::fprintf(to,
+                 "usage: dane-sts-milter [-c FILE] [-n]\n"
+                 "       dane-sts-milter [-c FILE] --check [--json] DOMAIN...\n"
+                 "       dane-sts-milter --version\n"
+                 "  -c FILE      configuration (default %s)\n"
+                 "  -n           check the configuration and exit 0 (valid) or 1\n"
+                 "  --check      resolve DOMAINs and print every step and each connector's "
+                 "decision\n"
+                 "  --json       with --check: print JSON\n",
+                 kDefaultConfig);
+}
+
+// SPEC §1: `none` gives up all protection against downgrade and spoofed MX.
+void warn_unprotected(const dsm::config::Config& cfg) {
+    for (const auto& c : cfg.connectors.connectors()) {
+        if (c.validates_nothing()) {
+            spdlog::warn(
+                "connector={} validates neither DANE nor MTA-STS (mode none): mail to its "
+                "domains is not protected against STARTTLS downgrade or spoofed MX records",
+                c.name);
+        }
+    }
+}
+
+// Drops to [milter] user after the socket is bound (SPEC §2).
+bool drop_privileges(const std::string& user) {
+    if (user.empty()) {
+        return true;
+    }
+    const passwd* pw = getpwnam(user.c_str());
+    if (pw == nullptr) {
+        spdlog::error("[milter] user: no such user \"{}\"", user);
+        return false;
+    }
+    if (initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
+        setuid(pw->pw_uid) != 0) {
+        spdlog::error("[milter] user: cannot switch to \"{}\": {}", user, std::strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+int run_milter(const std::shared_ptr<const dsm::config::Config>& cfg) {
+    auto runtime = dsm::milter::make_runtime(cfg);
+    if (!runtime) {
+        spdlog::error("{}", runtime.error());
+        return 1;
+    }
+    smfiDesc desc = dsm::milter::make_filter_description(**runtime);
+    if (smfi_register(desc) == MI_FAILURE) {
+        spdlog::error("smfi_register failed");
+        return 1;
+    }
+    const std::string& socket = cfg->milter.socket;
+    if (smfi_setconn(const_cast<char*>(socket.c_str())) == MI_FAILURE) {
+        spdlog::error("[milter] socket: cannot use \"{}\"", socket);
+        return 1;
+    }
+    const mode_t old_mask = umask(static_cast<mode_t>(cfg->milter.umask));
+    const int opened = smfi_opensocket(1);
+    umask(old_mask);
+    if (opened == MI_FAILURE) {
+        spdlog::error("[milter] socket: cannot listen on \"{}\"", socket);
+        return 1;
+    }
+    if (!drop_privileges(cfg->milter.user)) {
+        return 1;
+    }
+    warn_unprotected(*cfg);
+    if (cfg->cache.store != "memory") {
+        // The persistent stores come with the prefetcher (see ChangeLog).
+        spdlog::warn("[cache] store = {}: not implemented yet, verdicts are kept in memory only",
+                     cfg->cache.store);
+    }
+    spdlog::info("starting version={} config={} socket={} connectors={}", DSM_VERSION, cfg->path,
+                 socket, cfg->connectors.connectors().size());
+    const int rc = smfi_main();
+    spdlog::info("stopped");
+    return rc == MI_SUCCESS ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::string config_path = kDefaultConfig;
+    bool check_only = false;
+    bool check_domains = false;
+    bool json = false;
+
+    enum { kVersion = 1000, kCheck, kJson, kHelp };
+    const option long_options[] = {
+        {"version", no_argument, nullptr, kVersion},
+        {"check", no_argument, nullptr, kCheck},
+        {"json", no_argument, nullptr, kJson},
+        {"help", no_argument, nullptr, kHelp},
+        {nullptr, 0, nullptr, 0},
+    };
+    int opt = 0;
+    while ((opt = getopt_long(argc, argv, "c:nhV", long_options, nullptr)) != -1) {
+        switch (opt) {
+            case 'c':
+                config_path = optarg;
+                break;
+            case 'n':
+                check_only = true;
+                break;
+            case kCheck:
+                check_domains = true;
+                break;
+            case kJson:
+                json = true;
+                break;
+            case 'V':
+            case kVersion:
+                std::printf("dane-sts-milter %s\n", DSM_VERSION);
+                return 0;
+            case 'h':
+            case kHelp:
+                usage(stdout);
+                return 0;
+            default:
+                usage(stderr);
+                return 2;
+        }
+    }
+    std::vector<std::string> domains(argv + optind, argv + argc);
+    if ((!check_domains && !domains.empty()) || (check_domains && domains.empty()) ||
+        (json && !check_domains)) {
+        usage(stderr);
+        return 2;
+    }
+
+    auto cfg = dsm::config::load_config(config_path);
+    if (!cfg) {
+        std::fprintf(stderr, "dane-sts-milter: %s\n", cfg.error().c_str());
+        return check_domains ? 2 : 1;
+    }
+    if (check_only) {
+        std::printf("%s: configuration OK\n", config_path.c_str());
+        return 0;
+    }
+    if (check_domains) {
+        // Logs would interleave with the report: warnings only, on stderr.
+        spdlog::set_level(spdlog::level::warn);
+        return dsm::milter::run_check(**cfg, domains, json, std::cout);
+    }
+    if (auto logging = dsm::log::setup_logging((*cfg)->milter); !logging) {
+        std::fprintf(stderr, "dane-sts-milter: %s: [milter] %s\n", config_path.c_str(),
+                     logging.error().c_str());
+        return 1;
+    }
+    return run_milter(*cfg);
+}

@@ -1,0 +1,26 @@
+// What the libmilter callbacks share: the current configuration snapshot and
+// the verdict cache. libmilter passes no user pointer to callbacks, so there is
+// exactly one Runtime per process, set before smfi_main() and never moved.
+#pragma once
+
+#include <atomic>
+#include <memory>
+
+#include "core/cache/verdict_cache.hpp"
+#include "core/config/config.hpp"
+#include "core/dns/resolver.hpp"
+
+namespace dsm::milter {
+
+struct Runtime {
+    // Swapped whole on reload; a transaction keeps the snapshot it started with.
+    std::atomic<std::shared_ptr<const config::Config>> config;
+    std::unique_ptr<dns::Resolver> resolver;
+    std::shared_ptr<const cache::Clock> clock;
+    std::unique_ptr<cache::VerdictCache> cache;
+};
+
+// Builds the resolver and the cache for `config`. Errors name the setting.
+Result<std::unique_ptr<Runtime>> make_runtime(std::shared_ptr<const config::Config> config);
+
+}  // namespace dsm::milter

@@ -1,0 +1,43 @@
+#!/bin/bash
+# `dane-sts-milter -n`: the shipped file passes; bad files fail naming file and key.
+set -uo pipefail
+bin=$1 shipped=$2 work=$3
+rm -rf "$work" && mkdir -p "$work"
+passed=0 failed=0
+ok()  { echo "ok: $1"; passed=$((passed + 1)); }
+bad() { echo "FAIL: $1"; failed=$((failed + 1)); }
+
+if "$bin" -c "$shipped" -n >"$work/out" 2>&1; then ok "shipped milter.conf passes -n"
+else bad "shipped milter.conf fails -n: $(cat "$work/out")"; fi
+
+expect_error() {  # name, file content, words the error must contain
+    local name=$1 body=$2; shift 2
+    printf '%s\n' "$body" >"$work/$name.conf"
+    if "$bin" -c "$work/$name.conf" -n >"$work/$name.out" 2>&1; then
+        bad "$name: -n exited 0"; return
+    fi
+    local rc=0
+    "$bin" -c "$work/$name.conf" -n >/dev/null 2>&1 || rc=$?
+    [ "$rc" = 1 ] || { bad "$name: exit status $rc, expected 1"; return; }
+    for w in "$work/$name.conf" "$@"; do
+        grep -qF -- "$w" "$work/$name.out" || { bad "$name: error lacks '$w': $(cat "$work/$name.out")"; return; }
+    done
+    ok "$name: $(cat "$work/$name.out")"
+}
+
+expect_error unknown_key $'[milter]\nsocket = inet:8891@127.0.0.1\nfrobnicate = yes' frobnicate
+expect_error unknown_section $'[frob]\na = b' frob
+expect_error bad_mode $'[connector.partners]\nrecipient_domains = a.test\nmode = strict' partners mode strict
+expect_error bad_number $'[rcpt]\nlookup_timeout_ms = soon' lookup_timeout_ms
+expect_error missing_domains $'[connector.x]\nmode = none' recipient_domains
+rm -f "$work/nonexistent.conf"
+if "$bin" -c "$work/nonexistent.conf" -n >"$work/nf.out" 2>&1; then bad "missing file accepted"
+elif grep -qF "$work/nonexistent.conf" "$work/nf.out"; then ok "missing file named"
+else bad "missing file not named: $(cat "$work/nf.out")"; fi
+
+"$bin" --version | grep -q '^dane-sts-milter [0-9]' && ok "--version" || bad "--version"
+rc=0; "$bin" --bogus-flag >/dev/null 2>&1 || rc=$?
+[ "$rc" = 2 ] && ok "usage error exits 2" || bad "usage error exit $rc"
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]

@@ -1,0 +1,38 @@
+// Runs the built dane-sts-milter binary for a test: writes its config, starts
+// it, and stops it by pid (never by name).
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+
+namespace dsm::test {
+
+class MilterProcess {
+  public:
+    // `config_body` is the milter.conf text; "@PORT@", "@TESTBED@" and "@LOG@"
+    // are replaced. Starts the milter and waits (bounded) until it listens.
+    MilterProcess(const std::string& binary, const std::string& config_body);
+    ~MilterProcess();
+    MilterProcess(const MilterProcess&) = delete;
+    MilterProcess& operator=(const MilterProcess&) = delete;
+
+    [[nodiscard]] std::uint16_t port() const { return port_; }
+    [[nodiscard]] const std::string& dir() const { return dir_; }
+    [[nodiscard]] std::string log() const;  // the milter's log so far
+    [[nodiscard]] bool running() const;
+
+  private:
+    std::string dir_;
+    std::uint16_t port_ = 0;
+    mutable pid_t pid_ = -1;  // -1 once reaped
+};
+
+// A TCP port on 127.0.0.1 that nothing listens on right now.
+std::uint16_t free_port();
+
+// $DSM_TESTBED_DIR; throws when unset.
+std::string testbed_dir();
+
+}  // namespace dsm::test

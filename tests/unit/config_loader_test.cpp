@@ -1,0 +1,508 @@
+// SPEC §2: milter.conf loading and validation.
+#include <boost/test/unit_test.hpp>
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "core/config/config.hpp"
+
+namespace fs = std::filesystem;
+using namespace dsm::config;
+
+namespace {
+
+// A unique directory per test case, removed afterwards.
+struct TempDir {
+    fs::path dir;
+    int counter = 0;
+
+    TempDir() {
+        std::string tmpl = (fs::temp_directory_path() / "dsm-config-test-XXXXXX").string();
+        BOOST_REQUIRE(mkdtemp(tmpl.data()) != nullptr);
+        dir = tmpl;
+    }
+    ~TempDir() {
+        std::error_code ec;
+        fs::remove_all(dir, ec);
+    }
+
+    std::string write(const std::string& text) {
+        const fs::path p = dir / ("milter-" + std::to_string(++counter) + ".conf");
+        std::ofstream(p, std::ios::binary) << text;
+        return p.string();
+    }
+};
+
+const char* const kSpecExample = R"(
+[milter]
+; or unix:/run/dane-sts-milter/milter.sock
+socket = inet:8891@127.0.0.1
+; name of the verdict header
+header = X-DANE-STS-Verdict
+; optional: drop privileges after binding
+user = dane-sts-milter
+; file mode mask for a unix socket (the MTA's group must reach it)
+umask = 007
+; trace debug info warn error
+log_level = info
+; stderr | syslog | file:/path
+log_target = stderr
+
+[resolver]
+; DNSSEC trust anchor(s), unbound format
+trust_anchor_file = /usr/share/dns/root.key
+; optional, comma-separated address[@port], e.g. 127.0.0.1@5353, ::1
+forwarders =
+; optional, comma-separated zone=address[@port] (a zone may repeat, one per server),
+; e.g. test.=127.0.0.1@5353, slow.test.=127.0.0.1@5354
+stub_zones =
+; optional unbound.conf for anything else
+unbound_config =
+timeout_ms = 5000
+
+[sts]
+ca_file = /etc/ssl/certs/ca-certificates.crt
+; only tests change it
+https_port = 443
+fetch_timeout_ms = 10000
+
+; §5
+[probe]
+enabled = no
+; only tests change it
+port = 25
+timeout_ms = 10000
+
+; §6
+[cache]
+; memory | sqlite:PATH | redis://HOST:PORT[/DB]
+store = sqlite:/var/lib/dane-sts-milter/cache.db
+max_entries = 1000000
+min_ttl = 300
+max_ttl = 86400
+error_ttl = 60
+stale_ttl = 3600
+
+[prefetch]
+; domains resolved at once
+concurrency = 64
+; refresh when this share of the TTL has passed
+refresh_ahead = 0.8
+; keep refreshing domains seen within this many seconds
+active_window = 86400
+; optional file, one domain a line, resolved at start
+warm_list =
+
+[rcpt]
+; how long RCPT may wait on a cache miss
+lookup_timeout_ms = 3000
+
+; §7, optional
+[policy_map]
+listen = inet:127.0.0.1:8461
+
+; optional
+[metrics]
+listen = 127.0.0.1:9464
+
+[connector.default]
+recipient_domains = *
+mode = opportunistic
+
+[connector.partners]
+recipient_domains = partner.example, *.partner.example
+; optional: only for these envelope sender domains
+sender_domains =
+; sets dane and mta_sts together (see below)
+mode = mandatory
+; optional override: opportunistic | mandatory | none
+dane =
+; optional override: opportunistic | none
+mta_sts =
+; defer | reject (mandatory DANE, permanent causes only)
+on_failure = defer
+; yes: decide and report, but accept (safe roll-out)
+test_mode = no
+tags = partner, eu
+)";
+
+std::shared_ptr<const Config> load_ok(const std::string& path) {
+    auto r = load_config(path);
+    BOOST_TEST_REQUIRE(r.ok(), (r.ok() ? std::string() : r.error()));
+    return *r;
+}
+
+// Loads `text`, expects a failure whose message names the file and contains
+// every one of `parts`.
+void expect_error(TempDir& tmp, const std::string& text, std::initializer_list<const char*> parts) {
+    const std::string path = tmp.write(text);
+    const auto r = load_config(path);
+    BOOST_TEST_REQUIRE(!r.ok(), "loaded although it should fail:\n" << text);
+    BOOST_TEST_MESSAGE(r.error());
+    BOOST_TEST(r.error().find(path) != std::string::npos, r.error());
+    for (const char* p : parts) {
+        BOOST_TEST(r.error().find(p) != std::string::npos, "\"" << p << "\" not in: " << r.error());
+    }
+}
+
+const Connector& find(const Config& c, const std::string& name) {
+    for (const Connector& x : c.connectors.connectors()) {
+        if (x.name == name) {
+            return x;
+        }
+    }
+    BOOST_FAIL("no connector " << name);
+    throw;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(config_loader)
+
+BOOST_AUTO_TEST_CASE(shipped_conf_loads) {
+    const auto c = load_ok(std::string(DSM_SOURCE_DIR) + "/conf/milter.conf");
+    BOOST_TEST(c->cache.store == "memory");  // runnable with no external services
+    BOOST_TEST(!c->policy_map.has_value());
+    BOOST_TEST(!c->metrics.has_value());
+    BOOST_TEST(c->resolver.trust_anchor_file == "/usr/share/dns/root.key");
+    BOOST_TEST(c->connectors.connectors().size() == 1u);
+    const Connector& d = c->connectors.select("example.com", "");
+    BOOST_TEST(d.name == "default");
+    BOOST_TEST((d.dane == DaneMode::opportunistic));
+    BOOST_TEST((d.mta_sts == StsMode::opportunistic));
+}
+
+BOOST_AUTO_TEST_CASE(spec_example_loads) {
+    TempDir tmp;
+    const auto c = load_ok(tmp.write(kSpecExample));
+    BOOST_TEST(c->milter.socket == "inet:8891@127.0.0.1");
+    BOOST_TEST(c->milter.user == "dane-sts-milter");
+    BOOST_TEST(c->milter.umask == 07u);
+    BOOST_TEST(to_string(c->milter.log_level) == "info");
+    BOOST_TEST(c->resolver.forwarders.empty());
+    BOOST_TEST(c->resolver.timeout.count() == 5000);
+    BOOST_TEST(c->sts.https_port == 443);
+    BOOST_TEST(!c->probe.enabled);
+    BOOST_TEST(c->cache.store == "sqlite:/var/lib/dane-sts-milter/cache.db");
+    BOOST_TEST(c->cache.max_entries == 1000000u);
+    BOOST_TEST(c->cache.stale_ttl.count() == 3600);
+    BOOST_TEST(c->prefetch.refresh_ahead == 0.8);
+    BOOST_TEST(c->rcpt.lookup_timeout.count() == 3000);
+    BOOST_REQUIRE(c->policy_map.has_value());
+    BOOST_TEST(c->policy_map->listen == "inet:127.0.0.1:8461");
+    BOOST_REQUIRE(c->metrics.has_value());
+    BOOST_TEST(c->metrics->listen == "127.0.0.1:9464");
+
+    const auto& list = c->connectors.connectors();
+    BOOST_REQUIRE(list.size() == 2u);
+    BOOST_TEST(list[0].name == "default");  // file order
+    BOOST_TEST(list[1].name == "partners");
+    const Connector& p = list[1];
+    BOOST_TEST(p.recipient_domains.size() == 2u);
+    BOOST_TEST(p.recipient_domains[1].to_string() == "*.partner.example");
+    BOOST_TEST(p.sender_domains.empty());
+    BOOST_TEST((p.on_failure == OnFailure::defer));
+    BOOST_TEST(!p.test_mode);
+    BOOST_TEST((p.tags == std::vector<std::string>{"partner", "eu"}));
+    BOOST_TEST(c->connectors.select("mx.partner.example", "").name == "partners");
+    BOOST_TEST(c->connectors.select("other.example", "").name == "default");
+}
+
+BOOST_AUTO_TEST_CASE(all_values_parsed) {
+    TempDir tmp;
+    const auto c = load_ok(tmp.write(R"(
+[Milter]
+Socket = unix:/run/dane-sts-milter/milter.sock
+header = X-Verdict
+umask = 0027
+log_level = debug
+log_target = file:/var/log/dsm.log
+[resolver]
+forwarders = 127.0.0.1@5353, ::1, 2001:db8::53@53,
+stub_zones = test.=127.0.0.1@5353, Slow.Test = 127.0.0.2@5354, test=::1, .=127.0.0.3
+timeout_ms = 250
+[probe]
+enabled = YES
+[cache]
+store = redis://127.0.0.1:6379/2
+[prefetch]
+refresh_ahead = .5
+[rcpt]
+lookup_timeout_ms = 0
+[policy_map]
+listen = unix:/run/dane-sts-milter/policy.sock
+[connector.x]
+recipient_domains = Bücher.Example., *.Test
+sender_domains = *.Example.ORG
+)"));
+    BOOST_TEST(c->milter.umask == 027u);
+    BOOST_TEST(to_string(c->milter.log_level) == "debug");
+    BOOST_TEST(c->milter.log_target == "file:/var/log/dsm.log");
+    BOOST_TEST((c->resolver.forwarders ==
+                std::vector<std::string>{"127.0.0.1@5353", "::1", "2001:db8::53@53"}));
+    BOOST_REQUIRE(c->resolver.stub_zones.size() == 4u);
+    BOOST_TEST(c->resolver.stub_zones[0].zone == "test.");
+    BOOST_TEST(c->resolver.stub_zones[0].address == "127.0.0.1@5353");
+    BOOST_TEST(c->resolver.stub_zones[1].zone == "slow.test.");
+    BOOST_TEST(c->resolver.stub_zones[1].address == "127.0.0.2@5354");
+    BOOST_TEST(c->resolver.stub_zones[2].zone == "test.");  // a zone may repeat
+    BOOST_TEST(c->resolver.stub_zones[3].zone == ".");
+    BOOST_TEST(c->probe.enabled);
+    BOOST_TEST(c->prefetch.refresh_ahead == 0.5);
+    BOOST_TEST(c->rcpt.lookup_timeout.count() == 0);
+    const Connector& x = find(*c, "x");
+    BOOST_TEST(x.recipient_domains[0].to_string() == "xn--bcher-kva.example");
+    BOOST_TEST(x.recipient_domains[1].to_string() == "*.test");
+    BOOST_TEST(x.sender_domains[0].to_string() == "*.example.org");
+}
+
+BOOST_AUTO_TEST_CASE(mode_sets_dane_and_mta_sts) {
+    TempDir tmp;
+    const auto c = load_ok(tmp.write(R"(
+[connector.opp]
+recipient_domains = opp.example
+mode = opportunistic
+[connector.unset]
+recipient_domains = unset.example
+[connector.none]
+recipient_domains = none.example
+mode = none
+[connector.mand]
+recipient_domains = mand.example
+mode = mandatory
+on_failure = reject
+test_mode = yes
+[connector.override]
+mta_sts = none
+recipient_domains = over.example
+dane = mandatory
+mode = opportunistic
+[connector.override2]
+recipient_domains = over2.example
+mode = none
+dane = opportunistic
+[connector.empty_overrides]
+recipient_domains = eo.example
+mode = mandatory
+dane =
+mta_sts =
+)"));
+    struct Row {
+        const char* name;
+        DaneMode dane;
+        StsMode sts;
+    };
+    for (const Row& r : {Row{"opp", DaneMode::opportunistic, StsMode::opportunistic},
+                         Row{"unset", DaneMode::opportunistic, StsMode::opportunistic},
+                         Row{"none", DaneMode::none, StsMode::none},
+                         Row{"mand", DaneMode::mandatory, StsMode::opportunistic},
+                         Row{"override", DaneMode::mandatory, StsMode::none},
+                         Row{"override2", DaneMode::opportunistic, StsMode::none},
+                         Row{"empty_overrides", DaneMode::mandatory, StsMode::opportunistic}}) {
+        BOOST_TEST_CONTEXT(r.name) {
+            const Connector& x = find(*c, r.name);
+            BOOST_TEST(to_string(x.dane) == to_string(r.dane));
+            BOOST_TEST(to_string(x.mta_sts) == to_string(r.sts));
+        }
+    }
+    BOOST_TEST(find(*c, "none").validates_nothing());
+    BOOST_TEST((find(*c, "mand").on_failure == OnFailure::reject));
+    BOOST_TEST(find(*c, "mand").test_mode);
+    // No catch-all in this file: the implicit default covers the rest.
+    BOOST_TEST(c->connectors.select("elsewhere.example", "").name == "default");
+}
+
+BOOST_AUTO_TEST_CASE(no_connectors_gives_implicit_default) {
+    TempDir tmp;
+    const auto c = load_ok(tmp.write("[milter]\nlog_level = warn\n"));
+    BOOST_TEST(c->connectors.connectors().size() == 1u);
+    BOOST_TEST(c->connectors.select("example.com", "").name == "default");
+    const auto empty = load_ok(tmp.write(""));
+    BOOST_TEST(empty->milter.socket == "inet:8891@127.0.0.1");
+    BOOST_TEST(empty->cache.store == "sqlite:/var/lib/dane-sts-milter/cache.db");
+}
+
+BOOST_AUTO_TEST_CASE(comments) {
+    TempDir tmp;
+    const auto c =
+        load_ok(tmp.write("# hash comment\n"
+                          "; semicolon comment\n"
+                          "[milter]\n"
+                          "   # indented = comment\n"
+                          "\t; indented = comment\n"
+                          "header = X-Test\r\n"
+                          "# [unknown]\n"
+                          "; bogus = key\n"
+                          "user = ${milter.header}\n"
+                          "[resolver]\n"
+                          "unbound_config = /etc/unbound/extra.conf ; not a comment # nor this\n"));
+    // A value runs to the end of its line; nothing is expanded.
+    BOOST_TEST(c->milter.header == "X-Test");
+    BOOST_TEST(c->milter.user == "${milter.header}");
+    BOOST_TEST(c->resolver.unbound_config == "/etc/unbound/extra.conf ; not a comment # nor this");
+}
+
+BOOST_AUTO_TEST_CASE(inline_text_is_part_of_the_value) {
+    TempDir tmp;
+    expect_error(
+        tmp, "[milter]\nlog_level = info ; verbose\n",
+        {"[milter] log_level", "expected trace, debug, info, warn or error", "info ; verbose"});
+}
+
+BOOST_AUTO_TEST_CASE(unknown_key) {
+    TempDir tmp;
+    expect_error(tmp, "[milter]\nsockett = inet:1@127.0.0.1\n",
+                 {":2:", "[milter] sockett", "unknown key", "socket"});
+    expect_error(tmp, "[connector.partners]\nrecipient_domains = *\nmodus = none\n",
+                 {":3:", "[connector.partners] modus", "unknown key", "mode"});
+}
+
+BOOST_AUTO_TEST_CASE(unknown_section) {
+    TempDir tmp;
+    expect_error(tmp, "[milter]\n[sts]\n[stss]\nca_file = /x\n",
+                 {":3:", "[stss]", "unknown section"});
+    expect_error(tmp, "[connector]\nrecipient_domains = *\n", {"[connector]", "unknown section"});
+    expect_error(tmp, "[connector.]\nrecipient_domains = *\n", {"[connector.]", "NAME"});
+    expect_error(tmp, "[connector.a.b]\nrecipient_domains = *\n", {"[connector.a.b]", "NAME"});
+}
+
+BOOST_AUTO_TEST_CASE(bad_mode) {
+    TempDir tmp;
+    expect_error(
+        tmp, "[connector.partners]\nrecipient_domains = p.example\nmode = strict\n",
+        {":3:", "[connector.partners] mode", "opportunistic, mandatory or none", "\"strict\""});
+    expect_error(tmp, "[connector.p]\nrecipient_domains = p.example\nmta_sts = mandatory\n",
+                 {"[connector.p] mta_sts", "no mandatory mode"});
+    expect_error(tmp, "[connector.p]\nrecipient_domains = p.example\non_failure = bounce\n",
+                 {"[connector.p] on_failure", "defer or reject"});
+    expect_error(tmp, "[connector.p]\nrecipient_domains = p.example\ntest_mode = maybe\n",
+                 {"[connector.p] test_mode", "yes or no"});
+    expect_error(tmp, "[connector.p]\nrecipient_domains = p.example\ntags = a b\n",
+                 {"[connector.p] tags", "\"a b\""});
+}
+
+BOOST_AUTO_TEST_CASE(bad_number) {
+    TempDir tmp;
+    expect_error(tmp, "[resolver]\ntimeout_ms = 5s\n",
+                 {"[resolver] timeout_ms", "expected an integer from 1 to 600000", "\"5s\""});
+    expect_error(tmp, "[resolver]\ntimeout_ms = 0\n", {"[resolver] timeout_ms"});
+    expect_error(tmp, "[sts]\nhttps_port = 65536\n", {"[sts] https_port", "65535"});
+    expect_error(tmp, "[probe]\nport = -1\n", {"[probe] port"});
+    expect_error(tmp, "[cache]\nmax_entries = 99999999999999999999999\n", {"[cache] max_entries"});
+    expect_error(tmp, "[cache]\nmin_ttl = 600\nmax_ttl = 300\n", {"[cache] min_ttl", "max_ttl"});
+    expect_error(tmp, "[prefetch]\nrefresh_ahead = 1\n",
+                 {"[prefetch] refresh_ahead", "between 0 and 1"});
+    expect_error(tmp, "[prefetch]\nrefresh_ahead = nan\n", {"[prefetch] refresh_ahead"});
+    expect_error(tmp, "[prefetch]\nconcurrency = 0\n", {"[prefetch] concurrency"});
+    expect_error(tmp, "[rcpt]\nlookup_timeout_ms = 120000\n", {"[rcpt] lookup_timeout_ms"});
+    expect_error(tmp, "[milter]\numask = 008\n", {"[milter] umask", "octal"});
+    expect_error(tmp, "[probe]\nenabled = 2\n", {"[probe] enabled", "yes or no"});
+}
+
+BOOST_AUTO_TEST_CASE(missing_recipient_domains) {
+    TempDir tmp;
+    expect_error(tmp, "[connector.partners]\nmode = mandatory\n",
+                 {":1:", "[connector.partners] recipient_domains", "missing"});
+    expect_error(tmp, "[connector.partners]\nrecipient_domains =\n",
+                 {"[connector.partners] recipient_domains", "expected"});
+    expect_error(tmp, "[connector.partners]\nrecipient_domains = ,\n",
+                 {"[connector.partners] recipient_domains"});
+    expect_error(tmp, "[policy_map]\n", {"[policy_map] listen", "missing"});
+}
+
+BOOST_AUTO_TEST_CASE(bad_patterns) {
+    TempDir tmp;
+    for (const char* bad : {"exa..mple", "*.", "**", "a.*.example", "[192.0.2.1]", "exa_mple.com",
+                            "*example.com", ".example.com"}) {
+        BOOST_TEST_CONTEXT(bad) {
+            expect_error(tmp, std::string("[connector.p]\nrecipient_domains = ") + bad + "\n",
+                         {"[connector.p] recipient_domains", bad});
+        }
+    }
+    expect_error(tmp, "[connector.p]\nrecipient_domains = *\nsender_domains = bad..example\n",
+                 {"[connector.p] sender_domains", "empty label"});
+}
+
+BOOST_AUTO_TEST_CASE(bad_socket) {
+    TempDir tmp;
+    for (const char* bad :
+         {"inet:99999@127.0.0.1", "inet:8891@", "inet:8891@exa_mple", "tcp:8891",
+          "unix:", "unix:relative.sock", "inet6:8891@[::g]", "8891", "inet:port@127.0.0.1"}) {
+        BOOST_TEST_CONTEXT(bad) {
+            expect_error(tmp, std::string("[milter]\nsocket = ") + bad + "\n",
+                         {"[milter] socket", "inet:PORT@HOST", bad});
+        }
+    }
+    TempDir ok;
+    for (const char* good : {"inet:8891@127.0.0.1", "inet:8891", "inet:8891@localhost",
+                             "inet6:8891@::1", "inet6:8891@[::1]", "local:/run/m.sock"}) {
+        BOOST_TEST_CONTEXT(good) {
+            load_ok(ok.write(std::string("[milter]\nsocket = ") + good + "\n"));
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(bad_listen_store_and_targets) {
+    TempDir tmp;
+    expect_error(tmp, "[policy_map]\nlisten = 127.0.0.1:8461\n", {"[policy_map] listen"});
+    expect_error(tmp, "[policy_map]\nlisten = inet:127.0.0.1\n", {"[policy_map] listen"});
+    expect_error(tmp, "[metrics]\nlisten = ::1:9464\n", {"[metrics] listen"});
+    load_ok(tmp.write("[metrics]\nlisten = [::1]:9464\n[policy_map]\nlisten = inet:localhost:1\n"));
+    expect_error(tmp, "[cache]\nstore = mysql://x\n", {"[cache] store", "memory, sqlite"});
+    expect_error(tmp, "[cache]\nstore = redis://127.0.0.1\n", {"[cache] store"});
+    expect_error(tmp, "[cache]\nstore = redis://127.0.0.1:6379/x\n", {"[cache] store"});
+    expect_error(tmp, "[cache]\nstore = sqlite:\n", {"[cache] store"});
+    expect_error(tmp, "[milter]\nlog_target = journal\n", {"[milter] log_target"});
+    expect_error(tmp, "[milter]\nheader = X-Bad Header\n", {"[milter] header"});
+    expect_error(tmp, "[milter]\nheader = X-Bad:\n", {"[milter] header"});
+    expect_error(tmp, "[resolver]\nforwarders = 127.0.0.1@0\n", {"[resolver] forwarders"});
+    expect_error(tmp, "[resolver]\nforwarders = ns.example\n", {"[resolver] forwarders"});
+    expect_error(tmp, "[resolver]\ntrust_anchor_file = root.key\n",
+                 {"[resolver] trust_anchor_file", "absolute path"});
+}
+
+BOOST_AUTO_TEST_CASE(bad_stub_zones) {
+    TempDir tmp;
+    for (const char* bad : {"test.", "test.=", "test.=localhost", "test.=127.0.0.1@70000",
+                            "te_st.=127.0.0.1", "=127.0.0.1", "a..b=127.0.0.1"}) {
+        BOOST_TEST_CONTEXT(bad) {
+            expect_error(tmp, std::string("[resolver]\nstub_zones = ") + bad + "\n",
+                         {"[resolver] stub_zones", "zone=address[@port]"});
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(syntax_errors) {
+    TempDir tmp;
+    expect_error(tmp, "[milter\nsocket = inet:1@127.0.0.1\n", {":1:", "[section]"});
+    expect_error(tmp, "[milter]\njust some words\n", {":2:", "key = value"});
+    expect_error(tmp, "socket = inet:1@127.0.0.1\n", {":1:", "before any [section]"});
+    expect_error(tmp, "[milter]\nlog_level = info\nLOG_LEVEL = debug\n",
+                 {":3:", "[milter] LOG_LEVEL", "given twice", "line 2"});
+    expect_error(
+        tmp, "[connector.a]\nrecipient_domains = *\n[connector.A]\nrecipient_domains = x.example\n",
+        {":3:", "[connector.A]", "given twice", "line 1"});
+}
+
+BOOST_AUTO_TEST_CASE(missing_file) {
+    TempDir tmp;
+    const std::string path = (tmp.dir / "nope.conf").string();
+    const auto r = load_config(path);
+    BOOST_REQUIRE(!r.ok());
+    BOOST_TEST(r.error().find(path) != std::string::npos);
+    const auto d = load_config(tmp.dir.string());
+    BOOST_REQUIRE(!d.ok());
+    BOOST_TEST(d.error().find(tmp.dir.string()) != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(log_level_names) {
+    BOOST_TEST(to_string(LogLevel::trace) == "trace");
+    BOOST_TEST(to_string(LogLevel::warn) == "warn");
+    BOOST_TEST(to_string(LogLevel::error) == "error");
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,194 @@
+// The verdict cache: TTL clamps, error_ttl, single flight, RCPT timeout.
+// Uses a ManualClock; no sleeping to age entries.
+#include <boost/test/unit_test.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "core/cache/verdict_cache.hpp"
+#include "tests/support/enum_print.hpp"
+
+using namespace dsm;
+using namespace std::chrono_literals;
+
+namespace {
+
+config::CacheSettings settings() {
+    config::CacheSettings s;
+    s.store = "memory";
+    s.min_ttl = 300s;
+    s.max_ttl = 86400s;
+    s.error_ttl = 60s;
+    s.max_entries = 1000;
+    return s;
+}
+
+verdict::DomainVerdict make(const std::string& d, std::chrono::seconds ttl, bool error = false) {
+    verdict::DomainVerdict v;
+    v.domain = d;
+    v.dnssec = error ? verdict::DnssecField::error : verdict::DnssecField::secure;
+    v.dane = error ? verdict::DaneField::error : verdict::DaneField::pass;
+    v.ttl = ttl;
+    return v;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(hit_until_clamped_ttl_then_refetch) {
+    auto clock = std::make_shared<cache::ManualClock>();
+    std::atomic<int> calls{0};
+    cache::VerdictCache c(
+        settings(), 2,
+        [&](const std::string& d) {
+            ++calls;
+            return make(d, 10s);  // below min_ttl: clamped to 300 s
+        },
+        clock);
+    BOOST_TEST(c.get("a.test", 2000ms)->dane == verdict::DaneField::pass);
+    BOOST_TEST(calls == 1);
+    clock->advance(299s);
+    c.get("a.test", 2000ms);
+    BOOST_TEST(calls == 1);
+    clock->advance(2s);
+    c.get("a.test", 2000ms);
+    BOOST_TEST(calls == 2);
+    BOOST_TEST(c.stats().hits == 1U);
+}
+
+BOOST_AUTO_TEST_CASE(ttl_clamped_to_max) {
+    auto clock = std::make_shared<cache::ManualClock>();
+    std::atomic<int> calls{0};
+    cache::VerdictCache c(
+        settings(), 2,
+        [&](const std::string& d) {
+            ++calls;
+            return make(d, std::chrono::seconds(7 * 86400));
+        },
+        clock);
+    c.get("a.test", 2000ms);
+    clock->advance(86399s);
+    c.get("a.test", 2000ms);
+    BOOST_TEST(calls == 1);
+    clock->advance(2s);
+    c.get("a.test", 2000ms);
+    BOOST_TEST(calls == 2);
+}
+
+BOOST_AUTO_TEST_CASE(errors_live_error_ttl) {
+    auto clock = std::make_shared<cache::ManualClock>();
+    std::atomic<int> calls{0};
+    cache::VerdictCache c(
+        settings(), 2,
+        [&](const std::string& d) {
+            ++calls;
+            return make(d, 3600s, /*error=*/true);
+        },
+        clock);
+    c.get("a.test", 2000ms);
+    clock->advance(59s);
+    c.get("a.test", 2000ms);
+    BOOST_TEST(calls == 1);
+    clock->advance(2s);
+    c.get("a.test", 2000ms);
+    BOOST_TEST(calls == 2);
+}
+
+BOOST_AUTO_TEST_CASE(concurrent_misses_share_one_lookup) {
+    auto clock = std::make_shared<cache::ManualClock>();
+    std::atomic<int> calls{0};
+    std::mutex mu;
+    std::condition_variable cv;
+    bool release = false;
+    cache::VerdictCache c(
+        settings(), 4,
+        [&](const std::string& d) {
+            ++calls;
+            std::unique_lock lock(mu);
+            cv.wait(lock, [&] { return release; });
+            return make(d, 600s);
+        },
+        clock);
+    std::vector<std::thread> threads;
+    std::atomic<int> passed{0};
+    for (int i = 0; i < 16; ++i) {
+        threads.emplace_back([&] {
+            if (c.get("shared.test", 10000ms)->dane == verdict::DaneField::pass) {
+                ++passed;
+            }
+        });
+    }
+    // Wait (bounded) until every caller is either the lookup or joined it.
+    for (int i = 0; i < 1000 && c.stats().joined + c.stats().misses < 16; ++i) {
+        std::this_thread::sleep_for(1ms);
+    }
+    {
+        std::lock_guard lock(mu);
+        release = true;
+    }
+    cv.notify_all();
+    for (auto& t : threads) {
+        t.join();
+    }
+    BOOST_TEST(calls == 1);
+    BOOST_TEST(passed == 16);
+    BOOST_TEST(c.stats().misses == 1U);
+    BOOST_TEST(c.stats().joined == 15U);
+}
+
+BOOST_AUTO_TEST_CASE(slow_lookup_gives_pending_then_fills_cache) {
+    auto clock = std::make_shared<cache::ManualClock>();
+    std::mutex mu;
+    std::condition_variable cv;
+    bool release = false;
+    std::atomic<bool> done{false};
+    cache::VerdictCache c(
+        settings(), 2,
+        [&](const std::string& d) {
+            std::unique_lock lock(mu);
+            cv.wait(lock, [&] { return release; });
+            done = true;
+            return make(d, 600s);
+        },
+        clock);
+    auto v = c.get("slow.test", 50ms);
+    BOOST_TEST(v->dane == verdict::DaneField::pending);
+    BOOST_TEST(v->dnssec == verdict::DnssecField::pending);
+    BOOST_TEST(c.stats().timeouts == 1U);
+    {
+        std::lock_guard lock(mu);
+        release = true;
+    }
+    cv.notify_all();
+    // The lookup went on in the background and fills the cache.
+    for (int i = 0; i < 2000 && !c.peek("slow.test"); ++i) {
+        std::this_thread::sleep_for(1ms);
+    }
+    BOOST_TEST(c.peek("slow.test") != nullptr);
+    BOOST_TEST(c.get("slow.test", 50ms)->dane == verdict::DaneField::pass);
+}
+
+BOOST_AUTO_TEST_CASE(exception_in_lookup_is_an_error_verdict) {
+    auto clock = std::make_shared<cache::ManualClock>();
+    cache::VerdictCache c(
+        settings(), 1,
+        [&](const std::string&) -> verdict::DomainVerdict { throw std::runtime_error("boom"); },
+        clock);
+    auto v = c.get("x.test", 2000ms);
+    BOOST_TEST(v->dane == verdict::DaneField::error);
+    BOOST_TEST(v->is_error());
+}
+
+BOOST_AUTO_TEST_CASE(max_entries_bounds_the_cache) {
+    auto clock = std::make_shared<cache::ManualClock>();
+    auto s = settings();
+    s.max_entries = 128;  // 2 per shard
+    cache::VerdictCache c(
+        s, 4, [&](const std::string& d) { return make(d, 600s); }, clock);
+    for (int i = 0; i < 2000; ++i) {
+        c.get("d" + std::to_string(i) + ".test", 2000ms);
+    }
+    BOOST_TEST(c.size() <= 128U + 64U);  // a shard may hold one in flight
+    BOOST_TEST(c.stats().evictions > 0U);
+}
