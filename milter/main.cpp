@@ -2,7 +2,9 @@
 #include <getopt.h>
 #include <grp.h>
 #include <libmilter/mfapi.h>
+#include <pthread.h>
 #include <pwd.h>
+#include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -19,6 +21,7 @@
 #include "milter/callbacks.hpp"
 #include "milter/check_command.hpp"
 #include "milter/runtime.hpp"
+#include "milter/socket_options.hpp"
 
 namespace {
 
@@ -67,7 +70,21 @@ bool drop_privileges(const std::string& user) {
     return true;
 }
 
+// libmilter's own thread takes SIGHUP/SIGTERM/SIGINT with sigwait() and only
+// blocks them in the thread that calls smfi_main(). Threads started before it
+// (resolver, lookup workers) would otherwise get them and die of the default
+// action, so block them first: every thread inherits the mask.
+void block_stop_signals() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
 int run_milter(const std::shared_ptr<const dsm::config::Config>& cfg) {
+    block_stop_signals();
     auto runtime = dsm::milter::make_runtime(cfg);
     if (!runtime) {
         spdlog::error("{}", runtime.error());
@@ -89,6 +106,9 @@ int run_milter(const std::shared_ptr<const dsm::config::Config>& cfg) {
     if (opened == MI_FAILURE) {
         spdlog::error("[milter] socket: cannot listen on \"{}\"", socket);
         return 1;
+    }
+    if (socket.rfind("inet", 0) == 0 && dsm::milter::set_nodelay_on_listeners() == 0) {
+        spdlog::warn("could not set TCP_NODELAY on the milter socket: expect ~40 ms per message");
     }
     if (!drop_privileges(cfg->milter.user)) {
         return 1;

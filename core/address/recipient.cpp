@@ -4,6 +4,7 @@
 #include <idn2.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -126,18 +127,18 @@ std::optional<std::string> literal_problem(std::string_view literal) {
     }
     const std::string inner(literal.substr(1, literal.size() - 2));
     const std::size_t colon = inner.find(':');
-    unsigned char buf[16];
+    std::array<unsigned char, 16> buf{};  // struct in6_addr
     if (colon == std::string::npos) {
-        if (inet_pton(AF_INET, inner.c_str(), buf) == 1) {
+        if (inet_pton(AF_INET, inner.c_str(), buf.data()) == 1) {
             return std::nullopt;
         }
         return "address literal \"" + printable(literal) + "\" is not an IPv4 address";
     }
     if (!iequals(std::string_view(inner).substr(0, colon), "IPv6")) {
         return "address literal \"" + printable(literal) +
-               "\" is neither an IPv4 address nor tagged \"IPv6:\"";
+               R"(" is neither an IPv4 address nor tagged "IPv6:")";
     }
-    if (inet_pton(AF_INET6, inner.c_str() + colon + 1, buf) == 1) {
+    if (inet_pton(AF_INET6, inner.c_str() + colon + 1, buf.data()) == 1) {
         return std::nullopt;
     }
     return "address literal \"" + printable(literal) + "\" is not an IPv6 address";
@@ -230,7 +231,7 @@ std::string_view to_string(RecipientKind k) {
 }
 
 std::string printable(std::string_view s, std::size_t max) {
-    static constexpr char kHex[] = "0123456789abcdef";
+    static constexpr std::string_view kHex = "0123456789abcdef";
     std::string out;
     out.reserve(std::min(s.size(), max) + 8);
     for (const char ch : s) {

@@ -9,15 +9,16 @@
 #include <Poco/Util/IniFileConfiguration.h>
 #include <arpa/inet.h>
 
+#include <array>
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
-#include <cstring>
 #include <exception>
 #include <functional>
 #include <sstream>
 #include <string_view>
 #include <system_error>
+#include <unordered_map>
 #include <utility>
 
 #include "core/address/recipient.hpp"
@@ -29,7 +30,7 @@ namespace {
 using address::printable;
 
 // A milter.conf is a few kilobytes; anything this large is the wrong file.
-constexpr std::size_t kMaxFileOctets = 1024 * 1024;
+constexpr std::size_t kMaxFileOctets = std::size_t{1024} * 1024;
 constexpr std::uint64_t kOneYear = 31557600;  // seconds; RFC 8461 §3.2 max_age bound
 
 // ---- text helpers -----------------------------------------------------------
@@ -133,12 +134,12 @@ std::string expected(std::string_view what, std::string_view got) {
 }
 
 bool is_ipv4(std::string_view s) {
-    unsigned char buf[4];
-    return inet_pton(AF_INET, std::string(s).c_str(), buf) == 1;
+    std::array<unsigned char, 4> buf{};  // struct in_addr
+    return inet_pton(AF_INET, std::string(s).c_str(), buf.data()) == 1;
 }
 bool is_ipv6(std::string_view s) {
-    unsigned char buf[16];
-    return inet_pton(AF_INET6, std::string(s).c_str(), buf) == 1;
+    std::array<unsigned char, 16> buf{};  // struct in6_addr
+    return inet_pton(AF_INET6, std::string(s).c_str(), buf.data()) == 1;
 }
 bool is_port(std::string_view s) {
     const auto n = parse_uint(s);
@@ -292,6 +293,20 @@ Problem set_checked(std::string_view v, std::string& out, bool (*ok)(std::string
     return std::nullopt;
 }
 
+// As set_checked, with the scheme ("INET:", "Redis://", "MEMORY") lower-cased
+// so that consumers can compare it verbatim.
+Problem set_scheme_checked(std::string_view v, std::string& out, bool (*ok)(std::string_view),
+                           std::string_view what) {
+    Problem p = set_checked(v, out, ok, what);
+    if (!p) {
+        const std::size_t colon = out.find(':');
+        for (std::size_t i = 0; i < out.size() && i < colon; ++i) {
+            out[i] = lower(out[i]);
+        }
+    }
+    return p;
+}
+
 Problem set_path(std::string_view v, std::string& out) {
     return set_checked(v, out, is_absolute_path, "an absolute path");
 }
@@ -327,7 +342,7 @@ Problem set_log_target(std::string_view v, std::string& out) {
         return std::nullopt;
     }
     if (starts_with_i(v, "file:") && is_absolute_path(v.substr(5))) {
-        out = std::string(v);
+        out = "file:" + std::string(v.substr(5));
         return std::nullopt;
     }
     return expected("stderr, syslog or file:/absolute/path", v);
@@ -439,6 +454,10 @@ auto seconds_in(std::uint64_t lo, std::uint64_t hi) {
 auto checked(bool (*ok)(std::string_view), std::string_view what) {
     return [=](std::string_view v, std::string& out) { return set_checked(v, out, ok, what); };
 }
+auto scheme_checked(bool (*ok)(std::string_view), std::string_view what) {
+    return
+        [=](std::string_view v, std::string& out) { return set_scheme_checked(v, out, ok, what); };
+}
 
 // Ranges: timeouts up to ten minutes; TTLs and windows up to a year. Postfix
 // gives up on a milter after milter_command_timeout (30 s by default), so a
@@ -448,8 +467,8 @@ const std::vector<SectionSpec>& schema() {
     static const std::vector<SectionSpec> s = {
         {"milter",
          {key("socket", &C::milter, &MilterSettings::socket,
-              checked(is_milter_socket,
-                      "inet:PORT@HOST, inet6:PORT@HOST, unix:/PATH or local:/PATH")),
+              scheme_checked(is_milter_socket,
+                             "inet:PORT@HOST, inet6:PORT@HOST, unix:/PATH or local:/PATH")),
           key("header", &C::milter, &MilterSettings::header,
               checked(is_header_name,
                       "a header field name: printable ASCII without ':' or "
@@ -478,7 +497,7 @@ const std::vector<SectionSpec>& schema() {
          {}},
         {"cache",
          {key("store", &C::cache, &CacheSettings::store,
-              checked(is_store, "memory, sqlite:/PATH or redis://HOST:PORT[/DB]")),
+              scheme_checked(is_store, "memory, sqlite:/PATH or redis://HOST:PORT[/DB]")),
           key("max_entries", &C::cache, &CacheSettings::max_entries,
               uint_in<std::size_t>(1, 1000000000)),
           key("min_ttl", &C::cache, &CacheSettings::min_ttl, seconds_in(0, kOneYear)),
@@ -501,8 +520,8 @@ const std::vector<SectionSpec>& schema() {
         {"policy_map",
          {{"listen",
            [](std::string_view v, Config& c) {
-               return set_checked(v, c.policy_map->listen, is_policy_map_listen,
-                                  "inet:HOST:PORT or unix:/PATH");
+               return set_scheme_checked(v, c.policy_map->listen, is_policy_map_listen,
+                                         "inet:HOST:PORT or unix:/PATH");
            }}},
          "listen"},
         {"metrics",
@@ -560,6 +579,7 @@ Error error_at(const std::string& path, int line, std::string_view section, std:
 
 Result<Scanned> scan(const std::string& path, std::string_view text) {
     Scanned out;
+    std::unordered_map<std::string, int> seen;  // lower-cased section or section+key → line
     int lineno = 0;
     std::size_t pos = 0;
     while (pos < text.size()) {
@@ -579,12 +599,11 @@ Result<Scanned> scan(const std::string& path, std::string_view text) {
             if (line.back() != ']' || name.empty() || !all_of(name, is_section_char)) {
                 return error_at(path, lineno, expected("a [section] header", line));
             }
-            for (const Section& s : out.sections) {
-                if (iequals(s.name, name)) {
-                    return error_at(
-                        path, lineno, name, {},
-                        "section given twice (first at line " + std::to_string(s.line) + ")");
-                }
+            const auto [first, fresh] = seen.emplace(lowered(name), lineno);
+            if (!fresh) {
+                return error_at(
+                    path, lineno, name, {},
+                    "section given twice (first at line " + std::to_string(first->second) + ")");
             }
             out.sections.push_back(Section{std::string(name), lineno, {}});
         } else {
@@ -598,11 +617,12 @@ Result<Scanned> scan(const std::string& path, std::string_view text) {
                                 "key \"" + printable(key) + "\" before any [section]");
             }
             Section& s = out.sections.back();
-            for (const Entry& e : s.entries) {
-                if (iequals(e.key, key)) {
-                    return error_at(path, lineno, s.name, key,
-                                    "given twice (first at line " + std::to_string(e.line) + ")");
-                }
+            // Names hold no blanks, so "section key" is never a section's name.
+            const auto [first, fresh] = seen.emplace(lowered(s.name) + " " + lowered(key), lineno);
+            if (!fresh) {
+                return error_at(
+                    path, lineno, s.name, key,
+                    "given twice (first at line " + std::to_string(first->second) + ")");
             }
             s.entries.push_back(Entry{std::string(key), lineno});
         }
@@ -612,22 +632,27 @@ Result<Scanned> scan(const std::string& path, std::string_view text) {
     return out;
 }
 
+// std::strerror is not thread-safe, and a SIGHUP reload may run beside others.
+std::string errno_text(int err) {
+    return std::error_code(err, std::generic_category()).message();
+}
+
 Result<std::string> read_file(const std::string& path) {
     std::FILE* f = std::fopen(path.c_str(), "rb");
     if (f == nullptr) {
-        return Error{path + ": cannot open: " + std::strerror(errno)};
+        return Error{path + ": cannot open: " + errno_text(errno)};
     }
     std::string text;
-    char buf[8192];
+    std::array<char, 8192> buf{};
     std::size_t n = 0;
-    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0 && text.size() <= kMaxFileOctets) {
-        text.append(buf, n);
+    while ((n = std::fread(buf.data(), 1, buf.size(), f)) > 0 && text.size() <= kMaxFileOctets) {
+        text.append(buf.data(), n);
     }
     const bool failed = std::ferror(f) != 0;
     const int err = errno;
     std::fclose(f);
     if (failed) {
-        return Error{path + ": cannot read: " + std::strerror(err)};
+        return Error{path + ": cannot read: " + errno_text(err)};
     }
     if (text.size() > kMaxFileOctets) {
         return Error{path + ": larger than 1 MiB, not a milter.conf"};
@@ -645,12 +670,12 @@ class Loader {
     Loader(const std::string& path, Poco::Util::AbstractConfiguration& ini, Config& config)
         : path_(path), ini_(ini), config_(config) {}
 
-    std::optional<Error> section(const Section& s);
-    std::optional<Error> cross_checks(const std::vector<Section>& sections) const;
+    [[nodiscard]] std::optional<Error> section(const Section& s);
+    [[nodiscard]] std::optional<Error> cross_checks(const std::vector<Section>& sections) const;
     std::vector<Connector> take_connectors() { return std::move(connectors_); }
 
   private:
-    std::string value(const Section& s, const Entry& e) const {
+    [[nodiscard]] std::string value(const Section& s, const Entry& e) const {
         return ini_.getRawString(s.name + "." + e.key, "");
     }
     std::optional<Error> settings(const Section& s, const SectionSpec& spec);
@@ -713,7 +738,7 @@ std::optional<Error> Loader::settings(const Section& s, const SectionSpec& spec)
 
 Problem parse_patterns(std::string_view v, std::vector<DomainPattern>& out) {
     constexpr std::string_view kWhat =
-        "a comma-separated list of domains, \"*.domain\" (sub-domains) or \"*\"";
+        R"(a comma-separated list of domains, "*.domain" (sub-domains) or "*")";
     std::vector<DomainPattern> list;
     for (const std::string_view item : split_list(v)) {
         DomainPattern p;
@@ -728,7 +753,7 @@ Problem parse_patterns(std::string_view v, std::vector<DomainPattern>& out) {
             domain.remove_prefix(2);
         }
         if (domain.find('*') != std::string_view::npos) {
-            return expected(kWhat, item) + " ('*' only as \"*\" or a leading \"*.\")";
+            return expected(kWhat, item) + R"( ('*' only as "*" or a leading "*."))";
         }
         if (!domain.empty() && domain.front() == '[') {
             return expected(kWhat, item) + " (address literals are matched only by \"*\")";

@@ -50,16 +50,18 @@ namespace {
 // Smallest TTL of the answers a verdict rests on. Failed and bogus answers
 // carry no usable TTL (unbound.h: "you also cannot trust this value").
 class MinTtl {
-public:
+  public:
     void add(const DnsAnswer& a) {
         if (a.outcome == DnsOutcome::tempfail || a.dnssec == DnssecState::bogus) {
             return;
         }
         ttl_ = ttl_ ? std::min(*ttl_, a.ttl) : a.ttl;
     }
-    [[nodiscard]] std::chrono::seconds value() const { return std::chrono::seconds(ttl_.value_or(0)); }
+    [[nodiscard]] std::chrono::seconds value() const {
+        return std::chrono::seconds(ttl_.value_or(0));
+    }
 
-private:
+  private:
     std::optional<std::uint32_t> ttl_;
 };
 
@@ -82,7 +84,9 @@ std::string lower(std::string s) {
     return s;
 }
 
-std::string tlsa_name(const std::string& host) { return "_25._tcp." + host; }
+std::string tlsa_name(const std::string& host) {
+    return "_25._tcp." + host;
+}
 
 // Where the MX hosts come from (RFC 7672 §2.2.1), or why there are none to
 // examine. `stop` set means the walk ends with that verdict.
@@ -113,11 +117,10 @@ MxStep mx_hosts(const DnsAnswer& mx, DaneFacts& facts, const Limits& limits) {
             ++malformed;
         }
     }
-    // RFC 7505 §3: a null MX is a lone MX whose exchange is the root.
-    const bool all_root = !parsed.empty() && std::all_of(parsed.begin(), parsed.end(),
-                                                         [](const auto& m) {
-                                                             return m.exchange.empty();
-                                                         });
+    // RFC 7505 §3: a null MX RRset names the root, and nothing else.
+    const bool all_root =
+        !parsed.empty() &&
+        std::all_of(parsed.begin(), parsed.end(), [](const auto& m) { return m.exchange.empty(); });
     if (all_root && malformed == 0) {
         facts.null_mx = true;
         step.stop = DomainDane::none;
@@ -178,12 +181,11 @@ bool examine_addresses(dns::Resolver& resolver, MxHost& host, const Limits& limi
     for (const auto& a : lookups) {
         if (failed(a)) {
             host.address_lookup_failed = true;
-            host.address_dnssec = std::any_of(std::begin(lookups), std::end(lookups),
-                                              [](const DnsAnswer& l) {
-                                                  return l.dnssec == DnssecState::bogus;
-                                              })
-                                      ? DnssecState::bogus
-                                      : DnssecState::indeterminate;
+            host.address_dnssec =
+                std::any_of(std::begin(lookups), std::end(lookups),
+                            [](const DnsAnswer& l) { return l.dnssec == DnssecState::bogus; })
+                    ? DnssecState::bogus
+                    : DnssecState::indeterminate;
             host.dane = MxDane::error;
             host.why = describe_failure(
                 a, std::string(dns::to_string(a.qtype)) + " lookup for " + host.name);
@@ -285,9 +287,8 @@ void examine_tlsa(dns::Resolver& resolver, MxHost& host, const Limits& limits, M
         if (raw.outcome != DnsOutcome::answer || raw.dnssec != DnssecState::secure) {
             continue;
         }
-        const auto usable = static_cast<std::size_t>(
-            std::count_if(t.records.begin(), t.records.end(),
-                          [](const TlsaRecord& r) { return r.usable(); }));
+        const auto usable = static_cast<std::size_t>(std::count_if(
+            t.records.begin(), t.records.end(), [](const TlsaRecord& r) { return r.usable(); }));
         if (usable > 0) {
             host.dane = MxDane::dane;
             host.why = t.qname + " has " + std::to_string(usable) + " usable TLSA record" +
@@ -347,9 +348,9 @@ void aggregate(DaneFacts& facts) {
         std::all_of(facts.hosts.begin(), facts.hosts.end(), [](const MxHost& h) {
             return !h.tlsa.empty() && h.tlsa.back().outcome != DnsOutcome::answer;
         });
-    const bool all_without_addresses = std::all_of(
-        facts.hosts.begin(), facts.hosts.end(),
-        [](const MxHost& h) { return h.dane == MxDane::no_addresses; });
+    const bool all_without_addresses =
+        std::all_of(facts.hosts.begin(), facts.hosts.end(),
+                    [](const MxHost& h) { return h.dane == MxDane::no_addresses; });
     if (all_without_tlsa) {
         facts.why = facts.implicit_mx
                         ? facts.domain + " has no MX RRset and publishes no TLSA records"
@@ -406,11 +407,10 @@ DaneFacts lookup_dane(dns::Resolver& resolver, const std::string& domain, const 
     // denial of one) could be an attacker's; TLSA records found through them
     // prove nothing, so DANE does not apply and nothing further is looked up.
     if (mx.dnssec != DnssecState::secure) {
-        const std::string why = facts.implicit_mx
-                                    ? "the absence of an MX RRset for " + domain +
-                                          " is insecure (zone not DNSSEC-signed)"
-                                    : "MX RRset of " + domain +
-                                          " is insecure (zone not DNSSEC-signed)";
+        const std::string why =
+            facts.implicit_mx ? "the absence of an MX RRset for " + domain +
+                                    " is insecure (zone not DNSSEC-signed)"
+                              : "MX RRset of " + domain + " is insecure (zone not DNSSEC-signed)";
         for (auto& host : facts.hosts) {
             host.dane = MxDane::none;
             host.why = "not examined: " + why;

@@ -40,8 +40,8 @@ bool TlsaRecord::usable() const {
 
 std::string TlsaRecord::to_string() const {
     static constexpr char hex[] = "0123456789ABCDEF";
-    std::string out = std::to_string(usage) + ' ' + std::to_string(selector) + ' ' +
-                      std::to_string(mtype);
+    std::string out =
+        std::to_string(usage) + ' ' + std::to_string(selector) + ' ' + std::to_string(mtype);
     if (!data.empty()) {
         out += ' ';
         out.reserve(out.size() + 2 * data.size());

@@ -13,7 +13,9 @@ std::string_view without_trailing_dot(std::string_view name) {
     return name;
 }
 
-char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+char ascii_lower(char c) {
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 // DNS names compare case-insensitively in ASCII only (RFC 4343 §3).
 bool same_name(std::string_view a, std::string_view b) {

@@ -56,7 +56,9 @@ std::string without_trailing_dot(std::string name) {
     return name;
 }
 
-Error ub_error(const std::string& what, int rc) { return Error{what + ": " + ub_strerror(rc)}; }
+Error ub_error(const std::string& what, int rc) {
+    return Error{what + ": " + ub_strerror(rc)};
+}
 
 // libunbound only reads the trust anchor file when the context is finalised,
 // and an empty or unreadable file would silently turn every answer insecure.
@@ -99,6 +101,16 @@ DnsAnswer to_answer(DnsAnswer answer, int err, const ub_result* r) {
         answer.error = std::string("libunbound: ") + ub_strerror(err);
         return answer;
     }
+    if (r->bogus) {
+        // libunbound hands back the data that failed validation (the daemon
+        // would answer SERVFAIL). It proves nothing: drop it, so that no
+        // caller can use it, and keep only the explanation.
+        answer.outcome = DnsOutcome::tempfail;
+        answer.dnssec = DnssecState::bogus;
+        answer.why_bogus = r->why_bogus != nullptr ? r->why_bogus : "validation failed";
+        answer.error = "DNSSEC validation failed";
+        return answer;
+    }
     if (r->havedata) {
         answer.outcome = DnsOutcome::answer;
     } else if (r->nxdomain) {
@@ -112,10 +124,6 @@ DnsAnswer to_answer(DnsAnswer answer, int err, const ub_result* r) {
 
     if (r->secure) {
         answer.dnssec = DnssecState::secure;
-    } else if (r->bogus) {
-        // libunbound answers a validation failure with SERVFAIL and no data.
-        answer.dnssec = DnssecState::bogus;
-        answer.why_bogus = r->why_bogus != nullptr ? r->why_bogus : "validation failed";
     } else if (answer.outcome == DnsOutcome::tempfail) {
         answer.dnssec = DnssecState::indeterminate;
     } else {
@@ -159,6 +167,16 @@ Result<std::unique_ptr<UnboundResolver>> UnboundResolver::create(
         return ub_error("resolver: ub_ctx_async", rc);
     }
 
+    // libunbound's library defaults allow 16 outgoing UDP sockets and 2 TCP
+    // connections at once, shared by every query: a few lookups stuck on an
+    // unresponsive server (cancelled by us, still retried by libunbound)
+    // would then stall all others. unbound_config may still lower them.
+    for (const auto& [option, value] :
+         {std::pair{"outgoing-range:", "256"}, std::pair{"outgoing-num-tcp:", "16"}}) {
+        if (int rc = ub_ctx_set_option(ctx.get(), option, value); rc != 0) {
+            return ub_error(std::string("resolver: ") + option, rc);
+        }
+    }
     // Forwarders and stub servers are often on loopback (a local unbound, or
     // the test bed); libunbound refuses to query 127.0.0.0/8 by default.
     const bool told_where = !settings.forwarders.empty() || !settings.stub_zones.empty();
@@ -205,9 +223,9 @@ Result<std::unique_ptr<UnboundResolver>> UnboundResolver::create(
     const std::string finalise_error =
         "resolver: cannot initialise libunbound (check resolver.trust_anchor_file " +
         settings.trust_anchor_file +
-        (settings.unbound_config.empty() ? std::string()
-                                         : " and resolver.unbound_config " +
-                                               settings.unbound_config) +
+        (settings.unbound_config.empty()
+             ? std::string()
+             : " and resolver.unbound_config " + settings.unbound_config) +
         ")";
     for (const auto& zone : zones) {
         if (int rc = ub_ctx_zone_add(ctx.get(), zone.c_str(), "nodefault"); rc != 0) {

@@ -29,11 +29,12 @@ struct ub_result;
 namespace dsm::dns {
 
 class UnboundResolver final : public Resolver {
-public:
+  public:
     // Builds and finalises the context. Errors name the setting at fault
     // ("resolver.trust_anchor_file: cannot read /x: No such file or
     // directory"); nothing is sent on the network here.
-    static Result<std::unique_ptr<UnboundResolver>> create(const config::ResolverSettings& settings);
+    static Result<std::unique_ptr<UnboundResolver>> create(
+        const config::ResolverSettings& settings);
 
     ~UnboundResolver() override;
     UnboundResolver(const UnboundResolver&) = delete;
@@ -46,7 +47,7 @@ public:
 
     [[nodiscard]] std::chrono::milliseconds timeout() const { return timeout_; }
 
-private:
+  private:
     struct Query;
 
     UnboundResolver(ub_ctx* ctx, std::chrono::milliseconds timeout, int wake_read, int wake_write);
@@ -57,7 +58,7 @@ private:
 
     ub_ctx* ctx_;
     std::chrono::milliseconds timeout_;
-    int wake_read_;   // self-pipe: a byte here stops event_loop()
+    int wake_read_;  // self-pipe: a byte here stops event_loop()
     int wake_write_;
     std::thread events_;
 

@@ -22,6 +22,9 @@ class MilterProcess {
     [[nodiscard]] const std::string& dir() const { return dir_; }
     [[nodiscard]] std::string log() const;  // the milter's log so far
     [[nodiscard]] bool running() const;
+    // SIGTERM, then waits (bounded); the exit status as waitpid() reports it,
+    // -1 if it had to be killed or was already gone.
+    int stop();
 
   private:
     std::string dir_;

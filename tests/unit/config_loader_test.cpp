@@ -216,11 +216,11 @@ BOOST_AUTO_TEST_CASE(all_values_parsed) {
     TempDir tmp;
     const auto c = load_ok(tmp.write(R"(
 [Milter]
-Socket = unix:/run/dane-sts-milter/milter.sock
+Socket = UNIX:/run/dane-sts-milter/milter.sock
 header = X-Verdict
 umask = 0027
 log_level = debug
-log_target = file:/var/log/dsm.log
+log_target = FILE:/var/log/dsm.log
 [resolver]
 forwarders = 127.0.0.1@5353, ::1, 2001:db8::53@53,
 stub_zones = test.=127.0.0.1@5353, Slow.Test = 127.0.0.2@5354, test=::1, .=127.0.0.3
@@ -228,7 +228,7 @@ timeout_ms = 250
 [probe]
 enabled = YES
 [cache]
-store = redis://127.0.0.1:6379/2
+store = Redis://127.0.0.1:6379/2
 [prefetch]
 refresh_ahead = .5
 [rcpt]
@@ -239,6 +239,9 @@ listen = unix:/run/dane-sts-milter/policy.sock
 recipient_domains = Bücher.Example., *.Test
 sender_domains = *.Example.ORG
 )"));
+    // Schemes are lower-cased so that consumers compare them verbatim.
+    BOOST_TEST(c->milter.socket == "unix:/run/dane-sts-milter/milter.sock");
+    BOOST_TEST(c->cache.store == "redis://127.0.0.1:6379/2");
     BOOST_TEST(c->milter.umask == 027u);
     BOOST_TEST(to_string(c->milter.log_level) == "debug");
     BOOST_TEST(c->milter.log_target == "file:/var/log/dsm.log");

@@ -128,9 +128,9 @@ BOOST_AUTO_TEST_CASE(mx_rows) {
 
     BOOST_TEST(!parse_mx_rdata(Bytes{}).has_value());
     BOOST_TEST(!parse_mx_rdata(Bytes{0}).has_value());
-    BOOST_TEST(!parse_mx_rdata(Bytes{0, 10}).has_value());                // no name
-    BOOST_TEST(!parse_mx_rdata(Bytes{0, 10, 0, 0}).has_value());          // trailing octet
-    BOOST_TEST(!parse_mx_rdata(Bytes{0, 10, 0xC0, 0x0C}).has_value());    // compressed
+    BOOST_TEST(!parse_mx_rdata(Bytes{0, 10}).has_value());                  // no name
+    BOOST_TEST(!parse_mx_rdata(Bytes{0, 10, 0, 0}).has_value());            // trailing octet
+    BOOST_TEST(!parse_mx_rdata(Bytes{0, 10, 0xC0, 0x0C}).has_value());      // compressed
     BOOST_TEST(!parse_mx_rdata(Bytes{0, 10, 5, 'a', 'b', 0}).has_value());  // short label
     every_prefix_refused(mx(10, wire({"mx", "example"})),
                          [](const Bytes& b) { return parse_mx_rdata(b).has_value(); });
@@ -186,7 +186,7 @@ BOOST_AUTO_TEST_CASE(cname_expanded_rows) {
         {"alias.cname-mx.test", "alias.cname-mx.test", false},
         {"alias.cname-mx.test.", "alias.cname-mx.test", false},  // trailing dot
         {"Alias.CNAME-mx.test", "alias.cname-mx.test.", false},  // case (RFC 4343)
-        {"alias.cname-mx.test", "", false},                       // not known
+        {"alias.cname-mx.test", "", false},                      // not known
         {"a.test", "b.test", true},
     };
     for (const auto& row : rows) {

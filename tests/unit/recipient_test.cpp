@@ -2,6 +2,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <string>
+#include <string_view>
 
 #include "core/address/recipient.hpp"
 
@@ -74,7 +75,7 @@ BOOST_AUTO_TEST_CASE(source_route_dropped) {
 BOOST_AUTO_TEST_CASE(quoted_local_part_may_hold_at) {
     check("<\"a@b\"@example.com>", RecipientKind::domain, "example.com");
     BOOST_TEST(parse_recipient("<\"a@b\"@example.com>").local_part == "\"a@b\"");
-    check("<\"a\\\"@b\"@example.com>", RecipientKind::domain, "example.com");  // quoted-pair
+    check(R"(<"a\"@b"@example.com>)", RecipientKind::domain, "example.com");  // quoted-pair
     check("<\"a@b\">", RecipientKind::local, "");  // the only '@' is quoted
     invalid("<\"a@example.com>");                  // unterminated quoted string
 }
@@ -125,7 +126,7 @@ BOOST_AUTO_TEST_CASE(too_long_name) {
     // 4 labels of 63 + 3 dots = 255 octets; 253 is the limit.
     std::string name;
     for (int i = 0; i < 4; ++i) {
-        name += (i > 0 ? "." : "") + std::string(63, 'a' + i);
+        name += (i > 0 ? "." : "") + std::string(63, static_cast<char>('a' + i));
     }
     const Recipient r = invalid("<u@" + name + ">");
     BOOST_TEST(r.error.find("253") != std::string::npos);
@@ -179,8 +180,9 @@ BOOST_AUTO_TEST_CASE(garbage_bytes) {
         const int len = static_cast<int>(x % 80);
         for (int i = 0; i < len; ++i) {
             x = x * 1103515245u + 12345u;
-            const char alphabet[] = "@<>\"\\[]:,.aZ-_\xc3\xbc\xff\x00 ";
-            s += alphabet[(x >> 16) % (sizeof alphabet)];
+            using namespace std::string_view_literals;
+            constexpr std::string_view alphabet = "@<>\"\\[]:,.aZ-_\xc3\xbc\xff\x00 "sv;
+            s += alphabet[(x >> 16) % alphabet.size()];
         }
         const Recipient r = parse_recipient(s);
         BOOST_TEST_CONTEXT(dsm::address::printable(s)) {

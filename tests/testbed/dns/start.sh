@@ -26,9 +26,9 @@ readonly TTL=300
 # the key database: stop it before its files disappear under it.
 "$here/stop.sh" "$dir"
 
-# knot binds UDP with SO_REUSEPORT, so a second knotd on the address (another
-# DIR's test bed) may start anyway and share the queries: refuse instead.
-# Over TCP a closed port fails at once; UDP would wait out the timeout.
+# The address is fixed, so the test bed of another DIR (or another session)
+# may hold it; knotd would then fail to bind.  Say so plainly, and before
+# wiping DIR.  Over TCP a closed port fails at once; UDP would wait 1 s.
 if kdig +tcp +retry=0 +timeout=1 @"$ADDR" -p "$PORT" SOA test. >/dev/null 2>&1; then
     die "something else already serves $ADDR@$PORT (another test bed?)"
 fi
@@ -37,7 +37,8 @@ find "$dir" -mindepth 1 -maxdepth 1 -exec rm -rf -- {} +
 zones=$dir/zones
 certs=$dir/certs
 ldnskeys=$dir/ldns-keys
-mkdir -p "$zones" "$certs" "$ldnskeys" "$dir/db"
+dsdir=$dir/ds  # DS records on their way into test.
+mkdir -p "$zones" "$certs" "$ldnskeys" "$dsdir" "$dir/db"
 
 # --- knot configuration -----------------------------------------------------
 # Zones signed by knot itself, children of `test.` first; `test.` is the trust
@@ -121,15 +122,15 @@ EOF
 }
 
 # A self-signed EC P-256 certificate for HOST in certs/, so that a probe can
-# present the very key the zone's `3 1 1` record names.  Prints that record's
-# digest: SHA-256 of the certificate's SubjectPublicKeyInfo (DER).
+# present the very key the zone's `3 1 1` record names, and in certs/HOST.spki
+# that record's digest: SHA-256 of the SubjectPublicKeyInfo (DER).
 make_cert() {
     local host=$1
     openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
         -keyout "$certs/$host.key" -out "$certs/$host.crt" -days 3650 \
         -subj "/CN=$host" -addext "subjectAltName=DNS:$host" 2>/dev/null
-    openssl x509 -in "$certs/$host.crt" -noout -pubkey |
-        openssl pkey -pubin -outform DER | openssl dgst -sha256 -r | cut -d' ' -f1
+    openssl pkey -in "$certs/$host.key" -pubout -outform DER |
+        sha256sum | cut -d' ' -f1 >"$certs/$host.spki"
 }
 
 # Child DS records for `test.`, in one form whatever tool produced them.
@@ -137,7 +138,7 @@ add_ds() { # stdin: "NAME [TTL] [CLASS] DS TAG ALG DIGESTTYPE HEX" lines
     awk -v ttl="$TTL" '
         { for (i = 1; i <= NF; i++) if ($i == "DS") break }
         $(i + 3) == 2 { printf "%s %s IN DS %s %s %s %s\n", $1, ttl, $(i+1), $(i+2), $(i+3), $(i+4) }' \
-        >>"$dir/child-ds.txt"
+        >>"$dsdir/children"
 }
 
 # Pre-generated so the DS (and the trust anchor) exist before knotd starts.
@@ -175,11 +176,22 @@ D_UNUSABLE2=$(digest_of unusable-2)
 D_ALTERED=$(digest_of altered)
 
 # --- certificates for every host with a `3 1 1` record -------------------------
+# openssl is most of start.sh's run time: make them side by side.
+cert_hosts=(mx.dane-ok.test mx.dane-ok2.test mx.insecure.test mx.bogus.test
+            mx.bogus-mx.test mx.expired.test implicit.test real.cname-mx.test
+            mx.partner.test mx1.mixed.test)
+cert_jobs=()
+for h in "${cert_hosts[@]}"; do
+    make_cert "$h" &
+    cert_jobs+=($!)
+done
+for j in "${cert_jobs[@]}"; do
+    wait "$j" || die "making a certificate failed"
+done
 declare -A spki
-for h in mx.dane-ok.test mx.dane-ok2.test mx.insecure.test mx.bogus.test \
-         mx.bogus-mx.test mx.expired.test implicit.test real.cname-mx.test \
-         mx.partner.test mx1.mixed.test; do
-    spki[$h]=$(make_cert "$h")
+for h in "${cert_hosts[@]}"; do
+    spki[$h]=$(<"$certs/$h.spki")
+    [[ ${spki[$h]} =~ ^[0-9a-f]{64}$ ]] || die "no SPKI digest for $h"
 done
 
 # --- zones signed by knot ---------------------------------------------------------
@@ -253,8 +265,17 @@ _25._tcp.mx1 TLSA 3 1 1 ${spki[mx1.mixed.test]}
 EOF
 } >"$zones/mixed.test.zone"
 
+# Side by side as well; the key database (LMDB) serialises the writers.
+key_jobs=()
+for z in "${knot_signed[@]}" test; do
+    knot_key "$z" >"$dsdir/keymgr.$z" &
+    key_jobs+=($!)
+done
+for j in "${key_jobs[@]}"; do
+    wait "$j" || die "keymgr failed"
+done
 for z in "${knot_signed[@]}"; do
-    knot_key "$z" | add_ds
+    add_ds <"$dsdir/keymgr.$z"
 done
 
 # --- unsigned --------------------------------------------------------------------
@@ -305,14 +326,15 @@ ldns_sign expired.test -i 20200101000000 -e 20200201000000
     for z in "${knot_signed[@]}" "${ldns_signed[@]}" "${unsigned[@]}"; do
         echo "${z%.test} NS ns.test."
     done
-    cat "$dir/child-ds.txt"
+    cat "$dsdir/children"
     # Delegated, insecurely, to an address where nothing listens.
     echo "noanswer NS ns.noanswer"
     echo "ns.noanswer A 127.0.10.54"
 } >"$zones/test.zone"
 
-knot_key test | awk -v ttl="$TTL" '$2 == "DS" && $5 == 2 {
-    printf "%s %s IN DS %s %s %s %s\n", $1, ttl, $3, $4, $5, $6 }' >"$dir/test.ds"
+awk -v ttl="$TTL" '$2 == "DS" && $5 == 2 {
+    printf "%s %s IN DS %s %s %s %s\n", $1, ttl, $3, $4, $5, $6 }' \
+    <"$dsdir/keymgr.test" >"$dir/test.ds"
 [[ -s $dir/test.ds ]] || die "no DS for test."
 
 # --- expectations ------------------------------------------------------------------
