@@ -7,7 +7,8 @@
 #include <chrono>
 
 #include "core/address/recipient.hpp"
-#include "core/dane/dane_lookup.hpp"
+#include "core/cache/clock.hpp"
+#include "core/verdict/verdict_builder.hpp"
 #include "core/decision/decision.hpp"
 #include "core/decision/verdict_header.hpp"
 #include "core/dns/unbound_resolver.hpp"
@@ -91,6 +92,53 @@ void print_facts(const dane::DaneFacts& f, std::ostream& out) {
     fmt::print(out, "  DANE: {}{}{}\n", dane::to_string(f.dane), f.why.empty() ? "" : ": ", f.why);
 }
 
+void print_sts(const sts::StsFacts& f, std::ostream& out) {
+    fmt::print(out, "  TXT {}: {}\n", f.txt_name, state(f.txt_outcome, f.txt_dnssec));
+    for (const auto& r : f.txt_records) {
+        fmt::print(out, "    \"{}\"\n", r);
+    }
+    if (!f.discovery.why.empty()) {
+        fmt::print(out, "    {}\n", f.discovery.why);
+    }
+    if (f.fetch) {
+        const auto& r = *f.fetch;
+        fmt::print(out, "  fetch {}: {}", r.url, sts::to_string(r.outcome));
+        if (!r.address.empty()) {
+            fmt::print(out, ", address {}", r.address);
+        }
+        if (r.status != 0) {
+            fmt::print(out, ", status {}", r.status);
+        }
+        if (!r.content_type.empty()) {
+            fmt::print(out, ", content type {}", r.content_type);
+        }
+        fmt::print(out, ", {} octets, {} ms\n", r.size, r.took.count());
+        if (!r.error.empty()) {
+            fmt::print(out, "    error: {}\n", r.error);
+        }
+    }
+    if (f.fetch_skipped_after_failure) {
+        fmt::print(out, "  fetch skipped: the same policy id failed less than 5 minutes ago\n");
+    }
+    if (!f.parse_error.empty()) {
+        fmt::print(out, "  policy invalid: {}\n", f.parse_error);
+    }
+    if (f.policy) {
+        fmt::print(out, "  policy id {}{}: mode {}, max_age {}\n", f.policy_id,
+                   f.policy_from_cache ? " (cached)" : "", sts::to_string(f.policy->mode),
+                   f.policy->max_age);
+        for (const auto& p : f.policy->mx) {
+            fmt::print(out, "    mx: {}\n", p);
+        }
+    }
+    for (const auto& m : f.mx) {
+        fmt::print(out, "  MX host {}: {}\n", m.host,
+                   m.eligible ? "eligible (matches an mx pattern)" : "not eligible");
+    }
+    fmt::print(out, "  MTA-STS: {}{}{}\n", sts::to_string(f.state), f.why.empty() ? "" : ": ",
+               f.why);
+}
+
 }  // namespace
 
 int run_check(const config::Config& config, const std::vector<std::string>& domains, bool json,
@@ -100,6 +148,10 @@ int run_check(const config::Config& config, const std::vector<std::string>& doma
         fmt::print(stderr, "dane-sts-milter: {}: [resolver]: {}\n", config.path, resolver.error());
         return 2;
     }
+    auto fetcher = sts::make_https_fetcher(**resolver, config.sts);
+    sts::PolicyCache policies;
+    cache::SystemClock clock;
+    const verdict::VerdictBuilder builder(**resolver, fetcher.get(), policies, clock);
     bool all_accept = true;
     if (json) {
         out << "[";
@@ -113,20 +165,28 @@ int run_check(const config::Config& config, const std::vector<std::string>& doma
             all_accept = false;
             continue;
         }
-        const auto facts = dane::lookup_dane(**resolver, rcpt.domain);
-        const auto v = verdict::verdict_from_dane(facts, std::chrono::system_clock::now());
+        const auto all = builder.lookup(rcpt.domain,
+                                        config.connectors.validates_sts_for(rcpt.domain));
+        const auto& facts = all.dane;
+        const auto v = verdict::verdict_from_facts(all, clock.wall());
         if (!json) {
             fmt::print(out, "{}\n", rcpt.domain);
             print_facts(facts, out);
+            if (all.sts) {
+                print_sts(*all.sts, out);
+            } else {
+                fmt::print(out, "  MTA-STS: skipped (no connector for {} validates it)\n",
+                           rcpt.domain);
+            }
             fmt::print(out, "  verdict: dnssec={} dane={} sts={}\n", verdict::to_string(v.dnssec),
                        verdict::to_string(v.dane), verdict::to_string(v.sts));
         } else {
             fmt::print(out,
                        "{}{{\"domain\":\"{}\",\"dnssec\":\"{}\",\"dane\":\"{}\",\"sts\":\"{}\","
-                       "\"why\":\"{}\",\"mx_hosts\":[",
+                       "\"why\":\"{}\",\"sts_why\":\"{}\",\"mx_hosts\":[",
                        first_domain ? "" : ",", json_escape(rcpt.domain),
                        verdict::to_string(v.dnssec), verdict::to_string(v.dane),
-                       verdict::to_string(v.sts), json_escape(v.dane_why));
+                       verdict::to_string(v.sts), json_escape(v.dane_why), json_escape(v.sts_why));
             for (std::size_t i = 0; i < facts.hosts.size(); ++i) {
                 const auto& h = facts.hosts[i];
                 fmt::print(out, "{}{{\"name\":\"{}\",\"preference\":{},\"dane\":\"{}\"}}",

@@ -21,6 +21,7 @@
 #include "milter/callbacks.hpp"
 #include "milter/check_command.hpp"
 #include "milter/runtime.hpp"
+#include "milter/signals.hpp"
 #include "milter/socket_options.hpp"
 
 namespace {
@@ -70,21 +71,8 @@ bool drop_privileges(const std::string& user) {
     return true;
 }
 
-// libmilter's own thread takes SIGHUP/SIGTERM/SIGINT with sigwait() and only
-// blocks them in the thread that calls smfi_main(). Threads started before it
-// (resolver, lookup workers) would otherwise get them and die of the default
-// action, so block them first: every thread inherits the mask.
-void block_stop_signals() {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &set, nullptr);
-}
-
 int run_milter(const std::shared_ptr<const dsm::config::Config>& cfg) {
-    block_stop_signals();
+    dsm::milter::block_signals();
     auto runtime = dsm::milter::make_runtime(cfg);
     if (!runtime) {
         spdlog::error("{}", runtime.error());
@@ -121,6 +109,7 @@ int run_milter(const std::shared_ptr<const dsm::config::Config>& cfg) {
     }
     spdlog::info("starting version={} config={} socket={} connectors={}", DSM_VERSION, cfg->path,
                  socket, cfg->connectors.connectors().size());
+    const dsm::milter::Reloader reloader(**runtime, cfg->path);
     const int rc = smfi_main();
     spdlog::info("stopped");
     return rc == MI_SUCCESS ? 0 : 1;

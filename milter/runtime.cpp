@@ -1,8 +1,6 @@
 #include "milter/runtime.hpp"
 
-#include "core/dane/dane_lookup.hpp"
 #include "core/dns/unbound_resolver.hpp"
-#include "core/verdict/dane_verdict.hpp"
 
 namespace dsm::milter {
 
@@ -14,12 +12,16 @@ Result<std::unique_ptr<Runtime>> make_runtime(std::shared_ptr<const config::Conf
     }
     rt->resolver = std::move(resolver.value());
     rt->clock = std::make_shared<cache::SystemClock>();
-    dns::Resolver* res = rt->resolver.get();
-    const cache::Clock* clock = rt->clock.get();
+    rt->fetcher = sts::make_https_fetcher(*rt->resolver, config->sts);
+    rt->policies = std::make_unique<sts::PolicyCache>(config->cache.max_entries);
+    rt->builder = std::make_unique<verdict::VerdictBuilder>(*rt->resolver, rt->fetcher.get(),
+                                                            *rt->policies, *rt->clock);
+    Runtime* self = rt.get();
     rt->cache = std::make_unique<cache::VerdictCache>(
         config->cache, config->prefetch.concurrency,
-        [res, clock](const std::string& domain) {
-            return verdict::verdict_from_dane(dane::lookup_dane(*res, domain), clock->wall());
+        [self](const std::string& domain) {
+            const auto cfg = self->config.load();
+            return self->builder->compute(domain, cfg->connectors.validates_sts_for(domain));
         },
         rt->clock);
     rt->config.store(std::move(config));

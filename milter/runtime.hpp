@@ -9,14 +9,22 @@
 #include "core/cache/verdict_cache.hpp"
 #include "core/config/config.hpp"
 #include "core/dns/resolver.hpp"
+#include "core/sts/policy_cache.hpp"
+#include "core/sts/policy_fetcher.hpp"
+#include "core/verdict/verdict_builder.hpp"
 
 namespace dsm::milter {
 
+// Members are destroyed bottom-up: the cache (and its lookup threads) goes
+// first, while everything the lookups use still exists.
 struct Runtime {
     // Swapped whole on reload; a transaction keeps the snapshot it started with.
     std::atomic<std::shared_ptr<const config::Config>> config;
     std::unique_ptr<dns::Resolver> resolver;
     std::shared_ptr<const cache::Clock> clock;
+    std::unique_ptr<sts::PolicyFetcher> fetcher;
+    std::unique_ptr<sts::PolicyCache> policies;
+    std::unique_ptr<verdict::VerdictBuilder> builder;
     std::unique_ptr<cache::VerdictCache> cache;
 };
 

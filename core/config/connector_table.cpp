@@ -80,4 +80,17 @@ const Connector& ConnectorTable::select(std::string_view recipient_domain) const
     return c != nullptr ? *c : implicit_default_;
 }
 
+bool ConnectorTable::validates_sts_for(std::string_view recipient_domain) const {
+    if (select(recipient_domain).mta_sts != StsMode::none) {
+        return true;
+    }
+    for (const Connector& c : connectors_) {
+        if (!c.sender_domains.empty() && c.mta_sts != StsMode::none &&
+            any_matches(c.recipient_domains, recipient_domain)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 }  // namespace dsm::config

@@ -33,6 +33,10 @@ class ConnectorTable {
     // file has none (so a listing per connector is never empty).
     [[nodiscard]] const std::vector<Connector>& connectors() const { return connectors_; }
 
+    // Whether any connector that can apply to `recipient_domain`, for any
+    // sender, validates MTA-STS: otherwise no policy need be fetched for it.
+    [[nodiscard]] bool validates_sts_for(std::string_view recipient_domain) const;
+
     // What select() falls back to when no connector matches: `default`, `*`,
     // opportunistic.
     [[nodiscard]] const Connector& implicit_default() const { return implicit_default_; }

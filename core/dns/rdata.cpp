@@ -107,4 +107,25 @@ std::optional<std::string> parse_aaaa_rdata(std::span<const std::uint8_t> rdata)
     return std::string(buf.data());
 }
 
+std::optional<std::string> parse_txt_rdata(std::span<const std::uint8_t> rdata) {
+    // RFC 1035 §3.3.14: TXT-DATA is one or more character-strings, so
+    // zero-length rdata is malformed.
+    if (rdata.empty()) {
+        return std::nullopt;
+    }
+    std::string text;
+    text.reserve(rdata.size());
+    std::size_t pos = 0;
+    while (pos < rdata.size()) {
+        const std::size_t len = rdata[pos];
+        ++pos;
+        if (rdata.size() - pos < len) {
+            return std::nullopt;
+        }
+        text.append(reinterpret_cast<const char*>(rdata.data() + pos), len);
+        pos += len;
+    }
+    return text;
+}
+
 }  // namespace dsm::dns

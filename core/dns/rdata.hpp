@@ -1,7 +1,8 @@
 // Parsers for the rdata the DANE walk reads (RFC 1035 §3.3.9 MX, §3.4.1 A;
-// RFC 3596 §2.2 AAAA). The input comes from the network: every parser checks
-// every length, never reads out of bounds and returns nullopt for anything
-// malformed, truncated or followed by trailing octets.
+// RFC 3596 §2.2 AAAA) and the MTA-STS discovery reads (RFC 1035 §3.3.14
+// TXT). The input comes from the network: every parser checks every length,
+// never reads out of bounds and returns nullopt for anything malformed,
+// truncated or followed by trailing octets.
 #pragma once
 
 #include <cstddef>
@@ -37,5 +38,11 @@ std::optional<std::string> parse_a_rdata(std::span<const std::uint8_t> rdata);
 
 // Exactly 16 octets → RFC 5952 text (inet_ntop).
 std::optional<std::string> parse_aaaa_rdata(std::span<const std::uint8_t> rdata);
+
+// One TXT RR: one or more <character-string>s (a length octet, then that
+// many octets), concatenated without separators as RFC 8461 §3.1 (and RFC
+// 7208 §3.3) read them. Octets are returned as they are, NUL included.
+// nullopt for empty rdata or a string running past the end.
+std::optional<std::string> parse_txt_rdata(std::span<const std::uint8_t> rdata);
 
 }  // namespace dsm::dns

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <future>
+#include <map>
 #include <thread>
 
 #include <sys/wait.h>
@@ -28,6 +29,11 @@ trust_anchor_file = @TESTBED@/dns/test.ds
 stub_zones = test.=127.0.10.53
 timeout_ms = 4000
 
+[sts]
+ca_file = @TESTBED@/https/ca.crt
+https_port = 8443
+fetch_timeout_ms = 3000
+
 [cache]
 store = memory
 
@@ -47,6 +53,10 @@ tags = partner, eu
 recipient_domains = insecure.test
 mode = mandatory
 on_failure = reject
+
+[connector.nosts]
+recipient_domains = sts-testing.test
+mta_sts = none
 
 [connector.trial]
 recipient_domains = partner.test, *.partner.test
@@ -250,6 +260,75 @@ BOOST_AUTO_TEST_CASE(garbage_recipients_do_not_hurt) {
     auto again = open_session(process, "<sender@example.test>");
     BOOST_TEST(again.rcpt("<user@dane-ok.test>").code == 'c');
     BOOST_TEST(process.running());
+}
+
+// SPEC §4 rows 10-12 through the milter protocol, against the real HTTPS
+// test bed (nginx with a test CA) and signed zones.
+BOOST_AUTO_TEST_CASE(mta_sts_rows) {
+    auto c = open_session(process, "<sender@example.test>");
+    // Row 11: enforce policy, no MX matches.
+    auto r = c.rcpt("<user@sts-nomatch.test>");
+    BOOST_TEST(r.code == 'y');
+    BOOST_TEST(r.text.rfind("450 4.7.5 sts-nomatch.test: connector \"default\"", 0) == 0U);
+    BOOST_TEST(contains(r.text, "(validation-failure)"));
+    // Row 10: enforce policy with an eligible MX (also through a wildcard).
+    BOOST_TEST(c.rcpt("<user@sts-enforce.test>").code == 'c');
+    BOOST_TEST(c.rcpt("<user@sts-wild.test>").code == 'c');
+    // DANE governs where it exists (RFC 8461 §2).
+    BOOST_TEST(c.rcpt("<user@sts-dane.test>").code == 'c');
+    // A policy that cannot be fetched with nothing cached: sts=error, row 12.
+    BOOST_TEST(c.rcpt("<user@sts-wrongcert.test>").code == 'c');
+    // Unsigned zone: MTA-STS does not need DNSSEC.
+    BOOST_TEST(c.rcpt("<user@sts-insecure.test>").code == 'c');
+    // Testing mode is never deferred; with mta_sts = none nothing is fetched.
+    BOOST_TEST(c.rcpt("<user@sts-testing.test>").code == 'c');
+    BOOST_TEST(c.end_of_headers().code == 'c');
+    auto eom = c.end_of_message();
+    std::map<std::string, std::string> headers;
+    for (const auto& m : eom.modifications) {
+        if (m.code == 'h') {
+            headers[m.value.substr(0, m.value.find(';'))] = m.value;
+        }
+    }
+    BOOST_REQUIRE(headers.size() == 6U);
+    BOOST_TEST(contains(headers["sts-enforce.test"], "sts=enforce"));
+    BOOST_TEST(contains(headers["sts-enforce.test"], "require=sts"));
+    BOOST_TEST(contains(headers["sts-wild.test"], "require=sts"));
+    BOOST_TEST(contains(headers["sts-dane.test"], "dane=pass"));
+    BOOST_TEST(contains(headers["sts-dane.test"], "sts=enforce"));
+    BOOST_TEST(contains(headers["sts-dane.test"], "require=dane"));
+    BOOST_TEST(contains(headers["sts-wrongcert.test"], "sts=error"));
+    BOOST_TEST(contains(headers["sts-wrongcert.test"], "require=none"));
+    BOOST_TEST(contains(headers["sts-insecure.test"], "dnssec=insecure"));
+    BOOST_TEST(contains(headers["sts-insecure.test"], "require=sts"));
+    BOOST_TEST(contains(headers["sts-testing.test"], "connector=nosts"));
+    BOOST_TEST(contains(headers["sts-testing.test"], "sts=skipped"));
+    BOOST_TEST(contains(headers["sts-testing.test"], "require=none"));
+    c.quit();
+}
+
+BOOST_AUTO_TEST_CASE(sighup_reloads_and_keeps_transactions_on_their_snapshot) {
+    auto before = open_session(process, "<sender@example.test>");  // MAIL before the reload
+    BOOST_TEST(before.rcpt("<user@notlsa.test>").code == 'y');  // partners: mandatory
+
+    std::string relaxed = kConfig;
+    const std::string from = "recipient_domains = dane-ok.test, notlsa.test,";
+    relaxed.replace(relaxed.find(from), from.size(), "recipient_domains = dane-ok.test,");
+    BOOST_REQUIRE(process.reload(relaxed, "reloaded config="));
+    BOOST_TEST(process.running());
+
+    // The transaction that began before the reload keeps its snapshot...
+    BOOST_TEST(before.rcpt("<other@notlsa.test>").code == 'y');
+    // ...a new one sees the new connectors: notlsa.test is now opportunistic.
+    auto after = open_session(process, "<sender@example.test>");
+    BOOST_TEST(after.rcpt("<user@notlsa.test>").code == 'c');
+
+    // A bad file is refused; the last good configuration stays.
+    BOOST_REQUIRE(process.reload("[connector.x]\nmode = sometimes\n", "reload refused"));
+    BOOST_TEST(process.running());
+    auto third = open_session(process, "<sender@example.test>");
+    BOOST_TEST(third.rcpt("<user@notlsa.test>").code == 'c');
+    BOOST_TEST(third.rcpt("<user@dane-ok.test>").code == 'c');
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -65,12 +65,8 @@ MilterProcess::MilterProcess(const std::string& binary, const std::string& confi
     }
     dir_ = tmpl;
     port_ = free_port();
-    std::string conf = config_body;
-    replace_all(conf, "@PORT@", std::to_string(port_));
-    replace_all(conf, "@TESTBED@", testbed_dir());
-    replace_all(conf, "@LOG@", dir_ + "/milter.log");
     const std::string conf_path = dir_ + "/milter.conf";
-    std::ofstream(conf_path) << conf;
+    std::ofstream(conf_path) << render(config_body);
 
     std::fflush(nullptr);  // the child must not repeat buffered output
     pid_ = ::fork();
@@ -95,6 +91,30 @@ MilterProcess::MilterProcess(const std::string& binary, const std::string& confi
 }
 
 MilterProcess::~MilterProcess() { stop(); }
+
+std::string MilterProcess::render(const std::string& body) const {
+    std::string conf = body;
+    replace_all(conf, "@PORT@", std::to_string(port_));
+    replace_all(conf, "@TESTBED@", testbed_dir());
+    replace_all(conf, "@LOG@", dir_ + "/milter.log");
+    return conf;
+}
+
+bool MilterProcess::reload(const std::string& config_body, const std::string& expect) {
+    const std::size_t before = log().size();
+    std::ofstream(dir_ + "/milter.conf", std::ios::trunc) << render(config_body);
+    if (pid_ <= 0 || ::kill(pid_, SIGHUP) != 0) {
+        return false;
+    }
+    for (int i = 0; i < 500; ++i) {
+        const std::string l = log();
+        if (l.size() > before && l.find(expect, before) != std::string::npos) {
+            return true;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+}
 
 int MilterProcess::stop() {
     if (pid_ <= 0) {

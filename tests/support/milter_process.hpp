@@ -25,8 +25,13 @@ class MilterProcess {
     // SIGTERM, then waits (bounded); the exit status as waitpid() reports it,
     // -1 if it had to be killed or was already gone.
     int stop();
+    // Rewrites milter.conf (same placeholders) and sends SIGHUP; waits
+    // (bounded) until the log grows a line containing `expect`.
+    bool reload(const std::string& config_body, const std::string& expect);
 
   private:
+    [[nodiscard]] std::string render(const std::string& body) const;
+
     std::string dir_;
     std::uint16_t port_ = 0;
     mutable pid_t pid_ = -1;  // -1 once reaped

@@ -6,6 +6,7 @@
 #   test.ds        trust anchor for `test.` (ub_ctx_add_ta_file)
 #   zones.txt      each test domain and the classification it should get
 #   certs/HOST.{key,crt}  the keys behind every `3 1 1` TLSA record
+#   knot.sock      knotd's control socket (set-txt.sh changes TXT records)
 #   knotd.pid, knotd.log, knot.conf, zones/, ...
 # The cases are described in README.md next to this script.
 set -euo pipefail
@@ -49,6 +50,18 @@ knot_signed=(dane-ok.test dane-ok2.test dane-unusable.test notlsa.test
 ldns_signed=(bogus.test bogus-mx.test expired.test)
 # Served but never signed, and no DS in `test.`: provably insecure.
 unsigned=(insecure.test)
+# MTA-STS cases (their policies come from tests/testbed/https): signed by knot
+# like the others, except sts-insecure.test, which is unsigned.
+sts_signed=(sts-enforce.test sts-wild.test sts-nomatch.test sts-testing.test
+            sts-none.test sts-idchange.test sts-redirect.test sts-wrongcert.test
+            sts-unknownca.test sts-404.test sts-html.test sts-big.test
+            sts-drip.test sts-noversion.test sts-badmaxage.test sts-ipmx.test
+            sts-midwild.test sts-dane.test sts-twotxt.test sts-notxt.test
+            sts-nohost.test)
+knot_signed+=("${sts_signed[@]}")
+unsigned+=(sts-insecure.test)
+# Where every mta-sts.<domain> points: the HTTPS test bed's nginx.
+readonly STS_HTTPS_ADDR=127.0.30.1
 
 {
     cat <<EOF
@@ -179,7 +192,7 @@ D_ALTERED=$(digest_of altered)
 # openssl is most of start.sh's run time: make them side by side.
 cert_hosts=(mx.dane-ok.test mx.dane-ok2.test mx.insecure.test mx.bogus.test
             mx.bogus-mx.test mx.expired.test implicit.test real.cname-mx.test
-            mx.partner.test mx1.mixed.test)
+            mx.partner.test mx1.mixed.test mx.sts-dane.test)
 cert_jobs=()
 for h in "${cert_hosts[@]}"; do
     make_cert "$h" &
@@ -265,9 +278,69 @@ _25._tcp.mx1 TLSA 3 1 1 ${spki[mx1.mixed.test]}
 EOF
 } >"$zones/mixed.test.zone"
 
-# Side by side as well; the key database (LMDB) serialises the writers.
+# --- MTA-STS domains (signed by knot) -------------------------------------------
+# Each: MX 10 HOST (A in 127.0.21.0/24, nothing listens), mta-sts A
+# $STS_HTTPS_ADDR (tests/testbed/https serves the policy) and, when ID is given,
+# _mta-sts TXT "v=STSv1; id=ID;".  What each policy says is up to the HTTPS
+# test bed (its policies.txt); zones.txt below says what the domain should get.
+sts_zone() { # DOMAIN MXHOST MXADDR ID|""
+    local d=$1 mx=$2 addr=$3 id=$4
+    zone_head "$d"
+    echo "@ MX 10 $mx"
+    echo "$mx A $addr"
+    echo "mta-sts A $STS_HTTPS_ADDR"
+    [[ -z $id ]] || echo "_mta-sts TXT \"v=STSv1; id=$id;\""
+}
+sts_zone sts-enforce.test   mx   127.0.21.1  20260101 >"$zones/sts-enforce.test.zone"
+sts_zone sts-wild.test      mail 127.0.21.2  20260101 >"$zones/sts-wild.test.zone"
+sts_zone sts-nomatch.test   mx   127.0.21.3  20260101 >"$zones/sts-nomatch.test.zone"
+sts_zone sts-testing.test   mx   127.0.21.4  20260101 >"$zones/sts-testing.test.zone"
+sts_zone sts-none.test      mx   127.0.21.5  20260101 >"$zones/sts-none.test.zone"
+# Tests change this TXT at run time (set-txt.sh) together with the policy file
+# in the HTTPS test bed; a 1 s TTL so that a resolver sees the change at once.
+{ sts_zone sts-idchange.test mx  127.0.21.6  ''
+  echo '_mta-sts 1 TXT "v=STSv1; id=1;"'
+} >"$zones/sts-idchange.test.zone"
+sts_zone sts-redirect.test  mx   127.0.21.7  20260101 >"$zones/sts-redirect.test.zone"
+sts_zone sts-wrongcert.test mx   127.0.21.8  20260101 >"$zones/sts-wrongcert.test.zone"
+sts_zone sts-unknownca.test mx   127.0.21.9  20260101 >"$zones/sts-unknownca.test.zone"
+sts_zone sts-404.test       mx   127.0.21.10 20260101 >"$zones/sts-404.test.zone"
+sts_zone sts-html.test      mx   127.0.21.11 20260101 >"$zones/sts-html.test.zone"
+sts_zone sts-big.test       mx   127.0.21.12 20260101 >"$zones/sts-big.test.zone"
+sts_zone sts-drip.test      mx   127.0.21.13 20260101 >"$zones/sts-drip.test.zone"
+sts_zone sts-noversion.test mx   127.0.21.14 20260101 >"$zones/sts-noversion.test.zone"
+sts_zone sts-badmaxage.test mx   127.0.21.15 20260101 >"$zones/sts-badmaxage.test.zone"
+sts_zone sts-ipmx.test      mx   127.0.21.16 20260101 >"$zones/sts-ipmx.test.zone"
+# The MX is what a careless glob would let `mx: mail.*.sts-midwild.test` match.
+sts_zone sts-midwild.test   mail.a 127.0.21.17 20260101 >"$zones/sts-midwild.test.zone"
+# A DANE MX that the MTA-STS policy names too: DANE governs it (RFC 8461 §2).
+{ sts_zone sts-dane.test    mx   127.0.21.18 20260101
+  echo "_25._tcp.mx TLSA 3 1 1 ${spki[mx.sts-dane.test]}"
+} >"$zones/sts-dane.test.zone"
+# Two valid STSv1 records: RFC 8461 §3.1 says no policy.
+{ sts_zone sts-twotxt.test  mx   127.0.21.19 ''
+  echo '_mta-sts TXT "v=STSv1; id=1;"'
+  echo '_mta-sts TXT "v=STSv1; id=2;"'
+} >"$zones/sts-twotxt.test.zone"
+# The HTTPS test bed serves a policy, but without the TXT nobody should look.
+sts_zone sts-notxt.test     mx   127.0.21.20 '' >"$zones/sts-notxt.test.zone"
+# TXT present, but mta-sts.sts-nohost.test does not exist (NXDOMAIN).
+{ zone_head sts-nohost.test; cat <<EOF
+@ MX 10 mx
+mx A 127.0.21.21
+_mta-sts TXT "v=STSv1; id=20260101;"
+EOF
+} >"$zones/sts-nohost.test.zone"
+
+# Side by side as well; the key database (LMDB) serialises the writers.  At
+# most 4 at a time: knot opens it with 16 reader slots, and with ~30 keymgr at
+# once (or even 8) some failed now and then with MDB_READERS_FULL.
 key_jobs=()
 for z in "${knot_signed[@]}" test; do
+    if ((${#key_jobs[@]} == 4)); then
+        wait "${key_jobs[0]}" || die "keymgr failed"
+        key_jobs=("${key_jobs[@]:1}")
+    fi
     knot_key "$z" >"$dsdir/keymgr.$z" &
     key_jobs+=($!)
 done
@@ -286,6 +359,9 @@ mx A 127.0.20.6
 _25._tcp.mx TLSA 3 1 1 ${spki[mx.insecure.test]}
 EOF
 } >"$zones/insecure.test.zone"
+
+# MTA-STS needs no DNSSEC: an enforce policy for an unsigned domain.
+sts_zone sts-insecure.test mx 127.0.21.22 20260101 >"$zones/sts-insecure.test.zone"
 
 # --- pre-signed and broken -----------------------------------------------------------
 # TLSA RRset bogus; MX and A still secure.
@@ -355,6 +431,32 @@ noanswer.test       error       delegated to 127.0.10.54 where nothing listens: 
 partner.test        pass        MX mx.partner.test with TLSA 3 1 1
 eu.partner.test     none        same zone, MX mx.eu.partner.test without TLSA
 mixed.test          pass        MX 10 mx1.mixed.test (TLSA 3 1 1), MX 20 mx2.mixed.test (no TLSA)
+# MTA-STS domains: domain, DomainDane result, sts=<expected sts field> (enforce
+# / fail / testing / none / error, SPEC.md §4), why.  Policies: tests/testbed/
+# https (its policies.txt: fetch outcome per domain), on 127.0.30.1:8443.
+# Every MX below has an A record in 127.0.21.0/24; nothing listens there.
+sts-enforce.test    none  sts=enforce  policy enforce, mx mx.sts-enforce.test = the MX: eligible
+sts-wild.test       none  sts=enforce  policy enforce, mx *.sts-wild.test; MX mail.sts-wild.test: eligible (policy has CRLF line ends)
+sts-nomatch.test    none  sts=fail     policy enforce, mx other.example.test; MX mx.sts-nomatch.test: none eligible
+sts-testing.test    none  sts=testing  policy testing, mx other.example.test (does not match MX mx.sts-testing.test)
+sts-none.test       none  sts=none     policy mode none
+sts-idchange.test   none  sts=enforce  TXT id=1 (TTL 1 s), policy enforce mx mx.sts-idchange.test; tests change both (set-txt.sh, HTTPS www/)
+sts-redirect.test   none  sts=error    policy URL answers 301 (never followed; the target serves a valid enforce policy)
+sts-wrongcert.test  none  sts=error    certificate is for mta-sts.other.test (certificate-host-mismatch)
+sts-unknownca.test  none  sts=error    certificate from a CA not in ca_file (certificate-not-trusted)
+sts-404.test        none  sts=error    policy URL answers 404
+sts-html.test       none  sts=error    valid policy served as text/html
+sts-big.test        none  sts=error    valid policy padded to 70 KiB (over 64 KiB)
+sts-drip.test       none  sts=error    valid policy at 1 byte/s: the fetch times out
+sts-noversion.test  none  sts=error    policy without the version line (invalid)
+sts-badmaxage.test  none  sts=error    max_age: 99999999999 (invalid: over 31557600)
+sts-ipmx.test       none  sts=error    mx: 192.0.2.1 (invalid: IP literal)
+sts-midwild.test    none  sts=error    mx: mail.*.sts-midwild.test (invalid wildcard); MX mail.a.sts-midwild.test
+sts-dane.test       pass  sts=enforce  MX mx.sts-dane.test with TLSA 3 1 1 (certs/) and named by an enforce policy: DANE governs
+sts-twotxt.test     none  sts=none     two valid v=STSv1 TXT records (id=1, id=2): no policy (a policy is served)
+sts-notxt.test      none  sts=none     no _mta-sts TXT (a valid enforce policy is served anyway)
+sts-nohost.test     none  sts=error    TXT present, mta-sts.sts-nohost.test is NXDOMAIN
+sts-insecure.test   none  sts=enforce  unsigned zone, no DS; policy enforce mx mx.sts-insecure.test
 EOF
 
 # --- start ---------------------------------------------------------------------------

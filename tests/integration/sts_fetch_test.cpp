@@ -1,0 +1,322 @@
+// core/sts/https_fetcher against the HTTPS test bed (tests/testbed/https:
+// nginx on 127.0.30.1:8443 with its own CA; policies.txt lists the cases) and
+// the DNS test bed that gives every mta-sts.<domain> its address.
+#include <boost/test/unit_test.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/config/config.hpp"
+#include "core/dns/unbound_resolver.hpp"
+#include "core/sts/policy_fetcher.hpp"
+
+using dsm::config::ResolverSettings;
+using dsm::config::StsSettings;
+using dsm::dns::UnboundResolver;
+using dsm::sts::FetchOutcome;
+using dsm::sts::FetchResult;
+using dsm::sts::make_https_fetcher;
+using dsm::sts::PolicyFetcher;
+using std::chrono::milliseconds;
+
+namespace {
+
+constexpr const char* kHttpsAddress = "127.0.30.1";
+constexpr std::uint16_t kHttpsPort = 8443;
+
+std::string testbed_dir() {
+    const char* dir = std::getenv("DSM_TESTBED_DIR");
+    BOOST_TEST_REQUIRE(dir != nullptr, "DSM_TESTBED_DIR is not set");
+    return dir;
+}
+
+std::unique_ptr<UnboundResolver> make_resolver(milliseconds timeout = milliseconds(3000)) {
+    ResolverSettings s;
+    s.stub_zones = {{"test.", "127.0.10.53@53"}};
+    s.trust_anchor_file = testbed_dir() + "/dns/test.ds";
+    s.timeout = timeout;
+    auto r = UnboundResolver::create(s);
+    BOOST_TEST_REQUIRE(r.ok(), "UnboundResolver::create: " << (r.ok() ? "" : r.error()));
+    return std::move(r).value();
+}
+
+StsSettings testbed_sts(milliseconds timeout = milliseconds(5000)) {
+    StsSettings s;
+    s.ca_file = testbed_dir() + "/https/ca.crt";
+    BOOST_TEST_REQUIRE(std::filesystem::exists(s.ca_file),
+                       s.ca_file << " missing: is tests/testbed/https running?");
+    s.https_port = kHttpsPort;
+    s.fetch_timeout = timeout;
+    return s;
+}
+
+std::string describe(const FetchResult& r) {
+    std::ostringstream out;
+    out << r.url << ": " << to_string(r.outcome) << " status=" << r.status << " type=\""
+        << r.content_type << "\" size=" << r.size << " address=" << r.address
+        << " took=" << r.took.count() << "ms error=\"" << r.error << "\"";
+    return out.str();
+}
+
+// Resolver and fetcher for one test.
+struct Fetcher {
+    std::unique_ptr<UnboundResolver> resolver;
+    std::unique_ptr<PolicyFetcher> fetcher;
+    explicit Fetcher(const StsSettings& s, milliseconds dns_timeout = milliseconds(3000))
+        : resolver(make_resolver(dns_timeout)), fetcher(make_https_fetcher(*resolver, s)) {}
+    FetchResult fetch(const std::string& domain) {
+        FetchResult r = fetcher->fetch(domain);
+        BOOST_TEST_MESSAGE(describe(r));
+        return r;
+    }
+};
+
+std::vector<std::string> access_log_lines(const std::string& needle) {
+    std::vector<std::string> lines;
+    std::ifstream in(testbed_dir() + "/https/access.log");
+    for (std::string line; std::getline(in, line);) {
+        if (line.find(needle) != std::string::npos) {
+            lines.push_back(line);
+        }
+    }
+    return lines;
+}
+
+// A TCP port on the test bed's address that is bound but not listening: a
+// connection to it is refused at once, and nobody else can take it meanwhile.
+class RefusingPort {
+  public:
+    RefusingPort() {
+        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+        BOOST_TEST_REQUIRE(fd_ >= 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        BOOST_TEST_REQUIRE(::inet_pton(AF_INET, kHttpsAddress, &a.sin_addr) == 1);
+        BOOST_TEST_REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+        socklen_t len = sizeof a;
+        BOOST_TEST_REQUIRE(::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+        port_ = ntohs(a.sin_port);
+    }
+    ~RefusingPort() { ::close(fd_); }
+    RefusingPort(const RefusingPort&) = delete;
+    RefusingPort& operator=(const RefusingPort&) = delete;
+    [[nodiscard]] std::uint16_t port() const { return port_; }
+
+  private:
+    int fd_ = -1;
+    std::uint16_t port_ = 0;
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(sts_fetch)
+
+BOOST_AUTO_TEST_CASE(enforce_policy_is_fetched) {
+    Fetcher f(testbed_sts());
+    const FetchResult r = f.fetch("sts-enforce.test");
+    BOOST_TEST(to_string(r.outcome) == "ok", describe(r));
+    BOOST_TEST(r.url == "https://mta-sts.sts-enforce.test:8443/.well-known/mta-sts.txt");
+    BOOST_TEST(r.address == kHttpsAddress);
+    BOOST_TEST(r.status == 200);
+    BOOST_TEST(r.content_type.rfind("text/plain", 0) == 0u, r.content_type);
+    BOOST_TEST(r.body ==
+               "version: STSv1\nmode: enforce\nmx: mx.sts-enforce.test\nmax_age: 86400\n");
+    BOOST_TEST(r.size == r.body.size());
+    BOOST_TEST(r.error.empty(), r.error);
+    BOOST_TEST(r.took.count() < 3000);
+    // RFC 8461 §3.3: the request names the policy host (SNI and Host).
+    BOOST_TEST(!access_log_lines("sni=mta-sts.sts-enforce.test").empty());
+}
+
+BOOST_AUTO_TEST_CASE(name_is_normalised_and_body_kept_verbatim) {
+    Fetcher f(testbed_sts());
+    const FetchResult r = f.fetch("STS-Wild.test.");
+    BOOST_TEST(to_string(r.outcome) == "ok", describe(r));
+    BOOST_TEST(r.url == "https://mta-sts.sts-wild.test:8443/.well-known/mta-sts.txt");
+    BOOST_TEST(r.body.find("mx: *.sts-wild.test\r\n") != std::string::npos, r.body);
+}
+
+BOOST_AUTO_TEST_CASE(redirect_is_not_followed) {
+    Fetcher f(testbed_sts());
+    const std::size_t before = access_log_lines("sni=mta-sts.sts-redirect.test").size();
+    const std::size_t redirected_before = access_log_lines("/redirected/").size();
+    const FetchResult r = f.fetch("sts-redirect.test");
+    BOOST_TEST(to_string(r.outcome) == "http-status", describe(r));
+    BOOST_TEST(r.status == 301);
+    BOOST_TEST(r.error.find("/redirected/mta-sts.txt") != std::string::npos, r.error);
+    BOOST_TEST(r.body.empty());
+    // nginx logs a request when it has answered it; give it a moment.
+    std::vector<std::string> lines;
+    for (int i = 0; i < 50; ++i) {
+        lines = access_log_lines("sni=mta-sts.sts-redirect.test");
+        if (lines.size() > before) {
+            break;
+        }
+        std::this_thread::sleep_for(milliseconds(20));  // poll for the log line
+    }
+    BOOST_TEST_REQUIRE(lines.size() == before + 1, "requests for sts-redirect: " << lines.size());
+    BOOST_TEST(
+        lines.back().find("\"GET /.well-known/mta-sts.txt HTTP/1.1\" 301") != std::string::npos,
+        lines.back());
+    BOOST_TEST(access_log_lines("/redirected/").size() == redirected_before);
+}
+
+BOOST_AUTO_TEST_CASE(certificate_for_another_name) {
+    Fetcher f(testbed_sts());
+    const FetchResult r = f.fetch("sts-wrongcert.test");
+    BOOST_TEST(to_string(r.outcome) == "certificate-host-mismatch", describe(r));
+    BOOST_TEST(r.error.find("mta-sts.sts-wrongcert.test") != std::string::npos, r.error);
+    BOOST_TEST(r.status == 0);
+    BOOST_TEST(r.body.empty());
+}
+
+BOOST_AUTO_TEST_CASE(certificate_from_unknown_ca) {
+    Fetcher f(testbed_sts());
+    const FetchResult r = f.fetch("sts-unknownca.test");
+    BOOST_TEST(to_string(r.outcome) == "certificate-not-trusted", describe(r));
+    BOOST_TEST(r.error.find("issuer") != std::string::npos, r.error);
+    BOOST_TEST(r.status == 0);
+}
+
+BOOST_AUTO_TEST_CASE(ca_file_is_the_only_trust) {
+    // The right name and a valid chain, but to a CA that ca_file does not hold.
+    StsSettings s = testbed_sts();
+    s.ca_file = testbed_dir() + "/https/untrusted-ca.crt";
+    Fetcher f(s);
+    const FetchResult r = f.fetch("sts-enforce.test");
+    BOOST_TEST(to_string(r.outcome) == "certificate-not-trusted", describe(r));
+}
+
+BOOST_AUTO_TEST_CASE(unreadable_ca_file) {
+    StsSettings s = testbed_sts();
+    s.ca_file = testbed_dir() + "/https/no-such-ca.crt";
+    Fetcher f(s);
+    const FetchResult r = f.fetch("sts-enforce.test");
+    BOOST_TEST(to_string(r.outcome) == "tls-error", describe(r));
+    BOOST_TEST(r.error.find("sts.ca_file") != std::string::npos, r.error);
+}
+
+BOOST_AUTO_TEST_CASE(not_found) {
+    Fetcher f(testbed_sts());
+    const FetchResult r = f.fetch("sts-404.test");
+    BOOST_TEST(to_string(r.outcome) == "http-status", describe(r));
+    BOOST_TEST(r.status == 404);
+    BOOST_TEST(r.body.empty());
+}
+
+BOOST_AUTO_TEST_CASE(html_is_not_a_policy) {
+    Fetcher f(testbed_sts());
+    const FetchResult r = f.fetch("sts-html.test");
+    BOOST_TEST(to_string(r.outcome) == "content-type", describe(r));
+    BOOST_TEST(r.status == 200);
+    BOOST_TEST(r.content_type.rfind("text/html", 0) == 0u, r.content_type);
+    BOOST_TEST(r.body.empty());
+}
+
+BOOST_AUTO_TEST_CASE(body_over_64k) {
+    Fetcher f(testbed_sts());
+    const FetchResult r = f.fetch("sts-big.test");
+    BOOST_TEST(to_string(r.outcome) == "too-large", describe(r));
+    BOOST_TEST(r.size <= dsm::sts::kMaxPolicySize + 1);
+    BOOST_TEST(r.body.empty());
+}
+
+BOOST_AUTO_TEST_CASE(dripping_server_is_cut_at_the_deadline) {
+    // Every byte arrives within a second: only a deadline for the whole
+    // exchange ends this (~6 minutes otherwise).
+    Fetcher f(testbed_sts(milliseconds(2000)));
+    const FetchResult r = f.fetch("sts-drip.test");
+    BOOST_TEST(to_string(r.outcome) == "timeout", describe(r));
+    BOOST_TEST(r.took.count() >= 1900);
+    BOOST_TEST(r.took.count() < 3000);
+    BOOST_TEST(r.status == 200);
+    BOOST_TEST(r.body.empty());
+}
+
+BOOST_AUTO_TEST_CASE(policy_host_without_address) {
+    Fetcher f(testbed_sts());
+    const FetchResult r = f.fetch("sts-nohost.test");
+    BOOST_TEST(to_string(r.outcome) == "dns-error", describe(r));
+    BOOST_TEST(r.error == "mta-sts.sts-nohost.test has no address");
+    BOOST_TEST(r.address.empty());
+}
+
+BOOST_AUTO_TEST_CASE(bogus_address_is_not_used) {
+    // expired.test: every signature expired in 2020.
+    Fetcher f(testbed_sts());
+    const FetchResult r = f.fetch("expired.test");
+    BOOST_TEST(to_string(r.outcome) == "dns-error", describe(r));
+    BOOST_TEST(r.error.find("bogus") != std::string::npos, r.error);
+}
+
+BOOST_AUTO_TEST_CASE(failed_lookup_is_a_dns_error) {
+    // noanswer.test: delegated to a server that never answers.
+    Fetcher f(testbed_sts(), milliseconds(500));
+    const FetchResult r = f.fetch("noanswer.test");
+    BOOST_TEST(to_string(r.outcome) == "dns-error", describe(r));
+    BOOST_TEST(r.error.find("lookup failed") != std::string::npos, r.error);
+}
+
+BOOST_AUTO_TEST_CASE(nothing_listens) {
+    RefusingPort closed;
+    StsSettings s = testbed_sts();
+    s.https_port = closed.port();
+    Fetcher f(s);
+    const FetchResult r = f.fetch("sts-enforce.test");
+    BOOST_TEST(to_string(r.outcome) == "connect-error", describe(r));
+    BOOST_TEST(r.error.find(std::string(kHttpsAddress) + ":" + std::to_string(closed.port())) !=
+                   std::string::npos,
+               r.error);
+    BOOST_TEST(r.took.count() < 1000);
+}
+
+BOOST_AUTO_TEST_CASE(not_a_domain_name) {
+    Fetcher f(testbed_sts());
+    const FetchResult r = f.fetch("sts-enforce.test\r\nX-Injected: 1");
+    BOOST_TEST(to_string(r.outcome) == "dns-error", describe(r));
+}
+
+BOOST_AUTO_TEST_CASE(concurrent_fetches_share_one_fetcher) {
+    // PolicyFetcher is thread-safe: one fetcher, one TLS context, several
+    // fetches at once, a dripping one among them.
+    Fetcher f(testbed_sts(milliseconds(2000)));
+    const std::vector<std::pair<std::string, FetchOutcome>> cases = {
+        {"sts-enforce.test", FetchOutcome::ok},
+        {"sts-testing.test", FetchOutcome::ok},
+        {"sts-drip.test", FetchOutcome::timeout},
+        {"sts-wrongcert.test", FetchOutcome::certificate_host_mismatch},
+        {"sts-unknownca.test", FetchOutcome::certificate_not_trusted},
+        {"sts-html.test", FetchOutcome::content_type},
+        {"sts-enforce.test", FetchOutcome::ok},
+        {"sts-drip.test", FetchOutcome::timeout},
+    };
+    std::vector<FetchResult> results(cases.size());
+    std::vector<std::thread> threads;
+    const auto start = std::chrono::steady_clock::now();
+    for (std::size_t i = 0; i < cases.size(); ++i) {
+        threads.emplace_back([&, i] { results[i] = f.fetcher->fetch(cases[i].first); });
+    }
+    for (auto& t : threads) {
+        t.join();
+    }
+    const auto took = std::chrono::steady_clock::now() - start;
+    for (std::size_t i = 0; i < cases.size(); ++i) {
+        BOOST_TEST(to_string(results[i].outcome) == to_string(cases[i].second),
+                   describe(results[i]));
+    }
+    BOOST_TEST(std::chrono::duration_cast<milliseconds>(took).count() < 3000);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
