@@ -217,8 +217,8 @@ Decision decide(const config::Connector& c, const verdict::DomainVerdict& v) {
         if (v.sts == StsField::fail) {
             return b.refuse(
                 11, Action::defer, ResultType::validation_failure, "450", "4.7.5",
-                fmt::format("{}: the MTA-STS policy of {} is in enforce mode, but {}", b.who(),
-                            v.domain, short_reason(v.sts_why, "no MX host is eligible")));
+                fmt::format("{}: MTA-STS requires TLS to an MX host named in the policy, but {}",
+                            b.who(), short_reason(v.sts_why, "no MX host is eligible")));
         }
     }
     // Row 12: no support, testing, STS error or pending: the mail goes out.

@@ -130,8 +130,8 @@ void classify(StsFacts& f, const std::vector<std::string>& mx_hosts) {
     // §4.1: MX hosts matching no pattern are not eligible; with none left
     // the message cannot be delivered under the policy.
     f.state = StsState::fail;
-    f.why = fmt::format("enforce policy{}, but no MX host of {} matches its mx patterns", source,
-                        f.domain);
+    f.why = fmt::format("no MX host of {} matches the mx patterns of its enforce policy{}",
+                        f.domain, source);
 }
 
 }  // namespace

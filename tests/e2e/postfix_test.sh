@@ -199,6 +199,10 @@ trust_anchor_file = $trust_anchor
 stub_zones = test.=$DNS_ADDR
 timeout_ms = 3000
 
+[sts]
+ca_file = $testbed/https/ca.crt
+https_port = 8443
+
 [cache]
 store = memory
 
@@ -395,17 +399,19 @@ has_field() { # VALUE WANT
     return 1
 }
 
-# Checks a message the milter accepted for dane-ok.test on its way through
-# Postfix to the sink.  FORGED: whether it was submitted with a forged header.
-check_dane_ok() { # TAG FORGED
-    local tag=$1 forged=$2 subject="e2e $1 $$" transcript=$work/swaks-$1.txt
+# Checks a message the milter accepted on its way through Postfix to the sink:
+# exactly one verdict header, for DOMAIN, with every FIELD. FORGED: whether it
+# was submitted with a forged header (which must be gone).
+check_delivered() { # TAG FORGED DOMAIN FIELD...
+    local tag=$1 forged=$2 domain=$3 subject="e2e $1 $$" transcript=$work/swaks-$1.txt
+    shift 3
     local -a extra=()
     [[ $forged == yes ]] && extra=(--add-header "$HEADER: forged")
-    run_swaks "$transcript" --from sender@example.test --to user@dane-ok.test \
+    run_swaks "$transcript" --from sender@example.test --to "user@$domain" \
         --header "Subject: $subject" "${extra[@]}"
     local reply
     reply=$(rcpt_reply "$transcript")
-    expect "$tag: RCPT user@dane-ok.test accepted (got: $reply)" matches "$reply" '^250 '
+    expect "$tag: RCPT user@$domain accepted (got: $reply)" matches "$reply" '^250 '
     reply=$(data_reply "$transcript")
     expect "$tag: message queued (got: $reply)" matches "$reply" '^250 .*queued as [0-9A-Za-z]+'
     local qid=${reply##*queued as }
@@ -429,9 +435,9 @@ check_dane_ok() { # TAG FORGED
     printf '      %s\n' "${headers[@]}"
     expect "$tag: exactly one $HEADER header" equals "${#headers[@]}" 1
     local h=${headers[0]-}
-    expect "$tag: the header is for dane-ok.test" matches "$h" '^dane-ok\.test;'
+    expect "$tag: the header is for $domain" matches "$h" "^${domain//./\\.};"
     local field
-    for field in connector=partners dane=pass require=dane tags=partner; do
+    for field in "$@"; do
         expect "$tag: the header has $field" has_field "$h" "$field"
     done
     if [[ $forged == yes ]]; then
@@ -439,6 +445,10 @@ check_dane_ok() { # TAG FORGED
         all=$(printf '%s\n' "${headers[@]}")
         expect "$tag: the forged header is gone" equals "$(grep -c forged <<<"$all" || true)" 0
     fi
+}
+
+check_dane_ok() { # TAG FORGED
+    check_delivered "$1" "$2" dane-ok.test connector=partners dane=pass require=dane tags=partner
 }
 
 echo "checks:"
@@ -454,6 +464,21 @@ done
 
 check_dane_ok dane-ok no
 check_dane_ok dane-ok-forged yes
+
+# MTA-STS (SPEC §4 rows 10-12), policies from the HTTPS test bed.
+# Row 11: an enforce policy that no MX matches defers at RCPT.
+transcript=$work/swaks-sts-nomatch.txt
+run_swaks "$transcript" --from sender@example.test --to user@sts-nomatch.test \
+    --header "Subject: e2e sts-nomatch $$"
+reply=$(rcpt_reply "$transcript")
+expect "sts-nomatch: RCPT deferred with 450 4.7.5 (got: $reply)" matches "$reply" '^450 4\.7\.5 '
+expect "sts-nomatch: the reply says (validation-failure)" contains "$reply" '(validation-failure)'
+# A testing policy is never deferred, whatever its mx patterns.
+check_delivered sts-testing no sts-testing.test connector=default sts=testing require=none
+# Row 10: an enforce policy with a matching MX.
+check_delivered sts-enforce no sts-enforce.test sts=enforce require=sts
+# DANE governs where it exists (RFC 8461 §2), even with an enforce policy.
+check_delivered sts-dane no sts-dane.test dane=pass sts=enforce require=dane
 
 # SPEC §4: every decision is one log line.
 decisions() { grep -F "rcpt=<$1> " "$milter_log" 2>/dev/null || true; }
