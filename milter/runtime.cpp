@@ -1,8 +1,44 @@
 #include "milter/runtime.hpp"
 
+#include <spdlog/spdlog.h>
+
+#include <fstream>
+
+#include "core/address/recipient.hpp"
 #include "core/dns/unbound_resolver.hpp"
 
 namespace dsm::milter {
+
+namespace {
+
+// One domain a line; blank lines and # comments skipped; bad names logged
+// and skipped (a typo must not keep the milter from starting).
+Result<std::vector<std::string>> read_warm_list(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) {
+        return Error{"cannot read " + path};
+    }
+    std::vector<std::string> domains;
+    std::string line;
+    int lineno = 0;
+    while (std::getline(in, line)) {
+        ++lineno;
+        const auto first = line.find_first_not_of(" \t\r");
+        if (first == std::string::npos || line[first] == '#') {
+            continue;
+        }
+        const auto last = line.find_last_not_of(" \t\r");
+        auto d = address::normalize_domain(line.substr(first, last - first + 1));
+        if (!d) {
+            spdlog::warn("[prefetch] warm_list {}:{}: {}", path, lineno, d.error());
+            continue;
+        }
+        domains.push_back(std::move(*d));
+    }
+    return domains;
+}
+
+}  // namespace
 
 Result<std::unique_ptr<Runtime>> make_runtime(std::shared_ptr<const config::Config> config) {
     auto rt = std::make_unique<Runtime>();
@@ -18,13 +54,23 @@ Result<std::unique_ptr<Runtime>> make_runtime(std::shared_ptr<const config::Conf
                                                             *rt->policies, *rt->clock);
     Runtime* self = rt.get();
     rt->cache = std::make_unique<cache::VerdictCache>(
-        config->cache, config->prefetch.concurrency,
+        config->cache, config->prefetch,
         [self](const std::string& domain) {
             const auto cfg = self->config.load();
             return self->builder->compute(domain, cfg->connectors.validates_sts_for(domain));
         },
         rt->clock);
-    rt->config.store(std::move(config));
+    rt->config.store(config);
+    rt->cache->start_prefetcher();
+    if (!config->prefetch.warm_list.empty()) {
+        auto domains = read_warm_list(config->prefetch.warm_list);
+        if (!domains) {
+            spdlog::warn("[prefetch] warm_list: {}", domains.error());
+        } else {
+            spdlog::info("warm_list={} domains={}", config->prefetch.warm_list, domains->size());
+            rt->cache->warm(*domains);
+        }
+    }
     return rt;
 }
 

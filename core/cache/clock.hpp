@@ -9,6 +9,7 @@ namespace dsm::cache {
 class Clock {
   public:
     using time_point = std::chrono::steady_clock::time_point;
+    using duration = std::chrono::steady_clock::duration;
     virtual ~Clock() = default;
     [[nodiscard]] virtual time_point now() const = 0;
     [[nodiscard]] virtual std::chrono::system_clock::time_point wall() const = 0;

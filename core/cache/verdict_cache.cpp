@@ -1,8 +1,8 @@
 #include "core/cache/verdict_cache.hpp"
 
 #include <algorithm>
-#include <condition_variable>
 #include <exception>
+#include <random>
 
 namespace dsm::cache {
 
@@ -11,6 +11,13 @@ constexpr std::size_t kShards = 64;
 // Lookups waiting for a worker; past this a miss answers `pending` at once
 // rather than queueing without bound.
 constexpr std::size_t kMaxQueuedLookups = 16384;
+// Share of the refresh point by which entries are spread out.
+constexpr double kJitter = 0.1;
+
+template <typename Rep, typename Period>
+Clock::duration to_clock(std::chrono::duration<Rep, Period> d) {
+    return std::chrono::duration_cast<Clock::duration>(d);
+}
 }  // namespace
 
 struct VerdictCache::Flight {
@@ -19,19 +26,42 @@ struct VerdictCache::Flight {
     VerdictPtr result;
 };
 
-VerdictCache::VerdictCache(const config::CacheSettings& settings, unsigned workers, Compute compute,
-                           std::shared_ptr<const Clock> clock)
-    : settings_(settings),
+VerdictCache::VerdictCache(const config::CacheSettings& cache,
+                           const config::PrefetchSettings& prefetch, Compute compute,
+                           std::shared_ptr<const Clock> clock, Persistence persistence)
+    : settings_(cache),
+      prefetch_(prefetch),
       compute_(std::move(compute)),
       clock_(std::move(clock)),
-      shard_capacity_(std::max<std::size_t>(1, settings.max_entries / kShards)),
+      persistence_(std::move(persistence)),
+      shard_capacity_(std::max<std::size_t>(1, cache.max_entries / kShards)),
       shards_(kShards),
-      pool_(std::max(1U, workers), kMaxQueuedLookups) {}
+      pool_(std::max(1U, prefetch.concurrency), kMaxQueuedLookups) {}
 
-VerdictCache::~VerdictCache() = default;
+VerdictCache::~VerdictCache() {
+    {
+        std::lock_guard lock(prefetch_mu_);
+        stopping_ = true;
+    }
+    prefetch_cv_.notify_all();
+    if (prefetcher_.joinable()) {
+        prefetcher_.join();
+    }
+}
 
 VerdictCache::Shard& VerdictCache::shard_for(const std::string& domain) const {
     return shards_[std::hash<std::string>{}(domain) % kShards];
+}
+
+VerdictCache::Entry& VerdictCache::entry_for(Shard& shard, const std::string& domain) {
+    auto [it, inserted] = shard.map.try_emplace(domain);
+    if (inserted) {
+        shard.lru.push_front(domain);
+        it->second.lru = shard.lru.begin();
+    } else {
+        shard.lru.splice(shard.lru.begin(), shard.lru, it->second.lru);
+    }
+    return it->second;
 }
 
 std::chrono::seconds VerdictCache::lifetime(const verdict::DomainVerdict& v) const {
@@ -41,52 +71,105 @@ std::chrono::seconds VerdictCache::lifetime(const verdict::DomainVerdict& v) con
     return std::clamp(v.ttl, settings_.min_ttl, settings_.max_ttl);
 }
 
+Clock::time_point VerdictCache::refresh_point(Clock::time_point from,
+                                              Clock::time_point expires) const {
+    thread_local std::minstd_rand rng{std::random_device{}()};
+    std::uniform_real_distribution<double> jitter(1.0 - kJitter, 1.0);
+    const double share = prefetch_.refresh_ahead * jitter(rng);
+    return from + std::chrono::duration_cast<Clock::duration>((expires - from) * share);
+}
+
+// RFC 8767 style: a good verdict keeps serving for stale_ttl past its expiry
+// while its refresh fails (or has not finished).
+VerdictCache::VerdictPtr VerdictCache::usable_stale(const Entry& e, Clock::time_point now) const {
+    if (!e.verdict || e.verdict->is_error() ||
+        e.verdict->dane == verdict::DaneField::pending ||
+        now >= e.expires + to_clock(settings_.stale_ttl)) {
+        return nullptr;
+    }
+    auto copy = std::make_shared<verdict::DomainVerdict>(*e.verdict);
+    copy->stale = true;
+    return copy;
+}
+
 VerdictCache::VerdictPtr VerdictCache::get(const std::string& domain,
-                                           std::chrono::milliseconds timeout) {
+                                          std::chrono::milliseconds timeout) {
     Shard& shard = shard_for(domain);
     std::shared_ptr<Flight> flight;
+    VerdictPtr stale;
     bool start = false;
+    const auto now = clock_->now();
     {
         std::lock_guard lock(shard.mu);
-        Entry& e = shard.map[domain];
-        if (e.verdict && clock_->now() < e.expires) {
+        Entry& e = entry_for(shard, domain);
+        e.last_used = now;
+        if (e.verdict && now < e.expires) {
             hits_.fetch_add(1, std::memory_order_relaxed);
             return e.verdict;
+        }
+        stale = usable_stale(e, now);
+        if (stale && now < e.retry_at) {
+            // The last refresh failed recently: serve stale, retry later.
+            stale_.fetch_add(1, std::memory_order_relaxed);
+            return stale;
         }
         if (!e.flight) {
             e.flight = std::make_shared<Flight>();
             start = true;
         }
         flight = e.flight;
+        evict_if_full(shard);
     }
 
     if (start) {
         misses_.fetch_add(1, std::memory_order_relaxed);
-        const bool queued = pool_.submit([this, domain, flight] { run_lookup(domain, flight); });
-        if (!queued) {
-            // Overloaded: nobody will run this lookup, so withdraw the flight.
-            std::lock_guard lock(shard.mu);
-            auto it = shard.map.find(domain);
-            if (it != shard.map.end()) {
-                if (!it->second.verdict) {
-                    shard.map.erase(it);
-                } else {
-                    it->second.flight.reset();
-                }
-            }
+        if (!start_lookup(domain, flight)) {
             timeouts_.fetch_add(1, std::memory_order_relaxed);
-            return std::make_shared<const verdict::DomainVerdict>(verdict::pending_verdict(domain));
+            return stale ? stale
+                         : std::make_shared<const verdict::DomainVerdict>(
+                               verdict::pending_verdict(domain));
         }
     } else {
         joined_.fetch_add(1, std::memory_order_relaxed);
     }
 
-    std::unique_lock lock(flight->mu);
-    if (flight->cv.wait_for(lock, timeout, [&] { return flight->result != nullptr; })) {
-        return flight->result;
+    {
+        std::unique_lock lock(flight->mu);
+        if (flight->cv.wait_for(lock, timeout, [&] { return flight->result != nullptr; })) {
+            VerdictPtr result = flight->result;
+            lock.unlock();
+            // A failed refresh of a good verdict: the stale one serves.
+            if (result->is_error() && stale) {
+                stale_.fetch_add(1, std::memory_order_relaxed);
+                return stale;
+            }
+            return result;
+        }
+    }
+    if (stale) {
+        stale_.fetch_add(1, std::memory_order_relaxed);
+        return stale;
     }
     timeouts_.fetch_add(1, std::memory_order_relaxed);
     return std::make_shared<const verdict::DomainVerdict>(verdict::pending_verdict(domain));
+}
+
+bool VerdictCache::start_lookup(const std::string& domain, const std::shared_ptr<Flight>& flight) {
+    if (pool_.submit([this, domain, flight] { run_lookup(domain, flight); })) {
+        return true;
+    }
+    // Overloaded: nobody will run this lookup, so withdraw the flight.
+    Shard& shard = shard_for(domain);
+    std::lock_guard lock(shard.mu);
+    auto it = shard.map.find(domain);
+    if (it != shard.map.end() && it->second.flight == flight) {
+        it->second.flight.reset();
+        if (!it->second.verdict) {
+            shard.lru.erase(it->second.lru);
+            shard.map.erase(it);
+        }
+    }
+    return false;
 }
 
 VerdictCache::VerdictPtr VerdictCache::peek(const std::string& domain) const {
@@ -99,28 +182,43 @@ VerdictCache::VerdictPtr VerdictCache::peek(const std::string& domain) const {
     return it->second.verdict;
 }
 
-void VerdictCache::run_lookup(const std::string& domain, const std::shared_ptr<Flight>& flight) {
-    verdict::DomainVerdict v;
+verdict::DomainVerdict VerdictCache::compute_or_load(
+    const std::string& domain, std::optional<std::chrono::system_clock::time_point>* stored_expiry) {
+    if (persistence_.load) {
+        // A fleet member (or an earlier run) may have looked it up already.
+        if (auto stored = persistence_.load(domain);
+            stored && stored->second > clock_->wall()) {
+            store_hits_.fetch_add(1, std::memory_order_relaxed);
+            *stored_expiry = stored->second;
+            return std::move(stored->first);
+        }
+    }
     try {
-        v = compute_(domain);
+        return compute_(domain);
     } catch (const std::exception& ex) {
-        v = verdict::pending_verdict(domain);
+        verdict::DomainVerdict v = verdict::pending_verdict(domain);
         v.dnssec = verdict::DnssecField::error;
         v.dane = verdict::DaneField::error;
         v.dane_why = std::string("internal error: ") + ex.what();
         v.at = clock_->wall();
+        return v;
     }
-    auto result = std::make_shared<const verdict::DomainVerdict>(std::move(v));
-    const auto now = clock_->now();
-    {
-        Shard& shard = shard_for(domain);
-        std::lock_guard lock(shard.mu);
-        Entry& e = shard.map[domain];
-        e.verdict = result;
-        e.expires = now + lifetime(*result);
-        e.flight.reset();
-        evict_if_full(shard, domain, now);
+}
+
+void VerdictCache::run_lookup(const std::string& domain, const std::shared_ptr<Flight>& flight) {
+    std::optional<std::chrono::system_clock::time_point> stored_expiry;
+    auto result =
+        std::make_shared<const verdict::DomainVerdict>(compute_or_load(domain, &stored_expiry));
+    std::optional<Clock::time_point> expires;
+    if (stored_expiry) {
+        expires = clock_->now() + to_clock(*stored_expiry - clock_->wall());
+    } else if (persistence_.save && !result->is_error()) {
+        persistence_.save(*result,
+                          clock_->wall() + std::chrono::duration_cast<
+                                               std::chrono::system_clock::duration>(
+                                               lifetime(*result)));
     }
+    store_result(domain, result, expires);
     {
         std::lock_guard lock(flight->mu);
         flight->result = result;
@@ -128,30 +226,134 @@ void VerdictCache::run_lookup(const std::string& domain, const std::shared_ptr<F
     flight->cv.notify_all();
 }
 
-void VerdictCache::evict_if_full(Shard& shard, const std::string& keep, Clock::time_point now) {
-    if (shard.map.size() <= shard_capacity_) {
+void VerdictCache::store_result(const std::string& domain, VerdictPtr result,
+                                std::optional<Clock::time_point> expires_override) {
+    const auto now = clock_->now();
+    Shard& shard = shard_for(domain);
+    std::lock_guard lock(shard.mu);
+    auto it = shard.map.find(domain);
+    if (it == shard.map.end()) {
+        // Evicted while the lookup ran: keep the fresh result all the same.
+        Entry& e = entry_for(shard, domain);
+        e.last_used = now;
+        it = shard.map.find(domain);
+    }
+    Entry& e = it->second;
+    e.flight.reset();
+    if (result->is_error() && usable_stale(e, now)) {
+        // Keep the good verdict (stale) and retry the refresh after error_ttl.
+        e.retry_at = now + to_clock(settings_.error_ttl);
+        e.refresh_at = e.retry_at;
         return;
     }
-    // Expired entries go first; otherwise any settled entry. Entries with a
-    // lookup in flight stay: callers are waiting on them.
-    // The scan is bounded so that an insert stays O(1) however full the shard.
-    constexpr int kScan = 32;
-    int scanned = 0;
-    auto victim = shard.map.end();
-    for (auto it = shard.map.begin(); it != shard.map.end() && scanned < kScan; ++it, ++scanned) {
-        if (it->first == keep || it->second.flight) {
-            continue;
+    e.verdict = std::move(result);
+    e.stored = now;
+    e.expires = expires_override ? *expires_override : now + to_clock(lifetime(*e.verdict));
+    e.refresh_at = refresh_point(now, e.expires);
+    e.retry_at = {};
+    evict_if_full(shard);
+}
+
+void VerdictCache::insert(const verdict::DomainVerdict& v,
+                          std::chrono::system_clock::time_point expires) {
+    const auto wall = clock_->wall();
+    if (expires <= wall) {
+        return;
+    }
+    const auto now = clock_->now();
+    Shard& shard = shard_for(v.domain);
+    std::lock_guard lock(shard.mu);
+    Entry& e = entry_for(shard, v.domain);
+    if (e.flight) {
+        return;  // a lookup is about to write a newer verdict
+    }
+    e.verdict = std::make_shared<const verdict::DomainVerdict>(v);
+    e.stored = now;
+    e.expires = now + to_clock(expires - wall);
+    e.refresh_at = refresh_point(now, e.expires);
+    // Loaded, not used: the prefetcher keeps it fresh only once it is used.
+    evict_if_full(shard);
+}
+
+void VerdictCache::warm(const std::vector<std::string>& domains) {
+    const auto now = clock_->now();
+    for (const auto& d : domains) {
+        Shard& shard = shard_for(d);
+        std::shared_ptr<Flight> flight;
+        {
+            std::lock_guard lock(shard.mu);
+            Entry& e = entry_for(shard, d);
+            e.last_used = now;
+            if ((e.verdict && now < e.expires) || e.flight) {
+                continue;
+            }
+            e.flight = std::make_shared<Flight>();
+            flight = e.flight;
+            evict_if_full(shard);
         }
-        if (it->second.expires <= now) {
-            victim = it;
-            break;
+        prefetches_.fetch_add(1, std::memory_order_relaxed);
+        start_lookup(d, flight);
+    }
+}
+
+std::size_t VerdictCache::prefetch_once() {
+    const auto now = clock_->now();
+    const auto window = to_clock(prefetch_.active_window);
+    std::size_t started = 0;
+    for (auto& shard : shards_) {
+        std::vector<std::pair<std::string, std::shared_ptr<Flight>>> due;
+        {
+            std::lock_guard lock(shard.mu);
+            for (auto& [domain, e] : shard.map) {
+                // Keep the lookup queue short: RCPT misses share the pool.
+                if (pool_.queued() + due.size() >= prefetch_.concurrency) {
+                    break;
+                }
+                if (!e.verdict || e.flight || now < e.refresh_at || now < e.retry_at ||
+                    now - e.last_used > window) {
+                    continue;
+                }
+                e.flight = std::make_shared<Flight>();
+                due.emplace_back(domain, e.flight);
+            }
         }
-        if (victim == shard.map.end()) {
-            victim = it;
+        for (auto& [domain, flight] : due) {
+            if (start_lookup(domain, flight)) {
+                ++started;
+            }
         }
     }
-    if (victim != shard.map.end()) {
-        shard.map.erase(victim);
+    prefetches_.fetch_add(started, std::memory_order_relaxed);
+    return started;
+}
+
+void VerdictCache::start_prefetcher() {
+    prefetcher_ = std::thread([this] {
+        std::unique_lock lock(prefetch_mu_);
+        while (!stopping_) {
+            lock.unlock();
+            prefetch_once();
+            lock.lock();
+            prefetch_cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; });
+        }
+    });
+}
+
+void VerdictCache::evict_if_full(Shard& shard) {
+    // Least recently used first; entries with a lookup in flight stay:
+    // callers are waiting on them. Bounded walk from the tail.
+    constexpr int kScan = 32;
+    int scanned = 0;
+    for (auto it = shard.lru.end(); shard.map.size() > shard_capacity_ && it != shard.lru.begin() &&
+                                    scanned < kScan;
+         ++scanned) {
+        --it;
+        auto m = shard.map.find(*it);
+        if (m == shard.map.end() || m->second.flight) {
+            continue;
+        }
+        it = shard.lru.erase(it);
+        shard.map.erase(m);
         evictions_.fetch_add(1, std::memory_order_relaxed);
     }
 }
@@ -166,7 +368,8 @@ std::size_t VerdictCache::size() const {
 }
 
 VerdictCache::Stats VerdictCache::stats() const {
-    return Stats{hits_.load(), misses_.load(), joined_.load(), timeouts_.load(), evictions_.load()};
+    return Stats{hits_.load(),  misses_.load(),    joined_.load(),     timeouts_.load(),
+                 stale_.load(), evictions_.load(), prefetches_.load(), store_hits_.load()};
 }
 
 }  // namespace dsm::cache

@@ -1,25 +1,45 @@
 // The in-memory verdict cache (SPEC §4 "cache miss at RCPT", §6).
 //
-// Design: the map is split into shards, each behind its own mutex, so RCPT
-// threads of different domains rarely meet and no lock covers the whole
-// cache; a hit copies a shared_ptr under its shard's lock and does no I/O.
-// A miss (or an expired entry) starts at most one lookup per domain
-// ("single flight"): later callers for the same domain join it. Lookups run
-// on a bounded worker pool, never on the caller's thread, so a caller can stop
-// waiting after `timeout` while the lookup goes on and fills the cache.
+// The RCPT hit path: the map is split into 64 shards, each behind its own
+// mutex, so no lock covers the whole cache and RCPT threads of different
+// domains rarely meet. A hit finds the entry, moves it to the front of its
+// shard's LRU list, notes the time of use and copies a shared_ptr, all under
+// that one shard's mutex: no I/O, no allocation, no global lock.
+//
+// Misses: at most one lookup per domain runs at a time ("single flight");
+// later callers join it. Lookups run on a bounded worker pool, never on the
+// caller's thread, so a caller stops waiting after `timeout` (the verdict
+// reads `pending`) while the lookup goes on and fills the cache. A lookup
+// first asks the persistent store (Persistence::load, e.g. Redis shared by a
+// fleet) and only then DNS; every computed verdict is handed to
+// Persistence::save (written behind, SPEC §6).
 //
 // Lifetimes: the verdict's smallest DNS TTL clamped to [min_ttl, max_ttl];
-// error verdicts (bogus, SERVFAIL, timeout) live `error_ttl`.
-// Bounded: at most about `max_entries` entries (an entry past a shard's share
-// is evicted, expired ones first). Thread-safe.
+// error verdicts (bogus, SERVFAIL, timeout) live `error_ttl`. When a refresh
+// of an unexpired-within-stale_ttl good verdict fails, the old verdict keeps
+// serving (flagged `stale`) until `stale_ttl` after its expiry (RFC 8767);
+// the failure is retried after `error_ttl`.
+//
+// Prefetch: prefetch_once() (called every second by the prefetch thread, or
+// by tests) refreshes every entry used within `active_window` once
+// `refresh_ahead` of its lifetime has passed (each entry's point is jittered
+// down by up to 10% so same-TTL entries spread out), keeping at most
+// `concurrency` lookups queued; a domain in steady use never misses.
+//
+// Bounded: at most `max_entries` (each shard holds its share and evicts its
+// least recently used entry). Thread-safe.
 #pragma once
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <functional>
+#include <list>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -31,62 +51,115 @@
 namespace dsm::cache {
 
 class VerdictCache {
-  public:
+public:
     // Computes a domain's verdict (blocking, may take seconds). Called on a
     // worker thread; must be thread-safe. Exceptions become error verdicts.
     using Compute = std::function<verdict::DomainVerdict(const std::string& domain)>;
     using VerdictPtr = std::shared_ptr<const verdict::DomainVerdict>;
 
-    struct Stats {
-        std::uint64_t hits = 0;
-        std::uint64_t misses = 0;    // lookups started
-        std::uint64_t joined = 0;    // callers that joined a lookup in flight
-        std::uint64_t timeouts = 0;  // callers that stopped waiting: `pending`
-        std::uint64_t evictions = 0;
+    // Optional persistent store behind the cache (SPEC §6). Both are called
+    // on worker threads only and must not block for long.
+    struct Persistence {
+        // A stored verdict and the wall-clock end of its lifetime.
+        std::function<std::optional<std::pair<verdict::DomainVerdict,
+                                              std::chrono::system_clock::time_point>>(
+            const std::string& domain)>
+            load;
+        std::function<void(const verdict::DomainVerdict&, std::chrono::system_clock::time_point)>
+            save;
     };
 
-    VerdictCache(const config::CacheSettings& settings, unsigned workers, Compute compute,
-                 std::shared_ptr<const Clock> clock);
+    struct Stats {
+        std::uint64_t hits = 0;
+        std::uint64_t misses = 0;      // lookups started for a caller
+        std::uint64_t joined = 0;      // callers that joined a lookup in flight
+        std::uint64_t timeouts = 0;    // callers that stopped waiting: `pending`
+        std::uint64_t stale = 0;       // stale verdicts served
+        std::uint64_t evictions = 0;
+        std::uint64_t prefetches = 0;  // refreshes started by the prefetcher
+        std::uint64_t store_hits = 0;  // lookups answered by the persistent store
+    };
+
+    VerdictCache(const config::CacheSettings& cache, const config::PrefetchSettings& prefetch,
+                 Compute compute, std::shared_ptr<const Clock> clock,
+                 Persistence persistence = {});
     ~VerdictCache();
     VerdictCache(const VerdictCache&) = delete;
     VerdictCache& operator=(const VerdictCache&) = delete;
 
     // The verdict of `domain` (normalised). A fresh cached verdict returns at
     // once; otherwise waits at most `timeout` for the (shared) lookup and
-    // returns a `pending` verdict if it has not finished. Never throws for
-    // lookup failures.
+    // returns a stale verdict (within stale_ttl) or a `pending` one if it has
+    // not finished. Never throws for lookup failures.
     VerdictPtr get(const std::string& domain, std::chrono::milliseconds timeout);
 
     // The cached verdict if fresh, without starting a lookup.
     [[nodiscard]] VerdictPtr peek(const std::string& domain) const;
 
+    // Puts a verdict with the wall-clock end of its lifetime (loading a store
+    // at start). Expired ones are ignored.
+    void insert(const verdict::DomainVerdict& v, std::chrono::system_clock::time_point expires);
+
+    // Starts lookups for `domains` as if they had just been used (warm_list).
+    void warm(const std::vector<std::string>& domains);
+
+    // One prefetch pass (see above); returns how many refreshes it started.
+    std::size_t prefetch_once();
+    // Runs prefetch_once() every second on a thread until destruction.
+    void start_prefetcher();
+
     [[nodiscard]] std::size_t size() const;
+    [[nodiscard]] std::size_t queued_lookups() const { return pool_.queued(); }
     [[nodiscard]] Stats stats() const;
 
-  private:
+private:
     struct Flight;
     struct Entry {
         VerdictPtr verdict;
-        Clock::time_point expires{};
+        Clock::time_point stored{};      // when the verdict was put here
+        Clock::time_point expires{};     // end of its lifetime
+        Clock::time_point refresh_at{};  // the prefetcher refreshes from here on
+        Clock::time_point retry_at{};    // after a failed refresh: not before this
+        Clock::time_point last_used{};
         std::shared_ptr<Flight> flight;  // set while a lookup runs
+        std::list<std::string>::iterator lru;
     };
     struct Shard {
         mutable std::mutex mu;
         std::unordered_map<std::string, Entry> map;
+        std::list<std::string> lru;  // front: most recently used
     };
 
     Shard& shard_for(const std::string& domain) const;
+    Entry& entry_for(Shard& shard, const std::string& domain);  // shard.mu held
+    bool start_lookup(const std::string& domain, const std::shared_ptr<Flight>& flight);
     void run_lookup(const std::string& domain, const std::shared_ptr<Flight>& flight);
+    verdict::DomainVerdict compute_or_load(const std::string& domain,
+                                           std::optional<std::chrono::system_clock::time_point>*
+                                               stored_expiry);
+    void store_result(const std::string& domain, VerdictPtr result,
+                      std::optional<Clock::time_point> expires_override);
     [[nodiscard]] std::chrono::seconds lifetime(const verdict::DomainVerdict& v) const;
-    void evict_if_full(Shard& shard, const std::string& keep, Clock::time_point now);
+    [[nodiscard]] Clock::time_point refresh_point(Clock::time_point from,
+                                                  Clock::time_point expires) const;
+    [[nodiscard]] VerdictPtr usable_stale(const Entry& e, Clock::time_point now) const;
+    void evict_if_full(Shard& shard);
 
     config::CacheSettings settings_;
+    config::PrefetchSettings prefetch_;
     Compute compute_;
     std::shared_ptr<const Clock> clock_;
+    Persistence persistence_;
     std::size_t shard_capacity_;
     mutable std::vector<Shard> shards_;
 
-    std::atomic<std::uint64_t> hits_{0}, misses_{0}, joined_{0}, timeouts_{0}, evictions_{0};
+    std::atomic<std::uint64_t> hits_{0}, misses_{0}, joined_{0}, timeouts_{0}, stale_{0},
+        evictions_{0}, prefetches_{0}, store_hits_{0};
+
+    std::mutex prefetch_mu_;
+    std::condition_variable prefetch_cv_;
+    bool stopping_ = false;
+    std::thread prefetcher_;
 
     // Last member: destroyed first, so running lookups finish while the shards
     // they write to still exist.

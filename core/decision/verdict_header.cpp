@@ -116,6 +116,10 @@ std::string format_decision_log(const LogContext& ctx, const config::Connector& 
         quote(ctx.recipient), quote(v.domain), quote(c.name), config::to_string(c.dane),
         config::to_string(c.mta_sts), verdict::to_string(d.dnssec), verdict::to_string(d.dane),
         verdict::to_string(d.sts), to_string(d.require), to_string(d.action));
+    if (v.stale) {
+        // RFC 8767 style: the refresh failed and the previous verdict serves.
+        out += " stale=yes";
+    }
     if (d.test_mode) {
         out += fmt::format(" test_mode=yes would={}", to_string(d.would));
     }

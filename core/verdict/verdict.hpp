@@ -5,6 +5,7 @@
 #include <chrono>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace dsm::verdict {
 
@@ -28,12 +29,18 @@ struct DomainVerdict {
     Destination destination = Destination::dns_name;
     DnssecField dnssec = DnssecField::pending;
     DaneField dane = DaneField::pending;
-    StsField sts = StsField::skipped;  // MTA-STS lands in a later issue
+    StsField sts = StsField::skipped;
     bool null_mx = false;              // RFC 7505: the domain accepts no mail
     bool nxdomain = false;             // the domain does not exist
     bool mx_insecure = false;          // dane=none because the MX RRset is unsigned
     std::string dane_why;              // one plain-words line for replies and logs
     std::string sts_why;
+    // The `mx` patterns of the MTA-STS policy in force (enforce or testing),
+    // for the policy map's `match=` (SPEC §7).
+    std::vector<std::string> sts_mx;
+    // Served past its lifetime because the refresh failed (RFC 8767 style);
+    // set only on the copy handed out, never stored.
+    bool stale = false;
     std::chrono::system_clock::time_point at{};  // when it was computed
     std::chrono::seconds ttl{0};                 // smallest DNS TTL involved (unclamped)
 

@@ -49,6 +49,9 @@ DomainVerdict verdict_from_facts(const DomainFacts& facts,
     if (facts.sts) {
         v.sts = sts_field(facts.sts->state);
         v.sts_why = facts.sts->why;
+        if (facts.sts->policy) {
+            v.sts_mx = facts.sts->policy->mx;
+        }
         if (facts.sts->ttl.count() > 0) {
             v.ttl = v.ttl.count() > 0 ? std::min(v.ttl, facts.sts->ttl) : facts.sts->ttl;
         }

@@ -25,6 +25,14 @@ config::CacheSettings settings() {
     return s;
 }
 
+config::PrefetchSettings prefetch(unsigned workers) {
+    config::PrefetchSettings p;
+    p.concurrency = workers;
+    p.refresh_ahead = 0.8;
+    p.active_window = std::chrono::seconds(86400);
+    return p;
+}
+
 verdict::DomainVerdict make(const std::string& d, std::chrono::seconds ttl, bool error = false) {
     verdict::DomainVerdict v;
     v.domain = d;
@@ -39,8 +47,7 @@ verdict::DomainVerdict make(const std::string& d, std::chrono::seconds ttl, bool
 BOOST_AUTO_TEST_CASE(hit_until_clamped_ttl_then_refetch) {
     auto clock = std::make_shared<cache::ManualClock>();
     std::atomic<int> calls{0};
-    cache::VerdictCache c(
-        settings(), 2,
+    cache::VerdictCache c(settings(), prefetch(2),
         [&](const std::string& d) {
             ++calls;
             return make(d, 10s);  // below min_ttl: clamped to 300 s
@@ -60,8 +67,7 @@ BOOST_AUTO_TEST_CASE(hit_until_clamped_ttl_then_refetch) {
 BOOST_AUTO_TEST_CASE(ttl_clamped_to_max) {
     auto clock = std::make_shared<cache::ManualClock>();
     std::atomic<int> calls{0};
-    cache::VerdictCache c(
-        settings(), 2,
+    cache::VerdictCache c(settings(), prefetch(2),
         [&](const std::string& d) {
             ++calls;
             return make(d, std::chrono::seconds(7 * 86400));
@@ -79,8 +85,7 @@ BOOST_AUTO_TEST_CASE(ttl_clamped_to_max) {
 BOOST_AUTO_TEST_CASE(errors_live_error_ttl) {
     auto clock = std::make_shared<cache::ManualClock>();
     std::atomic<int> calls{0};
-    cache::VerdictCache c(
-        settings(), 2,
+    cache::VerdictCache c(settings(), prefetch(2),
         [&](const std::string& d) {
             ++calls;
             return make(d, 3600s, /*error=*/true);
@@ -101,8 +106,7 @@ BOOST_AUTO_TEST_CASE(concurrent_misses_share_one_lookup) {
     std::mutex mu;
     std::condition_variable cv;
     bool release = false;
-    cache::VerdictCache c(
-        settings(), 4,
+    cache::VerdictCache c(settings(), prefetch(4),
         [&](const std::string& d) {
             ++calls;
             std::unique_lock lock(mu);
@@ -143,8 +147,7 @@ BOOST_AUTO_TEST_CASE(slow_lookup_gives_pending_then_fills_cache) {
     std::condition_variable cv;
     bool release = false;
     std::atomic<bool> done{false};
-    cache::VerdictCache c(
-        settings(), 2,
+    cache::VerdictCache c(settings(), prefetch(2),
         [&](const std::string& d) {
             std::unique_lock lock(mu);
             cv.wait(lock, [&] { return release; });
@@ -171,8 +174,7 @@ BOOST_AUTO_TEST_CASE(slow_lookup_gives_pending_then_fills_cache) {
 
 BOOST_AUTO_TEST_CASE(exception_in_lookup_is_an_error_verdict) {
     auto clock = std::make_shared<cache::ManualClock>();
-    cache::VerdictCache c(
-        settings(), 1,
+    cache::VerdictCache c(settings(), prefetch(1),
         [&](const std::string&) -> verdict::DomainVerdict { throw std::runtime_error("boom"); },
         clock);
     auto v = c.get("x.test", 2000ms);
@@ -184,11 +186,171 @@ BOOST_AUTO_TEST_CASE(max_entries_bounds_the_cache) {
     auto clock = std::make_shared<cache::ManualClock>();
     auto s = settings();
     s.max_entries = 128;  // 2 per shard
-    cache::VerdictCache c(
-        s, 4, [&](const std::string& d) { return make(d, 600s); }, clock);
+    cache::VerdictCache c(s, prefetch(4), [&](const std::string& d) { return make(d, 600s); }, clock);
     for (int i = 0; i < 2000; ++i) {
         c.get("d" + std::to_string(i) + ".test", 2000ms);
     }
     BOOST_TEST(c.size() <= 128U + 64U);  // a shard may hold one in flight
     BOOST_TEST(c.stats().evictions > 0U);
 }
+
+namespace {
+
+// Waits (bounded) until the lookups started so far have landed.
+void settle(cache::VerdictCache& c) {
+    for (int i = 0; i < 2000 && c.queued_lookups() > 0; ++i) {
+        std::this_thread::sleep_for(1ms);
+    }
+    std::this_thread::sleep_for(20ms);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(verdict_cache_lifecycle)
+
+BOOST_AUTO_TEST_CASE(lru_keeps_the_recently_used) {
+    auto clock = std::make_shared<cache::ManualClock>();
+    auto s = settings();
+    s.max_entries = 64;  // one per shard
+    std::atomic<int> calls{0};
+    cache::VerdictCache c(s, prefetch(2),
+                          [&](const std::string& d) {
+                              ++calls;
+                              return make(d, 600s);
+                          },
+                          clock);
+    for (int i = 0; i < 500; ++i) {
+        c.get("d" + std::to_string(i) + ".test", 2000ms);
+        c.get("hot.test", 2000ms);  // used after every other domain
+    }
+    BOOST_TEST(c.size() <= 64U + 1U);
+    const int before = calls;
+    c.get("hot.test", 2000ms);
+    BOOST_TEST(calls == before);  // never evicted
+}
+
+BOOST_AUTO_TEST_CASE(failed_refresh_serves_stale_until_stale_ttl) {
+    auto clock = std::make_shared<cache::ManualClock>();
+    auto s = settings();
+    s.stale_ttl = 3600s;
+    std::atomic<bool> failing{false};
+    std::atomic<int> calls{0};
+    cache::VerdictCache c(s, prefetch(2),
+                          [&](const std::string& d) {
+                              ++calls;
+                              return make(d, 600s, failing);
+                          },
+                          clock);
+    BOOST_TEST(!c.get("a.test", 2000ms)->stale);
+    failing = true;  // e.g. the DNS server went away
+    clock->advance(601s);
+    auto v = c.get("a.test", 2000ms);
+    BOOST_TEST(v->stale);
+    BOOST_TEST(v->dane == verdict::DaneField::pass);
+    BOOST_TEST(calls == 2);
+    // Retried only after error_ttl; stale in between without a lookup.
+    clock->advance(30s);
+    BOOST_TEST(c.get("a.test", 2000ms)->stale);
+    BOOST_TEST(calls == 2);
+    clock->advance(31s);
+    BOOST_TEST(c.get("a.test", 2000ms)->stale);
+    BOOST_TEST(calls == 3);
+    // Past expiry + stale_ttl the failure shows.
+    clock->advance(3600s);
+    v = c.get("a.test", 2000ms);
+    BOOST_TEST(!v->stale);
+    BOOST_TEST(v->dane == verdict::DaneField::error);
+    BOOST_TEST(c.stats().stale >= 3U);
+}
+
+BOOST_AUTO_TEST_CASE(prefetch_refreshes_domains_in_use_only) {
+    auto clock = std::make_shared<cache::ManualClock>();
+    auto p = prefetch(4);
+    p.refresh_ahead = 0.5;
+    p.active_window = 3600s;
+    std::atomic<int> calls{0};
+    cache::VerdictCache c(settings(), p,
+                          [&](const std::string& d) {
+                              ++calls;
+                              return make(d, 1000s);
+                          },
+                          clock);
+    c.get("busy.test", 2000ms);
+    c.get("idle.test", 2000ms);
+    BOOST_TEST(calls == 2);
+    clock->advance(400s);  // before the (jittered) refresh point: 450..500 s
+    BOOST_TEST(c.prefetch_once() == 0U);
+    clock->advance(101s);
+    BOOST_TEST(c.prefetch_once() == 2U);  // both were used within the window
+    settle(c);
+    BOOST_TEST(calls == 4);
+    // busy keeps being used; idle is not used for over an hour.
+    for (int i = 0; i < 8; ++i) {
+        clock->advance(500s);
+        c.get("busy.test", 2000ms);
+        c.prefetch_once();
+        settle(c);
+    }
+    // A domain in steady use never missed: every get was a hit.
+    BOOST_TEST(c.stats().misses == 2U);
+    const int after = calls;
+    clock->advance(500s);
+    c.prefetch_once();
+    settle(c);
+    BOOST_TEST(calls == after + 1);  // busy only
+}
+
+BOOST_AUTO_TEST_CASE(persistence_load_avoids_the_lookup_and_save_gets_results) {
+    auto clock = std::make_shared<cache::ManualClock>();
+    std::atomic<int> calls{0};
+    std::mutex mu;
+    std::vector<std::string> saved;
+    cache::VerdictCache::Persistence store;
+    store.load = [&](const std::string& d)
+        -> std::optional<std::pair<verdict::DomainVerdict, std::chrono::system_clock::time_point>> {
+        if (d != "shared.test") {
+            return std::nullopt;
+        }
+        return std::make_pair(make(d, 600s), clock->wall() + 100s);
+    };
+    store.save = [&](const verdict::DomainVerdict& v, std::chrono::system_clock::time_point) {
+        std::lock_guard lock(mu);
+        saved.push_back(v.domain);
+    };
+    cache::VerdictCache c(settings(), prefetch(2),
+                          [&](const std::string& d) {
+                              ++calls;
+                              return make(d, 600s);
+                          },
+                          clock, store);
+    BOOST_TEST(c.get("shared.test", 2000ms)->dane == verdict::DaneField::pass);
+    BOOST_TEST(calls == 0);  // the fleet's verdict, no DNS
+    BOOST_TEST(c.stats().store_hits == 1U);
+    clock->advance(101s);  // the stored lifetime, not min_ttl, applies
+    BOOST_TEST(c.peek("shared.test") == nullptr);
+    c.get("own.test", 2000ms);
+    BOOST_TEST(calls == 1);
+    std::lock_guard lock(mu);
+    BOOST_TEST(saved == std::vector<std::string>{"own.test"});
+}
+
+BOOST_AUTO_TEST_CASE(insert_and_warm) {
+    auto clock = std::make_shared<cache::ManualClock>();
+    std::atomic<int> calls{0};
+    cache::VerdictCache c(settings(), prefetch(2),
+                          [&](const std::string& d) {
+                              ++calls;
+                              return make(d, 600s);
+                          },
+                          clock);
+    c.insert(make("loaded.test", 600s), clock->wall() + 200s);
+    c.insert(make("expired.test", 600s), clock->wall() - 1s);
+    BOOST_TEST(c.peek("loaded.test") != nullptr);
+    BOOST_TEST(c.peek("expired.test") == nullptr);
+    c.warm({"w1.test", "w2.test"});
+    settle(c);
+    BOOST_TEST(calls == 2);
+    BOOST_TEST(c.peek("w1.test") != nullptr);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
