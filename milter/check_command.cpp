@@ -3,44 +3,23 @@
 #include <fmt/format.h>
 #include <fmt/ostream.h>
 
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+
 #include <algorithm>
 #include <chrono>
 
 #include "core/address/recipient.hpp"
 #include "core/cache/clock.hpp"
-#include "core/verdict/verdict_builder.hpp"
 #include "core/decision/decision.hpp"
 #include "core/decision/verdict_header.hpp"
 #include "core/dns/unbound_resolver.hpp"
 #include "core/verdict/dane_verdict.hpp"
+#include "core/verdict/verdict_builder.hpp"
 
 namespace dsm::milter {
 
 namespace {
-
-std::string json_escape(std::string_view s) {
-    std::string out;
-    for (char ch : s) {
-        switch (ch) {
-            case '"':
-                out += "\\\"";
-                break;
-            case '\\':
-                out += "\\\\";
-                break;
-            case '\n':
-                out += "\\n";
-                break;
-            default:
-                if (static_cast<unsigned char>(ch) < 0x20) {
-                    out += fmt::format("\\u{:04x}", static_cast<unsigned char>(ch));
-                } else {
-                    out += ch;
-                }
-        }
-    }
-    return out;
-}
 
 std::string state(dns::DnsOutcome o, dns::DnssecState s) {
     return fmt::format("{} ({})", dns::to_string(o), dns::to_string(s));
@@ -139,6 +118,112 @@ void print_sts(const sts::StsFacts& f, std::ostream& out) {
                f.why);
 }
 
+using Poco::JSON::Array;
+using Poco::JSON::Object;
+
+Object::Ptr dane_json(const dane::DaneFacts& f) {
+    Object::Ptr o = new Object;
+    o->set("mx_outcome", std::string(dns::to_string(f.mx_outcome)));
+    o->set("mx_dnssec", std::string(dns::to_string(f.mx_dnssec)));
+    o->set("mx_why_bogus", f.mx_why_bogus);
+    o->set("mx_error", f.mx_error);
+    o->set("null_mx", f.null_mx);
+    o->set("implicit_mx", f.implicit_mx);
+    o->set("nxdomain", f.nxdomain);
+    o->set("mx_hosts_skipped", f.mx_hosts_skipped);
+    Array::Ptr hosts = new Array;
+    for (const auto& h : f.hosts) {
+        Object::Ptr jh = new Object;
+        jh->set("name", h.name);
+        jh->set("preference", h.preference);
+        jh->set("canonical_name", h.canonical_name);
+        jh->set("address_dnssec", std::string(dns::to_string(h.address_dnssec)));
+        jh->set("address_lookup_failed", h.address_lookup_failed);
+        Array::Ptr addresses = new Array;
+        for (const auto& a : h.addresses) {
+            addresses->add(a);
+        }
+        jh->set("addresses", addresses);
+        Array::Ptr tlsa = new Array;
+        for (const auto& t : h.tlsa) {
+            Object::Ptr jt = new Object;
+            jt->set("qname", t.qname);
+            jt->set("outcome", std::string(dns::to_string(t.outcome)));
+            jt->set("dnssec", std::string(dns::to_string(t.dnssec)));
+            jt->set("why_bogus", t.why_bogus);
+            jt->set("error", t.error);
+            Array::Ptr records = new Array;
+            for (const auto& r : t.records) {
+                Object::Ptr jr = new Object;
+                jr->set("record", r.to_string());
+                jr->set("usable", r.usable());
+                records->add(jr);
+            }
+            jt->set("records", records);
+            tlsa->add(jt);
+        }
+        jh->set("tlsa", tlsa);
+        jh->set("dane", std::string(dane::to_string(h.dane)));
+        jh->set("why", h.why);
+        hosts->add(jh);
+    }
+    o->set("mx_hosts", hosts);
+    o->set("dane", std::string(dane::to_string(f.dane)));
+    o->set("why", f.why);
+    return o;
+}
+
+Object::Ptr sts_json(const sts::StsFacts& f) {
+    Object::Ptr o = new Object;
+    o->set("txt_name", f.txt_name);
+    o->set("txt_outcome", std::string(dns::to_string(f.txt_outcome)));
+    o->set("txt_dnssec", std::string(dns::to_string(f.txt_dnssec)));
+    Array::Ptr txt = new Array;
+    for (const auto& r : f.txt_records) {
+        txt->add(r);
+    }
+    o->set("txt_records", txt);
+    o->set("discovery_why", f.discovery.why);
+    if (f.fetch) {
+        Object::Ptr jf = new Object;
+        jf->set("url", f.fetch->url);
+        jf->set("outcome", std::string(sts::to_string(f.fetch->outcome)));
+        jf->set("address", f.fetch->address);
+        jf->set("status", f.fetch->status);
+        jf->set("content_type", f.fetch->content_type);
+        jf->set("size", f.fetch->size);
+        jf->set("error", f.fetch->error);
+        jf->set("took_ms", static_cast<Poco::Int64>(f.fetch->took.count()));
+        o->set("fetch", jf);
+    }
+    o->set("fetch_skipped_after_failure", f.fetch_skipped_after_failure);
+    o->set("parse_error", f.parse_error);
+    if (f.policy) {
+        Object::Ptr jp = new Object;
+        jp->set("id", f.policy_id);
+        jp->set("from_cache", f.policy_from_cache);
+        jp->set("mode", std::string(sts::to_string(f.policy->mode)));
+        jp->set("max_age", f.policy->max_age);
+        Array::Ptr mx = new Array;
+        for (const auto& p : f.policy->mx) {
+            mx->add(p);
+        }
+        jp->set("mx", mx);
+        o->set("policy", jp);
+    }
+    Array::Ptr mx = new Array;
+    for (const auto& m : f.mx) {
+        Object::Ptr jm = new Object;
+        jm->set("host", m.host);
+        jm->set("eligible", m.eligible);
+        mx->add(jm);
+    }
+    o->set("mx_eligibility", mx);
+    o->set("state", std::string(sts::to_string(f.state)));
+    o->set("why", f.why);
+    return o;
+}
+
 }  // namespace
 
 int run_check(const config::Config& config, const std::vector<std::string>& domains, bool json,
@@ -153,20 +238,16 @@ int run_check(const config::Config& config, const std::vector<std::string>& doma
     cache::SystemClock clock;
     const verdict::VerdictBuilder builder(**resolver, fetcher.get(), policies, clock);
     bool all_accept = true;
-    if (json) {
-        out << "[";
-    }
-    bool first_domain = true;
+    Array::Ptr report = new Array;
     for (const auto& input : domains) {
         auto rcpt = address::parse_recipient("<postmaster@" + input + ">");
         if (rcpt.kind != address::RecipientKind::domain) {
             fmt::print(stderr, "dane-sts-milter: {}: not a domain name: {}\n", input,
                        rcpt.error.empty() ? "no DNS name" : rcpt.error);
-            all_accept = false;
-            continue;
+            return 2;  // SPEC §8: a usage error
         }
-        const auto all = builder.lookup(rcpt.domain,
-                                        config.connectors.validates_sts_for(rcpt.domain));
+        const auto all =
+            builder.lookup(rcpt.domain, config.connectors.validates_sts_for(rcpt.domain));
         const auto& facts = all.dane;
         const auto v = verdict::verdict_from_facts(all, clock.wall());
         if (!json) {
@@ -180,22 +261,23 @@ int run_check(const config::Config& config, const std::vector<std::string>& doma
             }
             fmt::print(out, "  verdict: dnssec={} dane={} sts={}\n", verdict::to_string(v.dnssec),
                        verdict::to_string(v.dane), verdict::to_string(v.sts));
-        } else {
-            fmt::print(out,
-                       "{}{{\"domain\":\"{}\",\"dnssec\":\"{}\",\"dane\":\"{}\",\"sts\":\"{}\","
-                       "\"why\":\"{}\",\"sts_why\":\"{}\",\"mx_hosts\":[",
-                       first_domain ? "" : ",", json_escape(rcpt.domain),
-                       verdict::to_string(v.dnssec), verdict::to_string(v.dane),
-                       verdict::to_string(v.sts), json_escape(v.dane_why), json_escape(v.sts_why));
-            for (std::size_t i = 0; i < facts.hosts.size(); ++i) {
-                const auto& h = facts.hosts[i];
-                fmt::print(out, "{}{{\"name\":\"{}\",\"preference\":{},\"dane\":\"{}\"}}",
-                           i == 0 ? "" : ",", json_escape(h.name), h.preference,
-                           dane::to_string(h.dane));
-            }
-            out << "],\"connectors\":[";
         }
-        first_domain = false;
+        Object::Ptr jd = new Object;
+        Array::Ptr jconnectors = new Array;
+        if (json) {
+            jd->set("domain", rcpt.domain);
+            jd->set("dnssec", std::string(verdict::to_string(v.dnssec)));
+            jd->set("dane", std::string(verdict::to_string(v.dane)));
+            jd->set("sts", std::string(verdict::to_string(v.sts)));
+            jd->set("dane_why", v.dane_why);
+            jd->set("sts_why", v.sts_why);
+            jd->set("dane_steps", dane_json(facts));
+            if (all.sts) {
+                jd->set("sts_steps", sts_json(*all.sts));
+            }
+            jd->set("connectors", jconnectors);
+            report->add(jd);
+        }
 
         // Every connector whose recipient_domains cover the domain, whatever
         // its sender_domains: the administrator sees each outcome.
@@ -210,7 +292,6 @@ int run_check(const config::Config& config, const std::vector<std::string>& doma
         if (applicable.empty()) {
             applicable.push_back(&config.connectors.select(rcpt.domain));
         }
-        bool first_connector = true;
         for (const auto* c : applicable) {
             const auto d = decision::decide(*c, v);
             if (d.would != decision::Action::accept) {
@@ -226,24 +307,24 @@ int run_check(const config::Config& config, const std::vector<std::string>& doma
                     fmt::print(out, " {} {} {}\n", d.reply_code, d.enhanced_code, d.reply_text);
                 }
             } else {
-                fmt::print(
-                    out,
-                    "{}{{\"name\":\"{}\",\"action\":\"{}\",\"require\":\"{}\",\"result\":"
-                    "\"{}\",\"reply\":\"{}\"}}",
-                    first_connector ? "" : ",", json_escape(c->name), decision::to_string(d.would),
-                    decision::to_string(d.require), decision::to_string(d.result),
-                    json_escape(d.reply_code.empty()
-                                    ? ""
-                                    : d.reply_code + " " + d.enhanced_code + " " + d.reply_text));
+                Object::Ptr jc = new Object;
+                jc->set("name", c->name);
+                jc->set("dane_mode", std::string(config::to_string(c->dane)));
+                jc->set("sts_mode", std::string(config::to_string(c->mta_sts)));
+                jc->set("test_mode", c->test_mode);
+                jc->set("action", std::string(decision::to_string(d.would)));
+                jc->set("require", std::string(decision::to_string(d.require)));
+                jc->set("result", std::string(decision::to_string(d.result)));
+                jc->set("reply", d.reply_code.empty()
+                                     ? std::string()
+                                     : d.reply_code + " " + d.enhanced_code + " " + d.reply_text);
+                jconnectors->add(jc);
             }
-            first_connector = false;
-        }
-        if (json) {
-            out << "]}";
         }
     }
     if (json) {
-        out << "]\n";
+        report->stringify(out, 2);
+        out << "\n";
     }
     return all_accept ? 0 : 1;
 }

@@ -33,6 +33,19 @@ sigset_t stop_and_reload_signals() {
     sigaddset(&set, SIGINT);
     return set;
 }
+bool same_stub_zones(const config::ResolverSettings& a, const config::ResolverSettings& b) {
+    if (a.stub_zones.size() != b.stub_zones.size()) {
+        return false;
+    }
+    for (std::size_t i = 0; i < a.stub_zones.size(); ++i) {
+        if (a.stub_zones[i].zone != b.stub_zones[i].zone ||
+            a.stub_zones[i].address != b.stub_zones[i].address) {
+            return false;
+        }
+    }
+    return true;
+}
+
 }  // namespace
 
 void block_signals() {
@@ -86,13 +99,25 @@ void Reloader::reload() {
         next.resolver.forwarders != old->resolver.forwarders ||
         next.resolver.unbound_config != old->resolver.unbound_config ||
         next.resolver.timeout != old->resolver.timeout ||
-        next.resolver.stub_zones.size() != old->resolver.stub_zones.size() ||
-        next.cache.store != old->cache.store || next.cache.max_entries != old->cache.max_entries ||
-        next.sts.ca_file != old->sts.ca_file || next.sts.https_port != old->sts.https_port ||
-        next.prefetch.concurrency != old->prefetch.concurrency) {
+        !same_stub_zones(next.resolver, old->resolver) || next.sts.ca_file != old->sts.ca_file ||
+        next.sts.https_port != old->sts.https_port ||
+        next.sts.fetch_timeout != old->sts.fetch_timeout) {
+        spdlog::warn("reload: [resolver] and [sts] changes take effect after a restart");
+    }
+    const auto& nc = next.cache;
+    const auto& oc = old->cache;
+    const auto& np = next.prefetch;
+    const auto& op = old->prefetch;
+    if (nc.store != oc.store || nc.max_entries != oc.max_entries || nc.min_ttl != oc.min_ttl ||
+        nc.max_ttl != oc.max_ttl || nc.error_ttl != oc.error_ttl ||
+        nc.stale_ttl != oc.stale_ttl || np.concurrency != op.concurrency ||
+        np.refresh_ahead != op.refresh_ahead || np.active_window != op.active_window ||
+        np.warm_list != op.warm_list || next.milter.umask != old->milter.umask ||
+        next.probe.enabled != old->probe.enabled || next.probe.port != old->probe.port ||
+        next.probe.timeout != old->probe.timeout) {
         spdlog::warn(
-            "reload: changes to [resolver], [sts], [cache] store/max_entries and [prefetch] "
-            "concurrency take effect after a restart");
+            "reload: [cache], [prefetch], [probe] and [milter] umask changes take effect after "
+            "a restart");
     }
     runtime_.config.store(*fresh);
     spdlog::info("reloaded config={} connectors={}", path_, next.connectors.connectors().size());

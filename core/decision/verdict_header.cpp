@@ -76,7 +76,9 @@ std::string format_verdict_header(std::string_view header_name, const config::Co
     }
     if (d.test_mode) {
         parts.emplace_back("test_mode=yes");
-        parts.push_back(fmt::format("would={}", to_string(d.would)));
+        if (d.would != Action::accept) {
+            parts.push_back(fmt::format("would={}", to_string(d.would)));
+        }
         if (d.result != ResultType::none) {
             parts.push_back(fmt::format("result={}", to_string(d.result)));
         }

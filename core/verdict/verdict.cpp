@@ -67,7 +67,7 @@ DomainVerdict pending_verdict(std::string domain) {
     v.domain = std::move(domain);
     v.dnssec = DnssecField::pending;
     v.dane = DaneField::pending;
-    v.sts = StsField::skipped;
+    v.sts = StsField::pending;
     v.dane_why = "the DNS lookup has not completed yet";
     v.at = std::chrono::system_clock::now();
     return v;
