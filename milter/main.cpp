@@ -98,6 +98,11 @@ int run_milter(const std::shared_ptr<const dsm::config::Config>& cfg) {
     if (socket.rfind("inet", 0) == 0 && dsm::milter::set_nodelay_on_listeners() == 0) {
         spdlog::warn("could not set TCP_NODELAY on the milter socket: expect ~40 ms per message");
     }
+    auto policy_map = dsm::milter::bind_policy_map(**runtime);
+    if (!policy_map) {
+        spdlog::error("{}", policy_map.error());
+        return 1;
+    }
     if (!drop_privileges(cfg->milter.user)) {
         return 1;
     }
@@ -109,6 +114,10 @@ int run_milter(const std::shared_ptr<const dsm::config::Config>& cfg) {
     }
     spdlog::info("starting version={} config={} socket={} connectors={}", DSM_VERSION, cfg->path,
                  socket, cfg->connectors.connectors().size());
+    if ((*runtime)->policy_map) {
+        (*runtime)->policy_map->start();
+        spdlog::info("policy_map listen={}", cfg->policy_map->listen);
+    }
     const dsm::milter::Reloader reloader(**runtime, cfg->path);
     const int rc = smfi_main();
     spdlog::info("stopped");

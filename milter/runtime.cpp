@@ -6,6 +6,8 @@
 
 #include "core/address/recipient.hpp"
 #include "core/dns/unbound_resolver.hpp"
+#include "core/pipeline/recipient_check.hpp"
+#include "core/policymap/policy_answer.hpp"
 
 namespace dsm::milter {
 
@@ -72,6 +74,51 @@ Result<std::unique_ptr<Runtime>> make_runtime(std::shared_ptr<const config::Conf
         }
     }
     return rt;
+}
+
+std::string answer_policy_query(Runtime& runtime, const std::string& key) {
+    const auto cfg = runtime.config.load();
+    // A bracketed next hop ("[host]:port") names a host, not a domain: no MX,
+    // so neither DANE's MX walk nor MTA-STS applies to it here.
+    if (!key.empty() && key.front() == '[') {
+        return "NOTFOUND ";
+    }
+    auto domain = address::normalize_domain(key);
+    if (!domain) {
+        return "PERM invalid domain: " + domain.error();
+    }
+    const config::Connector& c = cfg->connectors.select(*domain);
+    cache::VerdictCache::VerdictPtr v;
+    if (c.validates_nothing()) {
+        v = std::make_shared<const verdict::DomainVerdict>(
+            pipeline::skipped_verdict(*domain, std::chrono::system_clock::now()));
+    } else {
+        v = runtime.cache->get(*domain, cfg->rcpt.lookup_timeout);
+    }
+    std::string answer = policymap::policy_answer(c, *v, v->sts_mx);
+    spdlog::debug("policy_map key={} connector={} dnssec={} dane={} sts={} answer=\"{}\"", *domain,
+                  c.name, verdict::to_string(v->dnssec), verdict::to_string(v->dane),
+                  verdict::to_string(v->sts), answer);
+    return answer;
+}
+
+Result<bool> bind_policy_map(Runtime& runtime) {
+    const auto cfg = runtime.config.load();
+    if (!cfg->policy_map) {
+        return false;
+    }
+    Runtime* rt = &runtime;
+    auto server = policymap::SocketmapServer::create(
+        cfg->policy_map->listen,
+        [rt](const std::string& /*name*/, const std::string& key) {
+            return answer_policy_query(*rt, key);
+        },
+        std::max(16U, cfg->prefetch.concurrency));
+    if (!server) {
+        return Error{cfg->path + ": [policy_map] listen: " + server.error()};
+    }
+    runtime.policy_map = std::move(server.value());
+    return true;
 }
 
 }  // namespace dsm::milter

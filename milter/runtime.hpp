@@ -9,6 +9,7 @@
 #include "core/cache/verdict_cache.hpp"
 #include "core/config/config.hpp"
 #include "core/dns/resolver.hpp"
+#include "core/policymap/socketmap_server.hpp"
 #include "core/sts/policy_cache.hpp"
 #include "core/sts/policy_fetcher.hpp"
 #include "core/verdict/verdict_builder.hpp"
@@ -26,9 +27,19 @@ struct Runtime {
     std::unique_ptr<sts::PolicyCache> policies;
     std::unique_ptr<verdict::VerdictBuilder> builder;
     std::unique_ptr<cache::VerdictCache> cache;
+    // Last: stopped first, while the cache its handler reads still exists.
+    std::unique_ptr<policymap::SocketmapServer> policy_map;
 };
 
 // Builds the resolver and the cache for `config`. Errors name the setting.
 Result<std::unique_ptr<Runtime>> make_runtime(std::shared_ptr<const config::Config> config);
+
+// Binds [policy_map] listen (when configured) so that it can be bound before
+// privileges are dropped; start() it afterwards. Errors name the setting.
+Result<bool> bind_policy_map(Runtime& runtime);
+
+// The socketmap answer for next-hop `key` (SPEC §7), from the same cache and
+// connectors as RCPT; waits at most rcpt.lookup_timeout_ms.
+std::string answer_policy_query(Runtime& runtime, const std::string& key);
 
 }  // namespace dsm::milter

@@ -1,0 +1,170 @@
+// The SPEC §7 table on top of decision::decide(), so that delivery enforces
+// what the RCPT path promised. How Postfix reads the answers
+// (smtp_tls_policy.c, dict_sockmap.c):
+//   - OK <policy>: the destination's TLS security level and attributes;
+//   - NOTFOUND: smtp_tls_security_level (main.cf) applies;
+//   - TEMP and PERM alike: a lookup error; the delivery is deferred with
+//     "4.7.5 client TLS configuration problem" and the reason is logged as
+//     "socketmap server temporary|permanent error: <text>" (first 200 chars).
+//
+// Decisions beyond the table:
+//   - Null MX (row 2): NOTFOUND. RCPT already rejected with 556 5.1.10; for
+//     mail that reached the queue anyway, Postfix's smtp client finds the
+//     null MX itself and bounces at once, where TEMP or PERM would only
+//     defer it until maximal_queue_lifetime.
+//   - A reject of row 9 (on_failure = reject, 550 5.7.4): PERM with the reply.
+//     NOTFOUND would let the mail go out without the DANE the connector
+//     demands; Postfix defers on PERM as on TEMP, and its log then says the
+//     cause is permanent.
+//   - Test mode (SPEC §2): the table runs unchanged and only the final action
+//     changes, as at RCPT (STYLE §4). Rows that accept keep their answer
+//     (OK dane-only / encrypt / secure: what the header promised); a would-be
+//     defer or reject answers NOTFOUND, because RCPT accepted the mail and
+//     only reported what it would have done.
+#include "core/policymap/policy_answer.hpp"
+
+#include <algorithm>
+#include <cstddef>
+#include <string_view>
+#include <vector>
+
+#include "core/sts/mx_pattern.hpp"
+
+namespace dsm::policymap {
+
+namespace {
+
+using decision::Action;
+using decision::Decision;
+using decision::Require;
+
+// SPEC §4 rows (Decision::row) that the map answers apart from the action.
+constexpr int kRowValidatesNothing = 1;
+constexpr int kRowNullMx = 2;
+
+// Postfix logs at most 200 characters of a TEMP/PERM reason; ours stay one
+// short line (the reply texts are built for SMTP, under 512 octets).
+constexpr std::size_t kMaxReasonLength = 400;
+
+constexpr std::string_view kNotFound = "NOTFOUND ";
+
+// One printable US-ASCII line: the reason ends up in Postfix's log via
+// printable() and must not break the reply.
+std::string one_line(std::string_view text) {
+    std::string out;
+    out.reserve(std::min(text.size(), kMaxReasonLength));
+    for (const char c : text) {
+        if (out.size() == kMaxReasonLength) {
+            out.replace(kMaxReasonLength - 3, 3, "...");
+            break;
+        }
+        out.push_back(c >= 0x20 && c < 0x7f ? c : '?');
+    }
+    return out;
+}
+
+// "TEMP 4.7.5 partner.example: connector ... (dnssec-invalid)".
+std::string refusal(std::string_view status, const Decision& d) {
+    std::string reason = d.enhanced_code;
+    reason += ' ';
+    reason += d.reply_text;
+    std::string out(status);
+    out += ' ';
+    out += one_line(reason);
+    return out;
+}
+
+char lower(char c) {
+    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+// As postfix-mta-sts-resolver answers an enforce policy: "OK secure
+// match=<patterns> servername=hostname", each pattern with its leading "*"
+// dropped (Postfix's secure level reads ".example.com" as "any sub-domain"),
+// joined by ":" (smtp_tls_policy.c splits `match` on ":"). servername=hostname
+// sends SNI with the MX name, as RFC 8461 §4.1 relies on. Patterns are
+// re-checked (RFC 8461 §3.2) so that nothing from the network can add an
+// attribute to the policy; repeats are dropped, the order is kept. Empty when
+// no pattern is usable.
+std::string secure_answer(const std::vector<std::string>& patterns) {
+    std::vector<std::string> match;
+    for (const auto& p : patterns) {
+        std::string lp(p.size(), '\0');
+        std::transform(p.begin(), p.end(), lp.begin(), lower);
+        if (!sts::valid_mx_pattern(lp)) {
+            continue;
+        }
+        if (lp.starts_with("*.")) {
+            lp.erase(0, 1);
+        }
+        if (std::find(match.begin(), match.end(), lp) == match.end()) {
+            match.push_back(std::move(lp));
+        }
+    }
+    if (match.empty()) {
+        return {};
+    }
+    std::string out = "OK secure match=";
+    for (std::size_t i = 0; i < match.size(); ++i) {
+        if (i > 0) {
+            out += ':';
+        }
+        out += match[i];
+    }
+    out += " servername=hostname";
+    return out;
+}
+
+std::string answer_for(const config::Connector& connector, const verdict::DomainVerdict& verdict,
+                       const Decision& d, const std::vector<std::string>& sts_mx_patterns) {
+    if (d.row == kRowValidatesNothing) {
+        return "OK may";
+    }
+    if (d.row == kRowNullMx) {
+        return std::string(kNotFound);
+    }
+    switch (d.would) {
+        case Action::defer:
+            return refusal("TEMP", d);
+        case Action::reject:
+            return refusal("PERM", d);
+        case Action::accept:
+            break;
+    }
+    switch (d.require) {
+        case Require::dane:
+            return "OK dane-only";
+        case Require::encrypt:
+            return "OK encrypt";
+        case Require::sts: {
+            auto secure = secure_answer(sts_mx_patterns);
+            if (secure.empty()) {
+                // Never weaker than the promise: without patterns Postfix
+                // could not check the MX name, so defer rather than downgrade.
+                return "TEMP 4.7.5 " +
+                       one_line(verdict.domain + ": connector \"" + connector.name +
+                                "\" enforces MTA-STS, but the policy in force lists no usable mx "
+                                "pattern (internal error)");
+            }
+            return secure;
+        }
+        case Require::none:
+            break;
+    }
+    return std::string(kNotFound);
+}
+
+}  // namespace
+
+std::string policy_answer(const config::Connector& connector, const verdict::DomainVerdict& verdict,
+                          const std::vector<std::string>& sts_mx_patterns) {
+    const Decision d = decision::decide(connector, verdict);
+    std::string answer = answer_for(connector, verdict, d, sts_mx_patterns);
+    // Test mode: RCPT accepted and only reported; the map must not enforce it.
+    if (connector.test_mode && (answer.starts_with("TEMP ") || answer.starts_with("PERM "))) {
+        return std::string(kNotFound);
+    }
+    return answer;
+}
+
+}  // namespace dsm::policymap

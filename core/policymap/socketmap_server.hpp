@@ -1,0 +1,81 @@
+// A Postfix socketmap server (socketmap_table(5)) for smtp_tls_policy_maps
+// (SPEC §7). Knows the protocol, not the policy: each request goes to a
+// handler that returns the reply.
+//
+// Protocol: each request is one netstring "name key" and gets one netstring
+// reply ("OK data", "NOTFOUND ", "TEMP reason", "TIMEOUT reason",
+// "PERM reason"). Postfix keeps a connection open and sends requests one
+// after another (it closes it after 10 s idle or 100 s, dict_sockmap.c);
+// pipelined requests are answered in order, the replies of one read in one
+// write.
+//   - A request without a space, with an empty name or an empty key:
+//     "PERM malformed request", the connection stays open.
+//   - A netstring over kMaxRequestPayload octets or broken framing: no reply,
+//     the connection is closed (SPEC §7); the framing cannot be recovered.
+//   - A connection idle for `idle_timeout` is closed (Postfix reconnects).
+//   - The handler throws: "TEMP internal error" (logged), never a crash.
+//
+// Threads: one per open connection, from a pool of at most `max_threads`
+// (Poco::Net::TCPServer); connections beyond that wait for a free thread in
+// a queue of 4 x max_threads (at least 64), and connections beyond the queue
+// are closed at once (Postfix retries a lost connection once). Postfix opens
+// one connection per smtp(8) process, so `max_threads` should exceed the
+// smtp process limit (default_process_limit, 100). The handler is called
+// concurrently from these threads and must be thread-safe; it should answer
+// within Postfix's patience (SPEC §7: rcpt.lookup_timeout_ms).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "core/util/result.hpp"
+
+namespace dsm::policymap {
+
+class SocketmapServer {
+  public:
+    // `name`: the socketmap name of the request (the last field of
+    // "socketmap:inet:HOST:PORT:name"); `key`: the lookup key, verbatim.
+    // Returns the reply without netstring framing.
+    using Handler = std::function<std::string(const std::string& name, const std::string& key)>;
+
+    static constexpr std::chrono::milliseconds kDefaultIdleTimeout{100000};
+
+    // Binds `listen` at once (so that a daemon can bind before dropping
+    // privileges and report a busy port at start-up) but serves nothing
+    // before start(). `listen`: "inet:HOST:PORT" (HOST an IPv4 address, a
+    // [IPv6] address or a name; PORT 0 picks a free port, see port()) or
+    // "unix:/PATH" (a stale socket file at PATH is replaced; anything else
+    // there is an error; the file is removed by stop()). Throws
+    // std::runtime_error naming `listen` when it is malformed or cannot be
+    // bound; create() returns that as an Error instead.
+    SocketmapServer(const std::string& listen, Handler handler, unsigned max_threads,
+                    std::chrono::milliseconds idle_timeout = kDefaultIdleTimeout);
+    static Result<std::unique_ptr<SocketmapServer>> create(
+        const std::string& listen, Handler handler, unsigned max_threads,
+        std::chrono::milliseconds idle_timeout = kDefaultIdleTimeout);
+
+    // stop()s.
+    ~SocketmapServer();
+    SocketmapServer(const SocketmapServer&) = delete;
+    SocketmapServer& operator=(const SocketmapServer&) = delete;
+
+    // Starts accepting. Once; a stopped server is not restarted.
+    void start();
+    // Stops accepting, closes every connection and waits until no handler
+    // runs any more: after stop() returns, the handler is never called again
+    // (so whatever it uses may be destroyed). Idempotent; never throws.
+    void stop();
+
+    // The bound TCP port (useful after "inet:127.0.0.1:0"); 0 for unix:PATH.
+    [[nodiscard]] std::uint16_t port() const;
+
+  private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace dsm::policymap

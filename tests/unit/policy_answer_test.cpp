@@ -1,0 +1,354 @@
+// The SPEC §7 policy-map table: every row with real connectors and verdicts,
+// the `match=` formatting postfix-mta-sts-resolver uses, TEMP/PERM texts,
+// test mode, and every mode x state against decide().
+#include <boost/test/unit_test.hpp>
+
+#include <string>
+#include <vector>
+
+#include "core/decision/decision.hpp"
+#include "core/policymap/policy_answer.hpp"
+#include "tests/support/enum_print.hpp"
+
+using namespace dsm;
+using config::Connector;
+using config::DaneMode;
+using config::OnFailure;
+using config::StsMode;
+using policymap::policy_answer;
+using verdict::DaneField;
+using verdict::DnssecField;
+using verdict::DomainVerdict;
+using verdict::StsField;
+
+namespace {
+
+const std::vector<std::string> kNoPatterns;
+
+Connector connector(DaneMode dane, StsMode sts, OnFailure f = OnFailure::defer,
+                    bool test_mode = false) {
+    Connector c;
+    c.name = "partners";
+    c.dane = dane;
+    c.mta_sts = sts;
+    c.on_failure = f;
+    c.test_mode = test_mode;
+    return c;
+}
+
+Connector opportunistic() {
+    return connector(DaneMode::opportunistic, StsMode::opportunistic);
+}
+
+DomainVerdict make_verdict(DnssecField dnssec, DaneField dane, StsField sts = StsField::none) {
+    DomainVerdict v;
+    v.domain = "partner.test";
+    v.dnssec = dnssec;
+    v.dane = dane;
+    v.sts = sts;
+    return v;
+}
+
+DomainVerdict sts_enforce() {
+    return make_verdict(DnssecField::insecure, DaneField::none, StsField::enforce);
+}
+
+bool starts_with(const std::string& s, std::string_view prefix) {
+    return s.rfind(prefix, 0) == 0;
+}
+
+bool printable_line(const std::string& s) {
+    for (const char c : s) {
+        if (c < 0x20 || c >= 0x7f) {
+            return false;
+        }
+    }
+    return true;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(policy_answer_table)
+
+BOOST_AUTO_TEST_CASE(dane_none_sts_none_is_may) {
+    const auto c = connector(DaneMode::none, StsMode::none);
+    BOOST_TEST(policy_answer(c, make_verdict(DnssecField::skipped, DaneField::skipped),
+                             kNoPatterns) == "OK may");
+    // Nothing is looked at, not even a bogus or null-MX verdict (row 1 first).
+    auto v = make_verdict(DnssecField::bogus, DaneField::error, StsField::fail);
+    v.null_mx = true;
+    BOOST_TEST(policy_answer(c, v, kNoPatterns) == "OK may");
+}
+
+BOOST_AUTO_TEST_CASE(require_dane_is_dane_only) {
+    for (auto mode : {DaneMode::opportunistic, DaneMode::mandatory}) {
+        for (auto sts : {StsMode::opportunistic, StsMode::none}) {
+            // DANE governs even where an STS policy is in force (RFC 8461 §2).
+            BOOST_TEST(
+                policy_answer(connector(mode, sts),
+                              make_verdict(DnssecField::secure, DaneField::pass, StsField::enforce),
+                              {"mx.partner.test"}) == "OK dane-only");
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(require_encrypt_is_encrypt) {
+    BOOST_TEST(policy_answer(opportunistic(),
+                             make_verdict(DnssecField::secure, DaneField::unusable),
+                             kNoPatterns) == "OK encrypt");
+    BOOST_TEST(policy_answer(connector(DaneMode::opportunistic, StsMode::none),
+                             make_verdict(DnssecField::secure, DaneField::unusable),
+                             kNoPatterns) == "OK encrypt");
+}
+
+BOOST_AUTO_TEST_CASE(require_sts_is_secure_with_match_and_servername) {
+    BOOST_TEST(policy_answer(opportunistic(), sts_enforce(), {"mail.partner.test"}) ==
+               "OK secure match=mail.partner.test servername=hostname");
+    // DANE none: STS decides (dane mandatory never reaches it: row 9 first).
+    BOOST_TEST(policy_answer(connector(DaneMode::none, StsMode::opportunistic), sts_enforce(),
+                             {"mail.partner.test"}) ==
+               "OK secure match=mail.partner.test servername=hostname");
+}
+
+BOOST_AUTO_TEST_CASE(wildcard_pattern_is_written_with_a_leading_dot) {
+    // postfix-mta-sts-resolver: mx.lstrip('*'); Postfix's secure level reads
+    // ".example.com" as any sub-domain.
+    BOOST_TEST(policy_answer(opportunistic(), sts_enforce(), {"*.example.com"}) ==
+               "OK secure match=.example.com servername=hostname");
+}
+
+BOOST_AUTO_TEST_CASE(several_patterns_joined_by_colon_in_policy_order) {
+    BOOST_TEST(policy_answer(opportunistic(), sts_enforce(),
+                             {"mx1.partner.test", "*.mail.partner.test", "mx2.partner.test"}) ==
+               "OK secure match=mx1.partner.test:.mail.partner.test:mx2.partner.test "
+               "servername=hostname");
+}
+
+BOOST_AUTO_TEST_CASE(patterns_are_lowercased_deduplicated_and_rechecked) {
+    // Case does not matter to Postfix's match; a repeat adds nothing; a
+    // pattern that is not one (RFC 8461 §3.2) could smuggle attributes into
+    // the policy ("x tafile=/etc/passwd") and is dropped.
+    BOOST_TEST(
+        policy_answer(opportunistic(), sts_enforce(),
+                      {"MX.Partner.TEST", "mx.partner.test", "*.Partner.Test",
+                       "evil.test tafile=/etc/passwd", "a:b", "", "*", "mx.partner.test."}) ==
+        "OK secure match=mx.partner.test:.partner.test servername=hostname");
+}
+
+BOOST_AUTO_TEST_CASE(sts_without_usable_patterns_defers_rather_than_downgrades) {
+    for (const auto& patterns : {std::vector<std::string>{}, std::vector<std::string>{"a b"}}) {
+        const auto a = policy_answer(opportunistic(), sts_enforce(), patterns);
+        BOOST_TEST(starts_with(a, "TEMP 4.7.5 partner.test: connector \"partners\""));
+        BOOST_TEST(a.find("no usable mx pattern") != std::string::npos);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(defer_rows_are_temp_with_the_reply_text) {
+    struct Case {
+        Connector c;
+        DomainVerdict v;
+        std::string prefix;
+        std::string result;
+    };
+    auto literal = verdict::address_literal_verdict("[192.0.2.1]");
+    const std::vector<Case> cases = {
+        // row 3
+        {opportunistic(), make_verdict(DnssecField::bogus, DaneField::error), "TEMP 4.7.5 ",
+         "(dnssec-invalid)"},
+        {opportunistic(), make_verdict(DnssecField::secure, DaneField::error), "TEMP 4.7.5 ",
+         "(dnssec-invalid)"},
+        // row 5
+        {opportunistic(), make_verdict(DnssecField::secure, DaneField::fail), "TEMP 4.7.5 ",
+         "(tlsa-invalid)"},
+        // row 7
+        {connector(DaneMode::mandatory, StsMode::opportunistic),
+         make_verdict(DnssecField::secure, DaneField::unusable), "TEMP 4.7.5 ", "(tlsa-invalid)"},
+        // row 8
+        {connector(DaneMode::mandatory, StsMode::opportunistic),
+         verdict::pending_verdict("partner.test"), "TEMP 4.7.5 ", "(validation-failure)"},
+        // row 9, on_failure = defer
+        {connector(DaneMode::mandatory, StsMode::opportunistic),
+         make_verdict(DnssecField::insecure, DaneField::none), "TEMP 4.7.4 ", "(dane-required)"},
+        {connector(DaneMode::mandatory, StsMode::opportunistic), literal, "TEMP 4.7.4 ",
+         "(dane-required)"},
+        // row 11
+        {opportunistic(), make_verdict(DnssecField::insecure, DaneField::none, StsField::fail),
+         "TEMP 4.7.5 ", "(validation-failure)"},
+    };
+    for (const auto& k : cases) {
+        const auto a = policy_answer(k.c, k.v, {"mx.partner.test"});
+        BOOST_TEST_INFO("answer: " << a);
+        BOOST_TEST(starts_with(a, k.prefix));
+        BOOST_TEST(a.find(k.v.domain + ": connector \"partners\"") == k.prefix.size());
+        BOOST_TEST(a.ends_with(k.result));
+        BOOST_TEST(printable_line(a));
+    }
+}
+
+BOOST_AUTO_TEST_CASE(temp_text_is_the_decisions_reply) {
+    const auto c = opportunistic();
+    auto v = make_verdict(DnssecField::bogus, DaneField::error);
+    v.dane_why = "validation failure <mx.partner.test. TLSA>: signature expired";
+    const auto d = decision::decide(c, v);
+    BOOST_TEST(policy_answer(c, v, kNoPatterns) == "TEMP 4.7.5 " + d.reply_text);
+}
+
+BOOST_AUTO_TEST_CASE(temp_text_is_one_printable_line_of_bounded_length) {
+    auto c = opportunistic();
+    c.name = std::string(60, 'c');
+    auto v = make_verdict(DnssecField::bogus, DaneField::error);
+    v.domain =
+        std::string(63, 'a') + "." + std::string(63, 'b') + "." + std::string(63, 'c') + ".test";
+    v.dane_why = "line one\r\nline two\ttab \x01\x7f\xff" + std::string(500, 'x');
+    const auto a = policy_answer(c, v, kNoPatterns);
+    BOOST_TEST(starts_with(a, "TEMP 4.7.5 "));
+    BOOST_TEST(printable_line(a));
+    BOOST_TEST(a.size() <= std::string("TEMP ").size() + 400);
+    BOOST_TEST(a.ends_with("..."));
+    BOOST_TEST(a.find("line one??line two?tab ???") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(mandatory_reject_is_perm) {
+    const auto c = connector(DaneMode::mandatory, StsMode::opportunistic, OnFailure::reject);
+    const auto a =
+        policy_answer(c, make_verdict(DnssecField::insecure, DaneField::none), kNoPatterns);
+    BOOST_TEST(starts_with(a, "PERM 5.7.4 partner.test: connector \"partners\" requires DANE"));
+    BOOST_TEST(a.ends_with("(dane-required)"));
+    // on_failure only turns row 9 into a reject; the others still defer.
+    BOOST_TEST(starts_with(
+        policy_answer(c, make_verdict(DnssecField::bogus, DaneField::error), kNoPatterns),
+        "TEMP 4.7.5 "));
+}
+
+BOOST_AUTO_TEST_CASE(null_mx_is_notfound) {
+    // RCPT rejected it (556 5.1.10); for mail queued anyway Postfix's own
+    // null-MX check bounces at once, where TEMP would hold it for days.
+    for (auto mode : {DaneMode::opportunistic, DaneMode::mandatory, DaneMode::none}) {
+        auto v = make_verdict(DnssecField::secure, DaneField::none);
+        v.null_mx = true;
+        BOOST_TEST(policy_answer(connector(mode, StsMode::opportunistic), v, kNoPatterns) ==
+                   "NOTFOUND ");
+    }
+}
+
+BOOST_AUTO_TEST_CASE(otherwise_notfound_with_trailing_space) {
+    const std::vector<DomainVerdict> accepted = {
+        make_verdict(DnssecField::insecure, DaneField::none, StsField::none),
+        make_verdict(DnssecField::secure, DaneField::none, StsField::testing),
+        make_verdict(DnssecField::secure, DaneField::none, StsField::error),
+        make_verdict(DnssecField::secure, DaneField::none, StsField::skipped),
+        verdict::pending_verdict("partner.test"),
+    };
+    for (const auto& v : accepted) {
+        BOOST_TEST(policy_answer(opportunistic(), v, {"mx.partner.test"}) == "NOTFOUND ");
+    }
+    // mta_sts = none: an enforce policy is not the connector's business.
+    BOOST_TEST(policy_answer(connector(DaneMode::opportunistic, StsMode::none), sts_enforce(),
+                             {"mx.partner.test"}) == "NOTFOUND ");
+    // dane = none: a DANE pass is not either.
+    BOOST_TEST(policy_answer(connector(DaneMode::none, StsMode::opportunistic),
+                             make_verdict(DnssecField::secure, DaneField::pass),
+                             kNoPatterns) == "NOTFOUND ");
+}
+
+BOOST_AUTO_TEST_CASE(test_mode_never_enforces_a_refusal) {
+    // RCPT accepted and only reported: a would-be defer or reject answers
+    // NOTFOUND (main.cf's level applies), never TEMP or PERM.
+    const auto mand =
+        connector(DaneMode::mandatory, StsMode::opportunistic, OnFailure::defer, true);
+    const auto rej =
+        connector(DaneMode::mandatory, StsMode::opportunistic, OnFailure::reject, true);
+    const auto opp =
+        connector(DaneMode::opportunistic, StsMode::opportunistic, OnFailure::defer, true);
+    BOOST_TEST(policy_answer(mand, make_verdict(DnssecField::insecure, DaneField::none),
+                             kNoPatterns) == "NOTFOUND ");
+    BOOST_TEST(policy_answer(rej, make_verdict(DnssecField::insecure, DaneField::none),
+                             kNoPatterns) == "NOTFOUND ");
+    BOOST_TEST(policy_answer(mand, verdict::pending_verdict("partner.test"), kNoPatterns) ==
+               "NOTFOUND ");
+    BOOST_TEST(policy_answer(opp, make_verdict(DnssecField::bogus, DaneField::error),
+                             kNoPatterns) == "NOTFOUND ");
+    BOOST_TEST(policy_answer(opp,
+                             make_verdict(DnssecField::insecure, DaneField::none, StsField::fail),
+                             kNoPatterns) == "NOTFOUND ");
+    BOOST_TEST(policy_answer(opp, sts_enforce(), kNoPatterns) == "NOTFOUND ");
+}
+
+BOOST_AUTO_TEST_CASE(test_mode_keeps_what_was_accepted) {
+    // Test mode changes only the final action of refusals (STYLE §4): an
+    // accepted row answers what its header said (`require=...`).
+    const auto opp =
+        connector(DaneMode::opportunistic, StsMode::opportunistic, OnFailure::defer, true);
+    const auto mand =
+        connector(DaneMode::mandatory, StsMode::opportunistic, OnFailure::defer, true);
+    BOOST_TEST(policy_answer(mand, make_verdict(DnssecField::secure, DaneField::pass),
+                             kNoPatterns) == "OK dane-only");
+    BOOST_TEST(policy_answer(opp, make_verdict(DnssecField::secure, DaneField::unusable),
+                             kNoPatterns) == "OK encrypt");
+    BOOST_TEST(policy_answer(opp, sts_enforce(), {"*.partner.test"}) ==
+               "OK secure match=.partner.test servername=hostname");
+    BOOST_TEST(policy_answer(connector(DaneMode::none, StsMode::none, OnFailure::defer, true),
+                             make_verdict(DnssecField::skipped, DaneField::skipped),
+                             kNoPatterns) == "OK may");
+    BOOST_TEST(policy_answer(opp, make_verdict(DnssecField::insecure, DaneField::none),
+                             kNoPatterns) == "NOTFOUND ");
+}
+
+BOOST_AUTO_TEST_CASE(every_mode_and_state_agrees_with_decide) {
+    const std::vector<std::string> patterns = {"*.partner.test"};
+    int combinations = 0;
+    for (auto dane_mode : {DaneMode::opportunistic, DaneMode::mandatory, DaneMode::none}) {
+        for (auto sts_mode : {StsMode::opportunistic, StsMode::none}) {
+            for (auto on_failure : {OnFailure::defer, OnFailure::reject}) {
+                for (bool test_mode : {false, true}) {
+                    const auto c = connector(dane_mode, sts_mode, on_failure, test_mode);
+                    for (auto dnssec :
+                         {DnssecField::secure, DnssecField::insecure, DnssecField::bogus,
+                          DnssecField::error, DnssecField::skipped, DnssecField::pending}) {
+                        for (auto dane : {DaneField::pass, DaneField::unusable, DaneField::fail,
+                                          DaneField::none, DaneField::error, DaneField::skipped,
+                                          DaneField::pending}) {
+                            for (auto sts : {StsField::enforce, StsField::testing, StsField::none,
+                                             StsField::fail, StsField::error, StsField::skipped,
+                                             StsField::pending}) {
+                                for (bool null_mx : {false, true}) {
+                                    auto v = make_verdict(dnssec, dane, sts);
+                                    v.null_mx = null_mx;
+                                    const auto d = decision::decide(c, v);
+                                    const auto a = policy_answer(c, v, patterns);
+                                    ++combinations;
+                                    BOOST_TEST_INFO("row " << d.row << ": " << a);
+                                    BOOST_TEST(printable_line(a));
+                                    if (c.validates_nothing()) {
+                                        BOOST_TEST(a == "OK may");
+                                    } else if (null_mx) {
+                                        BOOST_TEST(a == "NOTFOUND ");
+                                    } else if (d.would != decision::Action::accept) {
+                                        const bool defer = d.would == decision::Action::defer;
+                                        BOOST_TEST(a == (test_mode ? std::string("NOTFOUND ")
+                                                                   : (defer ? "TEMP " : "PERM ") +
+                                                                         d.enhanced_code + " " +
+                                                                         d.reply_text));
+                                    } else if (d.require == decision::Require::dane) {
+                                        BOOST_TEST(a == "OK dane-only");
+                                    } else if (d.require == decision::Require::encrypt) {
+                                        BOOST_TEST(a == "OK encrypt");
+                                    } else if (d.require == decision::Require::sts) {
+                                        BOOST_TEST(a ==
+                                                   "OK secure match=.partner.test "
+                                                   "servername=hostname");
+                                    } else {
+                                        BOOST_TEST(a == "NOTFOUND ");
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    BOOST_TEST(combinations == 3 * 2 * 2 * 2 * 6 * 7 * 7 * 2);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
