@@ -236,7 +236,11 @@ int run_check(const config::Config& config, const std::vector<std::string>& doma
     auto fetcher = sts::make_https_fetcher(**resolver, config.sts);
     sts::PolicyCache policies;
     cache::SystemClock clock;
-    const verdict::VerdictBuilder builder(**resolver, fetcher.get(), policies, clock);
+    std::unique_ptr<probe::Prober> prober;
+    if (config.probe.enabled) {
+        prober = probe::make_smtp_prober(config.probe, config.sts.ca_file);
+    }
+    const verdict::VerdictBuilder builder(**resolver, fetcher.get(), policies, clock, prober.get());
     bool all_accept = true;
     Array::Ptr report = new Array;
     for (const auto& input : domains) {
@@ -258,6 +262,14 @@ int run_check(const config::Config& config, const std::vector<std::string>& doma
             } else {
                 fmt::print(out, "  MTA-STS: skipped (no connector for {} validates it)\n",
                            rcpt.domain);
+            }
+            for (const auto* probes : {&all.dane_probes, &all.sts_probes}) {
+                for (const auto& r : *probes) {
+                    fmt::print(out, "  probe {} [{}] ({}): {}{}{} ({} ms)\n", r.host, r.address,
+                               probes == &all.dane_probes ? "DANE" : "WebPKI",
+                               probe::to_string(r.outcome), r.detail.empty() ? "" : ": ", r.detail,
+                               r.took.count());
+                }
             }
             fmt::print(out, "  verdict: dnssec={} dane={} sts={}\n", verdict::to_string(v.dnssec),
                        verdict::to_string(v.dane), verdict::to_string(v.sts));

@@ -107,11 +107,6 @@ int run_milter(const std::shared_ptr<const dsm::config::Config>& cfg) {
         return 1;
     }
     warn_unprotected(*cfg);
-    if (cfg->cache.store != "memory") {
-        // The persistent stores come with the prefetcher (see ChangeLog).
-        spdlog::warn("[cache] store = {}: not implemented yet, verdicts are kept in memory only",
-                     cfg->cache.store);
-    }
     spdlog::info("starting version={} config={} socket={} connectors={}", DSM_VERSION, cfg->path,
                  socket, cfg->connectors.connectors().size());
     if ((*runtime)->policy_map) {
@@ -120,6 +115,13 @@ int run_milter(const std::shared_ptr<const dsm::config::Config>& cfg) {
     }
     const dsm::milter::Reloader reloader(**runtime, cfg->path);
     const int rc = smfi_main();
+    if ((*runtime)->policy_map) {
+        (*runtime)->policy_map->stop();
+    }
+    if ((*runtime)->writer && !(*runtime)->writer->flush()) {
+        spdlog::warn("store={}: not every verdict could be written before stopping",
+                     (*runtime)->store->name());
+    }
     spdlog::info("stopped");
     return rc == MI_SUCCESS ? 0 : 1;
 }

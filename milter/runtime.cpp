@@ -52,16 +52,51 @@ Result<std::unique_ptr<Runtime>> make_runtime(std::shared_ptr<const config::Conf
     rt->clock = std::make_shared<cache::SystemClock>();
     rt->fetcher = sts::make_https_fetcher(*rt->resolver, config->sts);
     rt->policies = std::make_unique<sts::PolicyCache>(config->cache.max_entries);
-    rt->builder = std::make_unique<verdict::VerdictBuilder>(*rt->resolver, rt->fetcher.get(),
-                                                            *rt->policies, *rt->clock);
+    if (config->probe.enabled) {
+        rt->prober = probe::make_smtp_prober(config->probe, config->sts.ca_file);
+    }
+    rt->builder = std::make_unique<verdict::VerdictBuilder>(
+        *rt->resolver, rt->fetcher.get(), *rt->policies, *rt->clock, rt->prober.get());
     Runtime* self = rt.get();
+
+    auto store = cache::make_store(config->cache.store);
+    if (!store) {
+        return Error{config->path + ": [cache] store: " + store.error()};
+    }
+    rt->store = std::move(store.value());
+    cache::VerdictCache::Persistence persistence;
+    if (rt->store) {
+        rt->writer = std::make_unique<cache::WriteBehind>(rt->store);
+        persistence.load = [self](const std::string& domain)
+            -> std::optional<
+                std::pair<verdict::DomainVerdict, std::chrono::system_clock::time_point>> {
+            auto stored = self->store->get(domain);
+            if (!stored) {
+                return std::nullopt;
+            }
+            return std::make_pair(std::move(stored->verdict), stored->expires);
+        };
+        persistence.save = [self](const verdict::DomainVerdict& v,
+                                  std::chrono::system_clock::time_point expires) {
+            self->writer->enqueue(cache::StoredVerdict{v, expires});
+        };
+    }
     rt->cache = std::make_unique<cache::VerdictCache>(
         config->cache, config->prefetch,
         [self](const std::string& domain) {
             const auto cfg = self->config.load();
             return self->builder->compute(domain, cfg->connectors.validates_sts_for(domain));
         },
-        rt->clock);
+        rt->clock, std::move(persistence));
+    if (rt->store) {
+        // SPEC §6: verdicts survive restarts (SQLite); Redis is read per miss.
+        const auto loaded = rt->store->load(config->cache.max_entries);
+        for (const auto& sv : loaded) {
+            rt->cache->insert(sv.verdict, sv.expires);
+        }
+        spdlog::info("store={} loaded={} healthy={}", rt->store->name(), loaded.size(),
+                     rt->store->healthy() ? "yes" : "no");
+    }
     rt->config.store(config);
     rt->cache->start_prefetcher();
     if (!config->prefetch.warm_list.empty()) {

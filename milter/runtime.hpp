@@ -6,7 +6,9 @@
 #include <atomic>
 #include <memory>
 
+#include "core/cache/store.hpp"
 #include "core/cache/verdict_cache.hpp"
+#include "core/cache/write_behind.hpp"
 #include "core/config/config.hpp"
 #include "core/dns/resolver.hpp"
 #include "core/policymap/socketmap_server.hpp"
@@ -25,7 +27,12 @@ struct Runtime {
     std::shared_ptr<const cache::Clock> clock;
     std::unique_ptr<sts::PolicyFetcher> fetcher;
     std::unique_ptr<sts::PolicyCache> policies;
+    std::unique_ptr<probe::Prober> prober;  // null unless [probe] enabled
     std::unique_ptr<verdict::VerdictBuilder> builder;
+    // [cache] store (null for memory) and its writer; the writer flushes when
+    // destroyed, after the cache's lookup threads have stopped.
+    std::shared_ptr<cache::Store> store;
+    std::unique_ptr<cache::WriteBehind> writer;
     std::unique_ptr<cache::VerdictCache> cache;
     // Last: stopped first, while the cache its handler reads still exists.
     std::unique_ptr<policymap::SocketmapServer> policy_map;

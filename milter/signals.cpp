@@ -109,12 +109,11 @@ void Reloader::reload() {
     const auto& np = next.prefetch;
     const auto& op = old->prefetch;
     if (nc.store != oc.store || nc.max_entries != oc.max_entries || nc.min_ttl != oc.min_ttl ||
-        nc.max_ttl != oc.max_ttl || nc.error_ttl != oc.error_ttl ||
-        nc.stale_ttl != oc.stale_ttl || np.concurrency != op.concurrency ||
-        np.refresh_ahead != op.refresh_ahead || np.active_window != op.active_window ||
-        np.warm_list != op.warm_list || next.milter.umask != old->milter.umask ||
-        next.probe.enabled != old->probe.enabled || next.probe.port != old->probe.port ||
-        next.probe.timeout != old->probe.timeout) {
+        nc.max_ttl != oc.max_ttl || nc.error_ttl != oc.error_ttl || nc.stale_ttl != oc.stale_ttl ||
+        np.concurrency != op.concurrency || np.refresh_ahead != op.refresh_ahead ||
+        np.active_window != op.active_window || np.warm_list != op.warm_list ||
+        next.milter.umask != old->milter.umask || next.probe.enabled != old->probe.enabled ||
+        next.probe.port != old->probe.port || next.probe.timeout != old->probe.timeout) {
         spdlog::warn(
             "reload: [cache], [prefetch], [probe] and [milter] umask changes take effect after "
             "a restart");

@@ -22,13 +22,13 @@ void block_signals();
 // snapshot; a bad file is logged and the old configuration stays. The log
 // target is reopened (logrotate). Stops when destroyed.
 class Reloader {
-public:
+  public:
     Reloader(Runtime& runtime, std::string config_path);
     ~Reloader();
     Reloader(const Reloader&) = delete;
     Reloader& operator=(const Reloader&) = delete;
 
-private:
+  private:
     void run();
     void reload();
 

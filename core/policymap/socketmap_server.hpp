@@ -6,14 +6,15 @@
 // reply ("OK data", "NOTFOUND ", "TEMP reason", "TIMEOUT reason",
 // "PERM reason"). Postfix keeps a connection open and sends requests one
 // after another (it closes it after 10 s idle or 100 s, dict_sockmap.c);
-// pipelined requests are answered in order, the replies of one read in one
-// write.
+// pipelined requests are answered in order, the replies to one read written
+// together (at most 64 KiB are held).
 //   - A request without a space, with an empty name or an empty key:
 //     "PERM malformed request", the connection stays open.
 //   - A netstring over kMaxRequestPayload octets or broken framing: no reply,
 //     the connection is closed (SPEC §7); the framing cannot be recovered.
 //   - A connection idle for `idle_timeout` is closed (Postfix reconnects).
-//   - The handler throws: "TEMP internal error" (logged), never a crash.
+//   - The handler throws, or its reply is over Postfix's 100000 octets:
+//     "TEMP internal error" (logged), never a crash.
 //
 // Threads: one per open connection, from a pool of at most `max_threads`
 // (Poco::Net::TCPServer); connections beyond that wait for a free thread in
@@ -49,9 +50,10 @@ class SocketmapServer {
     // before start(). `listen`: "inet:HOST:PORT" (HOST an IPv4 address, a
     // [IPv6] address or a name; PORT 0 picks a free port, see port()) or
     // "unix:/PATH" (a stale socket file at PATH is replaced; anything else
-    // there is an error; the file is removed by stop()). Throws
-    // std::runtime_error naming `listen` when it is malformed or cannot be
-    // bound; create() returns that as an Error instead.
+    // there is an error; the file is made with the process umask and removed
+    // by stop()). Also starts the pool's first threads: construct it after
+    // blocking signals. Throws std::runtime_error naming `listen` when it is
+    // malformed or cannot be bound; create() returns that as an Error.
     SocketmapServer(const std::string& listen, Handler handler, unsigned max_threads,
                     std::chrono::milliseconds idle_timeout = kDefaultIdleTimeout);
     static Result<std::unique_ptr<SocketmapServer>> create(

@@ -11,16 +11,76 @@ namespace {
 
 StsField sts_field(sts::StsState s) {
     switch (s) {
-        case sts::StsState::enforce: return StsField::enforce;
-        case sts::StsState::testing: return StsField::testing;
-        case sts::StsState::none: return StsField::none;
-        case sts::StsState::fail: return StsField::fail;
-        case sts::StsState::error: return StsField::error;
+        case sts::StsState::enforce:
+            return StsField::enforce;
+        case sts::StsState::testing:
+            return StsField::testing;
+        case sts::StsState::none:
+            return StsField::none;
+        case sts::StsState::fail:
+            return StsField::fail;
+        case sts::StsState::error:
+            return StsField::error;
     }
     return StsField::error;
 }
 
+// SPEC §5: a probe that fails counts, one that finds nobody listening does
+// not (the MX may be down); `fail` only when no probe verified.
+bool probes_failed(const std::vector<probe::ProbeResult>& probes) {
+    bool verified = false;
+    bool failure = false;
+    for (const auto& r : probes) {
+        verified = verified || r.outcome == probe::ProbeOutcome::verified;
+        failure = failure || probe::is_failure(r.outcome);
+    }
+    return !verified && failure;
+}
+
+std::string probe_summary(const std::vector<probe::ProbeResult>& probes) {
+    std::string out;
+    for (const auto& r : probes) {
+        if (!probe::is_failure(r.outcome)) {
+            continue;
+        }
+        if (!out.empty()) {
+            out += "; ";
+        }
+        out += r.host + " (" + std::string(probe::result_type(r.outcome)) + ")";
+        if (!r.detail.empty()) {
+            out += ": " + r.detail;
+        }
+    }
+    return out;
+}
+
 }  // namespace
+
+void VerdictBuilder::probe_hosts(DomainFacts& facts) const {
+    if (prober_ == nullptr) {
+        return;
+    }
+    // DANE MXs: OpenSSL's DANE verification against their TLSA records.
+    for (const auto& h : facts.dane.hosts) {
+        if (h.dane == dane::MxDane::dane && !h.addresses.empty()) {
+            facts.dane_probes.push_back(probe::probe_dane_host(*prober_, h, h.addresses.front()));
+        }
+    }
+    // MTA-STS-eligible MXs that DANE does not govern: WebPKI with the MX name
+    // (RFC 8461 §4.2).
+    if (facts.sts && facts.sts->state == sts::StsState::enforce) {
+        for (const auto& m : facts.sts->mx) {
+            if (!m.eligible) {
+                continue;
+            }
+            for (const auto& h : facts.dane.hosts) {
+                if (h.name == m.host && h.dane != dane::MxDane::dane && !h.addresses.empty()) {
+                    facts.sts_probes.push_back(prober_->probe_webpki(h.name, h.addresses.front()));
+                }
+            }
+        }
+    }
+}
 
 DomainFacts VerdictBuilder::lookup(const std::string& domain, bool with_sts) const {
     DomainFacts facts;
@@ -28,6 +88,7 @@ DomainFacts VerdictBuilder::lookup(const std::string& domain, bool with_sts) con
     // A null MX or a domain that does not exist takes no mail: no policy can
     // change that.
     if (!with_sts || fetcher_ == nullptr || facts.dane.null_mx || facts.dane.nxdomain) {
+        probe_hosts(facts);
         return facts;
     }
     std::vector<std::string> hosts;
@@ -36,6 +97,7 @@ DomainFacts VerdictBuilder::lookup(const std::string& domain, bool with_sts) con
         hosts.push_back(h.name);
     }
     facts.sts = sts::lookup_sts(resolver_, *fetcher_, policies_, domain, hosts, clock_.now());
+    probe_hosts(facts);
     return facts;
 }
 
@@ -46,11 +108,21 @@ DomainVerdict VerdictBuilder::compute(const std::string& domain, bool with_sts) 
 DomainVerdict verdict_from_facts(const DomainFacts& facts,
                                  std::chrono::system_clock::time_point now) {
     DomainVerdict v = verdict_from_dane(facts.dane, now);
+    if (v.dane == DaneField::pass && probes_failed(facts.dane_probes)) {
+        v.dane = DaneField::fail;
+        v.dane_why = "no DANE MX presented a certificate matching its TLSA records: " +
+                     probe_summary(facts.dane_probes);
+    }
     if (facts.sts) {
         v.sts = sts_field(facts.sts->state);
         v.sts_why = facts.sts->why;
         if (facts.sts->policy) {
             v.sts_mx = facts.sts->policy->mx;
+        }
+        if (v.sts == StsField::enforce && probes_failed(facts.sts_probes)) {
+            v.sts = StsField::fail;
+            v.sts_why =
+                "no eligible MX host passed the STARTTLS probe: " + probe_summary(facts.sts_probes);
         }
         if (facts.sts->ttl.count() > 0) {
             v.ttl = v.ttl.count() > 0 ? std::min(v.ttl, facts.sts->ttl) : facts.sts->ttl;

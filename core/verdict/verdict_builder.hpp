@@ -9,6 +9,7 @@
 #include "core/cache/clock.hpp"
 #include "core/dane/dane_facts.hpp"
 #include "core/dns/resolver.hpp"
+#include "core/probe/probe.hpp"
 #include "core/sts/sts_lookup.hpp"
 #include "core/verdict/verdict.hpp"
 
@@ -17,15 +18,23 @@ namespace dsm::verdict {
 struct DomainFacts {
     dane::DaneFacts dane;
     std::optional<sts::StsFacts> sts;  // absent: MTA-STS not looked at (`skipped`)
+    // STARTTLS probes (SPEC §5), when [probe] is enabled.
+    std::vector<probe::ProbeResult> dane_probes;  // one per DANE MX
+    std::vector<probe::ProbeResult> sts_probes;   // one per MTA-STS-eligible MX
 };
 
 class VerdictBuilder {
-public:
+  public:
     // `fetcher` and `policies` must outlive the builder; `fetcher` may be null
     // (then MTA-STS is always `skipped`). Thread-safe.
-    VerdictBuilder(dns::Resolver& resolver, sts::PolicyFetcher* fetcher,
-                   sts::PolicyCache& policies, const cache::Clock& clock)
-        : resolver_(resolver), fetcher_(fetcher), policies_(policies), clock_(clock) {}
+    // `prober` may be null: no STARTTLS probes ([probe] enabled = no).
+    VerdictBuilder(dns::Resolver& resolver, sts::PolicyFetcher* fetcher, sts::PolicyCache& policies,
+                   const cache::Clock& clock, probe::Prober* prober = nullptr)
+        : resolver_(resolver),
+          fetcher_(fetcher),
+          policies_(policies),
+          clock_(clock),
+          prober_(prober) {}
 
     // `with_sts`: false when no connector covering the domain validates
     // MTA-STS, so nothing is fetched for it (SPEC §4: mta_sts = none never
@@ -33,11 +42,14 @@ public:
     [[nodiscard]] DomainFacts lookup(const std::string& domain, bool with_sts) const;
     [[nodiscard]] DomainVerdict compute(const std::string& domain, bool with_sts) const;
 
-private:
+  private:
+    void probe_hosts(DomainFacts& facts) const;
+
     dns::Resolver& resolver_;
     sts::PolicyFetcher* fetcher_;
     sts::PolicyCache& policies_;
     const cache::Clock& clock_;
+    probe::Prober* prober_;
 };
 
 // The `dnssec`/`dane`/`sts` fields from the facts (SPEC §4).

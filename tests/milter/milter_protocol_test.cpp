@@ -81,7 +81,6 @@ struct Milter {
     }
 };
 
-
 MilterClient open_session(const MilterProcess& p, const std::string& sender) {
     MilterClient c(p.port(), 5000ms);
     c.negotiate();
@@ -307,9 +306,33 @@ BOOST_AUTO_TEST_CASE(mta_sts_rows) {
     c.quit();
 }
 
+// SPEC §5 and issue acceptance: with the probe on, a DANE domain whose MX
+// certificate does not match its TLSA records is deferred at RCPT
+// (tlsa-invalid), before any message is queued; one whose certificate
+// matches is accepted. Real STARTTLS listeners (tests/testbed/smtp).
+BOOST_AUTO_TEST_CASE(probe_decides_dane) {
+    std::string with_probe = kConfig;
+    with_probe.replace(with_probe.find("[cache]"), 7,
+                       "[probe]\nenabled = yes\nport = 2525\ntimeout_ms = 3000\n\n[cache]");
+    with_probe.replace(with_probe.find("lookup_timeout_ms = 1500"), 24, "lookup_timeout_ms = 8000");
+    // partner.test goes to the default (opportunistic, not test mode) connector.
+    const std::string trial = "recipient_domains = partner.test, *.partner.test";
+    with_probe.replace(with_probe.find(trial), trial.size(), "recipient_domains = unused.test");
+    MilterProcess probing(DSM_MILTER_BINARY, with_probe);
+    auto c = open_session(probing, "<sender@example.test>");
+    BOOST_TEST(c.rcpt("<user@dane-ok.test>").code == 'c');
+    auto mismatch = c.rcpt("<user@partner.test>");
+    BOOST_TEST(mismatch.code == 'y');
+    BOOST_TEST(mismatch.text.rfind("450 4.7.5 partner.test", 0) == 0U);
+    BOOST_TEST(contains(mismatch.text, "(tlsa-invalid)"));
+    BOOST_TEST(contains(probing.log(), "dane=fail"));
+    c.quit();
+    BOOST_TEST(probing.stop() == 0);
+}
+
 BOOST_AUTO_TEST_CASE(sighup_reloads_and_keeps_transactions_on_their_snapshot) {
     auto before = open_session(process, "<sender@example.test>");  // MAIL before the reload
-    BOOST_TEST(before.rcpt("<user@notlsa.test>").code == 'y');  // partners: mandatory
+    BOOST_TEST(before.rcpt("<user@notlsa.test>").code == 'y');     // partners: mandatory
 
     std::string relaxed = kConfig;
     const std::string from = "recipient_domains = dane-ok.test, notlsa.test,";

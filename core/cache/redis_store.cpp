@@ -1,0 +1,271 @@
+#include "core/cache/redis_store.hpp"
+
+#include <Poco/Exception.h>
+#include <Poco/Net/SocketAddress.h>
+#include <Poco/Redis/Array.h>
+#include <Poco/Redis/Client.h>
+#include <Poco/Redis/Error.h>
+#include <Poco/Redis/Type.h>
+#include <Poco/Timespan.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <csignal>
+#include <utility>
+
+namespace dsm::cache {
+
+namespace {
+
+using Poco::Redis::Array;
+using Poco::Redis::BulkString;
+using SteadyClock = std::chrono::steady_clock;
+
+// Below this, a retry on a fresh connection could not finish in time.
+constexpr std::chrono::milliseconds kRetryMinimum{20};
+
+Poco::Timespan timespan(std::chrono::milliseconds ms) {
+    const auto us = std::chrono::microseconds(std::max<std::int64_t>(1000, ms.count() * 1000));
+    return {static_cast<long>(us.count() / 1'000'000), static_cast<long>(us.count() % 1'000'000)};
+}
+
+std::chrono::milliseconds remaining(SteadyClock::time_point deadline) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now());
+}
+
+// Poco's socket writes do not ask for MSG_NOSIGNAL, and a write to a Redis
+// that has gone away raises SIGPIPE. SIGPIPE is thread-directed: block it
+// around our I/O and discard a pending one, without touching process state.
+class SigpipeBlock {
+  public:
+    SigpipeBlock() {
+        sigemptyset(&pipe_);
+        sigaddset(&pipe_, SIGPIPE);
+        pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
+    }
+    ~SigpipeBlock() {
+        if (sigismember(&old_, SIGPIPE) == 0) {
+            sigset_t pending;
+            sigemptyset(&pending);
+            if (sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1) {
+                const timespec zero{};
+                sigtimedwait(&pipe_, nullptr, &zero);
+            }
+        }
+        pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+    }
+    SigpipeBlock(const SigpipeBlock&) = delete;
+    SigpipeBlock& operator=(const SigpipeBlock&) = delete;
+
+  private:
+    sigset_t pipe_{};
+    sigset_t old_{};
+};
+
+}  // namespace
+
+struct RedisStore::Conn {
+    Poco::Redis::Client client;
+    bool used = false;  // has answered a command (a failure may just be staleness)
+};
+
+RedisStore::RedisStore(RedisTarget target, std::shared_ptr<const Clock> clock,
+                       RedisTimeouts timeouts)
+    : target_(std::move(target)),
+      clock_(std::move(clock)),
+      timeouts_(timeouts),
+      backoff_(timeouts_.backoff_min) {
+    const std::lock_guard lock(mu_);
+    const SigpipeBlock no_sigpipe;
+    std::string why;
+    if (!connect_locked(SteadyClock::now() + timeouts_.get_budget, why)) {
+        failed_locked("connect", why);
+    }
+}
+
+RedisStore::~RedisStore() {
+    // Closing may flush what a failed write left buffered.
+    const SigpipeBlock no_sigpipe;
+    conn_.reset();
+}
+
+std::string RedisStore::name() const {
+    const bool v6 = target_.host.find(':') != std::string::npos;
+    return "redis://" + (v6 ? "[" + target_.host + "]" : target_.host) + ":" +
+           std::to_string(target_.port) + "/" + std::to_string(target_.db);
+}
+
+void RedisStore::failed_locked(const char* what, const std::string& why) {
+    ++errors_;
+    conn_.reset();
+    next_try_ = clock_->now() + backoff_;
+    backoff_ = std::min(backoff_ * 2, timeouts_.backoff_max);
+    if (healthy_.exchange(false)) {
+        spdlog::warn("cache store {}: {} failed ({}); carrying on in memory, reconnecting", name(),
+                     what, why);
+    } else {
+        spdlog::debug("cache store {}: {} failed again ({})", name(), what, why);
+    }
+}
+
+void RedisStore::succeeded_locked() {
+    backoff_ = timeouts_.backoff_min;
+    if (!healthy_.exchange(true)) {
+        spdlog::info("cache store {}: connected again", name());
+    }
+}
+
+bool RedisStore::connect_locked(Deadline deadline, std::string& why) {
+    conn_.reset();
+    const auto left = remaining(deadline);
+    if (left <= std::chrono::milliseconds(0)) {
+        why = "no time left to connect";
+        return false;
+    }
+    try {
+        auto conn = std::make_unique<Conn>();
+        conn->client.connect(Poco::Net::SocketAddress(target_.host, target_.port),
+                             timespan(std::min(timeouts_.connect, left)));
+        if (target_.db != 0) {
+            conn->client.setReceiveTimeout(timespan(std::min(timeouts_.io, remaining(deadline))));
+            Array select;
+            select << "SELECT" << std::to_string(target_.db);
+            const auto ok = conn->client.execute<std::string>(select);
+            if (ok != "OK") {
+                why = "SELECT " + std::to_string(target_.db) + ": " + ok;
+                return false;
+            }
+        }
+        conn_ = std::move(conn);
+        return true;
+    } catch (const Poco::Exception& e) {
+        why = e.displayText();
+    } catch (const std::exception& e) {
+        why = e.what();
+    }
+    return false;
+}
+
+// Runs `op(client)` on a live connection within `deadline`. False when the
+// store is in backoff or the call failed (then recorded by failed_locked).
+template <typename Op>
+bool RedisStore::run_locked(const char* what, Deadline deadline, Op&& op) {
+    if (!conn_) {
+        if (clock_->now() < next_try_) {
+            return false;
+        }
+        std::string why;
+        if (!connect_locked(deadline, why)) {
+            failed_locked("connect", why);
+            return false;
+        }
+    }
+    for (;;) {
+        const bool reused = conn_->used;
+        const auto started = SteadyClock::now();
+        bool slow = false;
+        std::string why;
+        try {
+            conn_->client.setReceiveTimeout(timespan(std::min(
+                timeouts_.io, std::max(remaining(deadline), std::chrono::milliseconds(1)))));
+            op(conn_->client);
+            conn_->used = true;
+            succeeded_locked();
+            return true;
+        } catch (const Poco::TimeoutException& e) {
+            why = e.displayText();
+            slow = true;
+        } catch (const Poco::Exception& e) {
+            why = e.displayText();
+        } catch (const std::exception& e) {
+            why = e.what();
+        }
+        // A connection that worked before may have been closed under us
+        // (restart, idle timeout): that fails at once, and earns one fresh
+        // try if there is time for it. A slow server does not: asking again
+        // would only double the stall.
+        if (!slow && SteadyClock::now() - started >= timeouts_.io / 2) {
+            // Poco's stream turns a receive timeout into "lost connection".
+            slow = true;
+            why.insert(0, "no answer in time (");
+            why += ')';
+        }
+        if (!reused || slow || remaining(deadline) < kRetryMinimum) {
+            failed_locked(what, why);
+            return false;
+        }
+        std::string connect_why;
+        if (!connect_locked(deadline, connect_why)) {
+            why += "; reconnect: ";
+            why += connect_why;
+            failed_locked(what, why);
+            return false;
+        }
+    }
+}
+
+std::vector<StoredVerdict> RedisStore::load(std::size_t /*max*/) {
+    return {};
+}
+
+std::optional<StoredVerdict> RedisStore::get(const std::string& domain) {
+    const auto deadline = SteadyClock::now() + timeouts_.get_budget;
+    std::unique_lock lock(mu_, std::defer_lock);
+    if (!lock.try_lock_until(deadline)) {
+        return std::nullopt;  // another call holds the connection: a miss
+    }
+    const SigpipeBlock no_sigpipe;
+    BulkString value;
+    const bool ok = run_locked("GET", deadline, [&](Poco::Redis::Client& c) {
+        Array cmd;
+        cmd << "GET" << key_for(domain);
+        value = c.execute<BulkString>(cmd);
+    });
+    if (!ok || value.isNull()) {
+        return std::nullopt;
+    }
+    // A record of another version, or of a clock ahead of ours, is a miss.
+    auto v = decode_verdict(value.value());
+    if (!v || v->verdict.domain != domain || v->expires <= clock_->wall()) {
+        return std::nullopt;
+    }
+    return v;
+}
+
+void RedisStore::put(const std::vector<StoredVerdict>& verdicts) {
+    const auto wall = clock_->wall();
+    std::vector<Array> commands;
+    commands.reserve(verdicts.size());
+    for (const auto& v : verdicts) {
+        if (v.expires <= wall) {
+            continue;
+        }
+        const auto ttl = std::max<std::int64_t>(
+            1, std::chrono::ceil<std::chrono::seconds>(v.expires - wall).count());
+        Array cmd;
+        cmd << "SET" << key_for(v.verdict.domain) << encode_verdict(v) << "EX"
+            << std::to_string(ttl);
+        commands.push_back(std::move(cmd));
+    }
+    if (commands.empty()) {
+        return;
+    }
+    const auto deadline = SteadyClock::now() + timeouts_.put_budget;
+    std::unique_lock lock(mu_, std::defer_lock);
+    if (!lock.try_lock_until(deadline)) {
+        ++errors_;  // dropped writes are worth a metric; the state is unchanged
+        return;
+    }
+    const SigpipeBlock no_sigpipe;
+    run_locked("SET", deadline, [&](Poco::Redis::Client& c) {
+        // Pipelined: all SETs in one write, then all replies.
+        const Array replies = c.sendCommands(commands);
+        for (std::size_t i = 0; i < replies.size(); ++i) {
+            if (replies.getType(i) == Poco::Redis::RedisType::REDIS_ERROR) {
+                throw Poco::Redis::RedisException(replies.get<Poco::Redis::Error>(i).getMessage());
+            }
+        }
+    });
+}
+
+}  // namespace dsm::cache

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Every SPEC §9 benchmark of this directory, each against its peer in the same
+# run, in one command:
+#
+#     tests/bench/run.sh [COUNT]        (COUNT: domains in the cold zone, 5000)
+#
+# Builds RelWithDebInfo in build-bench/ (beside the source tree), starts the
+# benchmark zone (knotd on 127.0.11.53, files in build-bench/bench-zone), runs
+# cache_bench, memory_bench and cold_bench (whose peer is unbound-host), stops
+# knotd, and prints the figures as a markdown table for the README.  Needs
+# what the test bed needs (knot, unbound-host: TESTBED.md), about 3 minutes,
+# and a quiet machine: the figures are only as good as the CPU they got, so
+# the load average is printed with them.  Benchmarks never run under ctest.
+set -euo pipefail
+
+die() { echo "run.sh: $*" >&2; exit 1; }
+count=${1:-5000}
+[[ $# -le 1 && $count =~ ^[1-9][0-9]*$ ]] || die "usage: $0 [COUNT]"
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+build=$root/build-bench
+bin=$build/tests/bench
+zone=$build/bench-zone
+
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$build" -j"$(nproc)" --target cache_bench memory_bench cold_bench >/dev/null ||
+    die "build failed: cmake --build $build --target cache_bench memory_bench cold_bench"
+
+rows=$(mktemp)
+# Whatever happens, knotd is stopped (by its pid file) and the rows go.
+# shellcheck disable=SC2317  # called by the EXIT trap, not unreachable
+cleanup() {
+    "$root/tests/testbed/dns/stop.sh" "$zone" || true
+    rm -f -- "$rows"
+}
+trap cleanup EXIT
+
+load_before=$(cut -d' ' -f1 /proc/loadavg)
+echo "== cache_bench"
+"$bin/cache_bench" --rows "$rows"
+echo
+echo "== memory_bench"
+"$bin/memory_bench" --rows "$rows"
+echo
+echo "== cold_bench ($count domains)"
+"$here/bench_zone.sh" "$zone" "$count"
+cold_status=0
+"$bin/cold_bench" "$zone" --rows "$rows" || cold_status=$?
+"$root/tests/testbed/dns/stop.sh" "$zone"
+load_after=$(cut -d' ' -f1 /proc/loadavg)
+
+cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+libunbound=$(dpkg-query -W -f '${Version}' libunbound8 2>/dev/null || echo '?')
+knot=$(dpkg-query -W -f '${Version}' knot 2>/dev/null || echo '?')
+echo
+echo "Benchmarks (\`tests/bench/run.sh\`), $(date -u +%Y-%m-%d), $(nproc) cores ($cpu),"
+echo "load average ${load_before} before and ${load_after} after; libunbound ${libunbound},"
+echo "knot ${knot}. Each figure is printed beside its peer's from the same run."
+echo
+echo "| Benchmark | dane-sts-milter | Peer (same run) | Ours ÷ peer | SPEC §9 target |"
+echo "|---|---|---|---|---|"
+cat "$rows"
+if awk -v l="$load_before" 'BEGIN { exit !(l > 1.0) }'; then
+    echo
+    echo "run.sh: the machine was busy (load ${load_before}) before the run; the figures" \
+        "understate what it can do" >&2
+fi
+# A cold run with verdicts other than `pass` measured something else.
+exit "$cold_status"

@@ -1,0 +1,469 @@
+// core/probe against the STARTTLS test bed (tests/testbed/smtp: one asyncio
+// server on 127.0.20.1 and 127.0.40.x, port 2525; its cases.txt gives each
+// case's address, MX name and TLSA record). No DNS: the TLSA records are
+// parameters, as the verdict pipeline passes them after its own lookup.
+#include <boost/test/unit_test.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/config/config.hpp"
+#include "core/probe/probe.hpp"
+
+namespace dsm::probe {
+inline std::ostream& operator<<(std::ostream& o, ProbeOutcome p) {
+    return o << to_string(p);
+}
+}  // namespace dsm::probe
+
+using dsm::config::ProbeSettings;
+using dsm::dane::TlsaRecord;
+using dsm::probe::make_smtp_prober;
+using dsm::probe::ProbeOutcome;
+using dsm::probe::Prober;
+using dsm::probe::ProbeResult;
+using std::chrono::milliseconds;
+
+namespace {
+
+constexpr std::uint16_t kPort = 2525;
+constexpr milliseconds kTimeout{5000};
+// X509_V_ERR_* values (OpenSSL 3.0 x509_vfy.h), without including OpenSSL.
+constexpr int kHostnameMismatch = 62;
+constexpr int kDaneNoMatch = 65;
+constexpr int kCertHasExpired = 10;
+
+std::string smtp_dir() {
+    const char* dir = std::getenv("DSM_TESTBED_DIR");  // NOLINT(concurrency-mt-unsafe)
+    BOOST_TEST_REQUIRE(dir != nullptr, "DSM_TESTBED_DIR is not set");
+    std::string smtp = std::string(dir) + "/smtp";
+    BOOST_TEST_REQUIRE(std::filesystem::exists(smtp + "/cases.txt"),
+                       smtp << "/cases.txt missing: is tests/testbed/smtp running?");
+    return smtp;
+}
+
+struct Case {
+    std::string address;
+    std::string host;
+    std::optional<TlsaRecord> tlsa;
+    std::string expected;  // to_string(ProbeOutcome), for the record
+};
+
+TlsaRecord parse_tlsa(int usage, int selector, int mtype, const std::string& hex) {
+    TlsaRecord r;
+    r.usage = static_cast<std::uint8_t>(usage);
+    r.selector = static_cast<std::uint8_t>(selector);
+    r.mtype = static_cast<std::uint8_t>(mtype);
+    for (std::size_t i = 0; i + 1 < hex.size(); i += 2) {
+        r.data.push_back(static_cast<std::uint8_t>(std::stoul(hex.substr(i, 2), nullptr, 16)));
+    }
+    return r;
+}
+
+// cases.txt: "case address mx_host (U S M HEX | -) expected", '#' comments.
+const std::map<std::string, Case>& cases() {
+    static const std::map<std::string, Case> all = [] {
+        std::map<std::string, Case> m;
+        std::ifstream in(smtp_dir() + "/cases.txt");
+        for (std::string line; std::getline(in, line);) {
+            if (line.empty() || line[0] == '#') {
+                continue;
+            }
+            std::istringstream words(line);
+            std::string name;
+            Case c;
+            std::string first;
+            words >> name >> c.address >> c.host >> first;
+            if (first != "-") {
+                int selector = 0;
+                int mtype = 0;
+                std::string hex;
+                words >> selector >> mtype >> hex;
+                c.tlsa = parse_tlsa(std::stoi(first), selector, mtype, hex);
+            }
+            words >> c.expected;
+            m.emplace(name, c);
+        }
+        return m;
+    }();
+    return all;
+}
+
+const Case& get(const std::string& name) {
+    const auto it = cases().find(name);
+    BOOST_TEST_REQUIRE((it != cases().end()), "no case " << name << " in cases.txt");
+    return it->second;
+}
+
+std::vector<TlsaRecord> tlsa_of(const std::string& name) {
+    const Case& c = get(name);
+    BOOST_TEST_REQUIRE(c.tlsa.has_value(), name << " has no TLSA record");
+    return {*c.tlsa};
+}
+
+std::string upper(std::string s) {
+    for (char& c : s) {
+        c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    }
+    return s;
+}
+
+std::unique_ptr<Prober> prober(milliseconds timeout = kTimeout) {
+    ProbeSettings s;
+    s.enabled = true;
+    s.port = kPort;
+    s.timeout = timeout;
+    return make_smtp_prober(s, smtp_dir() + "/webpki-ca.crt");
+}
+
+ProbeResult logged(ProbeResult r) {
+    BOOST_TEST_MESSAGE(r.host << " " << r.address << ": " << to_string(r.outcome) << " in "
+                              << r.took.count() << " ms; " << r.detail << " [" << r.tls_version
+                              << " " << r.cipher << " subject=\"" << r.peer_subject
+                              << "\" verify_error=" << r.verify_error << " tlsa=" << r.matched_tlsa
+                              << "]");
+    return r;
+}
+
+ProbeResult dane(const std::string& name, Prober& p) {
+    const Case& c = get(name);
+    return logged(p.probe_dane(c.host, c.address, tlsa_of(name)));
+}
+
+ProbeResult webpki(const std::string& name, Prober& p) {
+    const Case& c = get(name);
+    return logged(p.probe_webpki(c.host, c.address));
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(probe_words)
+
+BOOST_AUTO_TEST_CASE(rfc8460_result_types) {
+    using dsm::probe::result_type;
+    BOOST_TEST(result_type(ProbeOutcome::verified) == "");
+    BOOST_TEST(result_type(ProbeOutcome::not_answering) == "");
+    BOOST_TEST(result_type(ProbeOutcome::starttls_not_supported) == "starttls-not-supported");
+    BOOST_TEST(result_type(ProbeOutcome::certificate_host_mismatch) == "certificate-host-mismatch");
+    BOOST_TEST(result_type(ProbeOutcome::certificate_expired) == "certificate-expired");
+    BOOST_TEST(result_type(ProbeOutcome::certificate_not_trusted) == "certificate-not-trusted");
+    BOOST_TEST(result_type(ProbeOutcome::validation_failure) == "validation-failure");
+    BOOST_TEST(result_type(ProbeOutcome::tls_error) == "validation-failure");
+    BOOST_TEST(result_type(ProbeOutcome::protocol_error) == "validation-failure");
+    BOOST_TEST(to_string(ProbeOutcome::not_answering) == "not-answering");
+    BOOST_TEST(!dsm::probe::is_failure(ProbeOutcome::not_answering));
+    BOOST_TEST(dsm::probe::is_failure(ProbeOutcome::tls_error));
+}
+
+BOOST_AUTO_TEST_CASE(tlsa_base_domain_from_qname) {
+    dsm::dane::TlsaLookup t;
+    t.qname = "_25._tcp.mx.example.test.";
+    BOOST_TEST(dsm::probe::tlsa_base_domain(t) == "mx.example.test");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(probe_dane)
+
+// RFC 7672 §3.1.1: the server's key is the one the 3 1 1 record names.
+BOOST_AUTO_TEST_CASE(dane_ee_match_is_verified) {
+    auto p = prober();
+    const ProbeResult r = dane("dane-ee", *p);
+    BOOST_TEST(r.outcome == ProbeOutcome::verified);
+    BOOST_TEST(r.matched_tlsa == upper(tlsa_of("dane-ee").front().to_string()));
+    BOOST_TEST(r.matched_tlsa.rfind("3 1 1 ", 0) == 0);
+    BOOST_TEST(!r.tls_version.empty());
+    BOOST_TEST(!r.cipher.empty());
+    BOOST_TEST(r.peer_subject == "CN=mx.dane-ok.test");
+    BOOST_TEST(r.verify_error == 0);
+    BOOST_TEST(r.took < kTimeout);
+}
+
+BOOST_AUTO_TEST_CASE(dane_ee_full_certificate_digest) {
+    auto p = prober();
+    const ProbeResult r = dane("dane-ee-cert", *p);
+    BOOST_TEST(r.outcome == ProbeOutcome::verified);
+    BOOST_TEST(r.matched_tlsa.rfind("3 0 1 ", 0) == 0);
+}
+
+// §3.1.1: DANE-EE ignores the names in the certificate.
+BOOST_AUTO_TEST_CASE(dane_ee_ignores_names) {
+    auto p = prober();
+    const ProbeResult r =
+        logged(p->probe_dane("mx.elsewhere.test", get("dane-ee").address, tlsa_of("dane-ee")));
+    BOOST_TEST(r.outcome == ProbeOutcome::verified);
+}
+
+BOOST_AUTO_TEST_CASE(dane_ee_no_match_is_validation_failure) {
+    auto p = prober();
+    const ProbeResult r = dane("dane-ee-nomatch", *p);
+    BOOST_TEST(r.outcome == ProbeOutcome::validation_failure);
+    BOOST_TEST(r.verify_error == kDaneNoMatch);
+    BOOST_TEST(r.matched_tlsa.empty());
+    BOOST_TEST(r.peer_subject == "CN=mx.dane-ok.test");
+}
+
+// RFC 6698 §4.1 / RFC 7672 §3: one matching record in the RRset suffices.
+BOOST_AUTO_TEST_CASE(one_match_among_several_records) {
+    auto p = prober();
+    std::vector<TlsaRecord> rrset = {*get("dane-ee-nomatch").tlsa, *get("dane-ta").tlsa,
+                                     *get("dane-ee").tlsa};
+    const ProbeResult r = logged(p->probe_dane("mx.dane-ok.test", get("dane-ee").address, rrset));
+    BOOST_TEST(r.outcome == ProbeOutcome::verified);
+    BOOST_TEST(r.matched_tlsa == upper(get("dane-ee").tlsa->to_string()));
+}
+
+// §3.1.1: nor the validity dates.
+BOOST_AUTO_TEST_CASE(dane_ee_expired_certificate_is_verified) {
+    auto p = prober();
+    const ProbeResult r = dane("dane-ee-expired", *p);
+    BOOST_TEST(r.outcome == ProbeOutcome::verified);
+    BOOST_TEST(r.verify_error == 0);
+}
+
+// §3.1.2: the chain leads to the trust anchor the 2 0 1 / 2 1 1 record names,
+// and the leaf carries the MX name.
+BOOST_AUTO_TEST_CASE(dane_ta_right_name_is_verified) {
+    auto p = prober();
+    const ProbeResult r = dane("dane-ta", *p);
+    BOOST_TEST(r.outcome == ProbeOutcome::verified);
+    BOOST_TEST(r.matched_tlsa == upper(tlsa_of("dane-ta").front().to_string()));
+    BOOST_TEST(r.peer_subject == "CN=mx.dane-ta.test");
+    const ProbeResult spki = dane("dane-ta-spki", *p);
+    BOOST_TEST(spki.outcome == ProbeOutcome::verified);
+    BOOST_TEST(spki.matched_tlsa.rfind("2 1 1 ", 0) == 0);
+}
+
+// §3.2.2: the chain is fine, the name is not. OpenSSL verifies the chain up
+// to the DANE trust anchor first and then checks the reference identifiers
+// (check_id), so the first error is X509_V_ERR_HOSTNAME_MISMATCH, not
+// X509_V_ERR_DANE_NO_MATCH; `openssl s_client -dane_tlsa_rrdata` reports
+// "verify error:num=62:hostname mismatch" for this listener too.
+BOOST_AUTO_TEST_CASE(dane_ta_wrong_name_is_host_mismatch) {
+    auto p = prober();
+    const ProbeResult r = dane("dane-ta-wrongname", *p);
+    BOOST_TEST(r.outcome == ProbeOutcome::certificate_host_mismatch);
+    BOOST_TEST(r.verify_error == kHostnameMismatch);
+    BOOST_TEST(r.peer_subject == "CN=wrong.dane-ta.test");
+}
+
+// A 2 0 1 record naming a certificate that is not in the chain: with the
+// TLSA records as the only trust anchors, nothing matches.
+BOOST_AUTO_TEST_CASE(dane_ta_other_anchor_is_validation_failure) {
+    auto p = prober();
+    TlsaRecord other = *get("dane-ee-cert").tlsa;  // 3 0 1 of another certificate
+    other.usage = 2;
+    const ProbeResult r = logged(p->probe_dane("mx.dane-ta.test", get("dane-ta").address, {other}));
+    BOOST_TEST(r.outcome == ProbeOutcome::validation_failure);
+    BOOST_TEST(r.verify_error != 0);
+}
+
+// §2.2.2 / §3.2.2: TLSA found at the CNAME-expanded name; the certificate
+// may carry either that name or the MX name.
+BOOST_AUTO_TEST_CASE(dane_ta_cname_expanded_names) {
+    auto p = prober();
+    const std::string address = get("dane-ta").address;
+    const auto rrset = tlsa_of("dane-ta");
+    // Certificate for the TLSA base domain (the SNI and primary identifier).
+    BOOST_TEST(logged(p->probe_dane_expanded("alias.other.test", "mx.dane-ta.test", address, rrset))
+                   .outcome == ProbeOutcome::verified);
+    // Certificate for the MX name, TLSA at the expanded name.
+    BOOST_TEST(logged(p->probe_dane_expanded("mx.dane-ta.test", "real.other.test", address, rrset))
+                   .outcome == ProbeOutcome::verified);
+    // Neither.
+    BOOST_TEST(logged(p->probe_dane_expanded("alias.other.test", "real.other.test", address, rrset))
+                   .outcome == ProbeOutcome::certificate_host_mismatch);
+}
+
+BOOST_AUTO_TEST_CASE(probe_dane_host_uses_the_last_tlsa_lookup) {
+    auto p = prober();
+    dsm::dane::MxHost host;
+    host.name = "alias.other.test";
+    host.canonical_name = "mx.dane-ta.test";
+    host.dane = dsm::dane::MxDane::dane;
+    dsm::dane::TlsaLookup t;
+    t.qname = "_25._tcp.mx.dane-ta.test.";
+    t.records = tlsa_of("dane-ta");
+    host.tlsa.push_back(t);
+    const ProbeResult r = logged(dsm::probe::probe_dane_host(*p, host, get("dane-ta").address));
+    BOOST_TEST(r.outcome == ProbeOutcome::verified);
+    BOOST_TEST(r.host == "alias.other.test");
+}
+
+// §3.1.3: PKIX-TA/PKIX-EE are unusable; with nothing usable there is
+// nothing to probe with (and no connection is made).
+BOOST_AUTO_TEST_CASE(no_usable_record_fails_without_connecting) {
+    auto p = prober();
+    TlsaRecord pkix = *get("dane-ee").tlsa;
+    pkix.usage = 1;
+    const ProbeResult r = logged(p->probe_dane("mx.dane-ok.test", get("dane-ee").address, {pkix}));
+    BOOST_TEST(r.outcome == ProbeOutcome::validation_failure);
+    BOOST_TEST(r.tls_version.empty());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(probe_smtp)
+
+BOOST_AUTO_TEST_CASE(no_starttls_offered) {
+    auto p = prober();
+    BOOST_TEST(dane("no-starttls", *p).outcome == ProbeOutcome::starttls_not_supported);
+    BOOST_TEST(webpki("no-starttls", *p).outcome == ProbeOutcome::starttls_not_supported);
+}
+
+BOOST_AUTO_TEST_CASE(starttls_refused_with_454) {
+    auto p = prober();
+    BOOST_TEST(dane("starttls-454", *p).outcome == ProbeOutcome::starttls_not_supported);
+}
+
+// RFC 3207 §5 (CVE-2011-0411): a reply after the STARTTLS 220, before TLS.
+BOOST_AUTO_TEST_CASE(data_after_starttls_reply_is_protocol_error) {
+    auto p = prober();
+    BOOST_TEST(dane("starttls-inject", *p).outcome == ProbeOutcome::protocol_error);
+}
+
+BOOST_AUTO_TEST_CASE(refused_connection_is_not_answering_at_once) {
+    auto p = prober();
+    const ProbeResult r = dane("refused", *p);
+    BOOST_TEST(r.outcome == ProbeOutcome::not_answering);
+    BOOST_TEST(r.took < milliseconds(500));
+    BOOST_TEST(r.detail.find("refused") != std::string::npos);
+}
+
+// SPEC §5: silence is "not answering", and timeout_ms bounds the whole probe.
+BOOST_AUTO_TEST_CASE(no_banner_is_not_answering_within_the_timeout) {
+    const milliseconds timeout{1500};
+    auto p = prober(timeout);
+    const auto start = std::chrono::steady_clock::now();
+    const ProbeResult r = dane("silent", *p);
+    const auto wall = std::chrono::steady_clock::now() - start;
+    BOOST_TEST(r.outcome == ProbeOutcome::not_answering);
+    BOOST_TEST(r.took >= timeout - milliseconds(50));
+    BOOST_TEST(wall < timeout + milliseconds(1000));
+    BOOST_TEST(r.detail.find("banner") != std::string::npos);
+}
+
+// The deadline covers the handshake too: 220 to STARTTLS, then nothing.
+BOOST_AUTO_TEST_CASE(silent_tls_handshake_ends_at_the_deadline) {
+    const milliseconds timeout{1500};
+    auto p = prober(timeout);
+    const auto start = std::chrono::steady_clock::now();
+    const ProbeResult r = dane("tls-hang", *p);
+    const auto wall = std::chrono::steady_clock::now() - start;
+    BOOST_TEST(r.outcome == ProbeOutcome::not_answering);
+    BOOST_TEST(wall < timeout + milliseconds(1000));
+    BOOST_TEST(r.detail.find("handshake") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(not_an_address) {
+    auto p = prober();
+    const ProbeResult r = logged(p->probe_webpki("mx.webpki.test", "mx.webpki.test"));
+    BOOST_TEST(r.outcome == ProbeOutcome::not_answering);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(probe_webpki)
+
+// RFC 8461 §4.2: a chain to a trusted CA and the MX name.
+BOOST_AUTO_TEST_CASE(right_name_is_verified) {
+    auto p = prober();
+    const ProbeResult r = webpki("webpki", *p);
+    BOOST_TEST(r.outcome == ProbeOutcome::verified);
+    BOOST_TEST(r.peer_subject == "CN=mx.webpki.test");
+    BOOST_TEST(r.matched_tlsa.empty());
+}
+
+BOOST_AUTO_TEST_CASE(wrong_name_is_host_mismatch) {
+    auto p = prober();
+    const ProbeResult r = webpki("webpki-wrongname", *p);
+    BOOST_TEST(r.outcome == ProbeOutcome::certificate_host_mismatch);
+    BOOST_TEST(r.verify_error == kHostnameMismatch);
+}
+
+BOOST_AUTO_TEST_CASE(expired_is_certificate_expired) {
+    auto p = prober();
+    const ProbeResult r = webpki("webpki-expired", *p);
+    BOOST_TEST(r.outcome == ProbeOutcome::certificate_expired);
+    BOOST_TEST(r.verify_error == kCertHasExpired);
+}
+
+BOOST_AUTO_TEST_CASE(unknown_ca_is_not_trusted) {
+    auto p = prober();
+    BOOST_TEST(webpki("webpki-unknownca", *p).outcome == ProbeOutcome::certificate_not_trusted);
+}
+
+// A DANE-only certificate (self-signed) is not a WebPKI one.
+BOOST_AUTO_TEST_CASE(self_signed_is_not_trusted) {
+    auto p = prober();
+    const ProbeResult r = logged(p->probe_webpki("mx.dane-ok.test", get("dane-ee").address));
+    BOOST_TEST(r.outcome == ProbeOutcome::certificate_not_trusted);
+}
+
+BOOST_AUTO_TEST_CASE(unreadable_ca_file_is_a_local_error) {
+    ProbeSettings s;
+    s.port = kPort;
+    s.timeout = kTimeout;
+    auto p = make_smtp_prober(s, smtp_dir() + "/no-such-ca.crt");
+    const ProbeResult r = webpki("webpki", *p);
+    BOOST_TEST(r.outcome == ProbeOutcome::tls_error);
+    BOOST_TEST(r.detail.find("no-such-ca.crt") != std::string::npos);
+    BOOST_TEST(r.took < milliseconds(5));  // no connection made
+    // DANE does not need the CA file.
+    BOOST_TEST(dane("dane-ee", *p).outcome == ProbeOutcome::verified);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(probe_concurrency)
+
+// One Prober, many threads (SPEC §6 prefetcher): every probe stands alone.
+BOOST_AUTO_TEST_CASE(shared_prober_many_threads) {
+    auto p = prober();
+    const Case& ee = get("dane-ee");
+    const Case& pki = get("webpki");
+    const auto ee_tlsa = tlsa_of("dane-ee");
+    const auto bad_tlsa = tlsa_of("dane-ee-nomatch");
+    std::atomic<int> wrong{0};
+    constexpr int kThreads = 8;
+    std::vector<std::thread> threads;
+    threads.reserve(kThreads);
+    for (int t = 0; t < kThreads; ++t) {
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < 5; ++i) {
+                ProbeResult r;
+                ProbeOutcome want = ProbeOutcome::verified;
+                switch ((t + i) % 3) {
+                    case 0:
+                        r = p->probe_dane(ee.host, ee.address, ee_tlsa);
+                        break;
+                    case 1:
+                        r = p->probe_dane(ee.host, ee.address, bad_tlsa);
+                        want = ProbeOutcome::validation_failure;
+                        break;
+                    default:
+                        r = p->probe_webpki(pki.host, pki.address);
+                        break;
+                }
+                if (r.outcome != want) {
+                    ++wrong;
+                }
+            }
+        });
+    }
+    for (auto& t : threads) {
+        t.join();
+    }
+    BOOST_TEST(wrong.load() == 0);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,305 @@
+// core/cache/redis_store against a real redis-server (tests/testbed/redis:
+// 127.0.0.1:16379, files in $DSM_TESTBED_DIR/redis, started by the ctest
+// fixture or by hand). The server's view is checked with redis-cli, as an
+// operator would. The tests stop, hang (SIGSTOP) and restart that server by
+// the pid in its pid file, and leave it running.
+#include <boost/test/unit_test.hpp>
+
+#include <sys/types.h>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/cache/clock.hpp"
+#include "core/cache/redis_store.hpp"
+#include "tests/support/enum_print.hpp"
+
+using namespace dsm;
+using namespace std::chrono_literals;
+using cache::RedisStore;
+using cache::RedisTarget;
+using cache::StoredVerdict;
+
+namespace {
+
+constexpr std::uint16_t kPort = 16379;
+constexpr unsigned kDb = 5;  // not 0: proves the SELECT
+
+std::string redis_dir() {
+    const char* dir = std::getenv("DSM_TESTBED_DIR");
+    BOOST_TEST_REQUIRE(dir != nullptr, "DSM_TESTBED_DIR is not set");
+    return std::string(dir) + "/redis";
+}
+
+std::string script(const std::string& name) {
+    return std::string(DSM_SOURCE_DIR) + "/tests/testbed/redis/" + name;
+}
+
+// redis-cli's raw answer, last line end removed.
+std::string cli(const std::string& args, unsigned db = kDb) {
+    const std::string cmd = "redis-cli --raw -h 127.0.0.1 -p " + std::to_string(kPort) + " -n " +
+                            std::to_string(db) + " " + args + " 2>&1";
+    std::unique_ptr<FILE, int (*)(FILE*)> p(popen(cmd.c_str(), "r"), pclose);
+    BOOST_TEST_REQUIRE(p != nullptr);
+    std::string out;
+    std::array<char, 4096> buf{};
+    std::size_t n = 0;
+    while ((n = std::fread(buf.data(), 1, buf.size(), p.get())) > 0) {
+        out.append(buf.data(), n);
+    }
+    if (!out.empty() && out.back() == '\n') {
+        out.pop_back();
+    }
+    return out;
+}
+
+void start_redis() {
+    const std::string cmd = script("start.sh") + " " + redis_dir() + " " + std::to_string(kPort);
+    BOOST_TEST_REQUIRE(std::system(cmd.c_str()) == 0, cmd);
+}
+
+void stop_redis() {
+    const std::string cmd = script("stop.sh") + " " + redis_dir();
+    BOOST_TEST_REQUIRE(std::system(cmd.c_str()) == 0, cmd);
+}
+
+pid_t redis_pid() {
+    std::ifstream in(redis_dir() + "/redis.pid");
+    long pid = 0;
+    in >> pid;
+    BOOST_TEST_REQUIRE(pid > 0, "no pid in " << redis_dir() << "/redis.pid");
+    return static_cast<pid_t>(pid);
+}
+
+// Every test starts from a running, empty server (a failed test may have
+// left it stopped or hung).
+struct RedisUp {
+    RedisUp() {
+        if (cli("ping") != "PONG") {
+            start_redis();
+        }
+        BOOST_TEST_REQUIRE(cli("FLUSHDB") == "OK");
+    }
+};
+
+RedisTarget target() {
+    return RedisTarget{"127.0.0.1", kPort, kDb};
+}
+
+// Lifetimes count from `clock`'s wall time: the store's notion of now.
+StoredVerdict make(const std::string& domain, std::chrono::seconds lifetime,
+                   const cache::Clock& clock = cache::SystemClock()) {
+    StoredVerdict s;
+    s.verdict.domain = domain;
+    s.verdict.dnssec = verdict::DnssecField::secure;
+    s.verdict.dane = verdict::DaneField::pass;
+    s.verdict.sts = verdict::StsField::enforce;
+    s.verdict.sts_why = "policy\nid 1";
+    s.verdict.at = clock.wall();
+    s.verdict.ttl = lifetime;
+    s.expires = s.verdict.at + lifetime;
+    return s;
+}
+
+template <typename F>
+std::chrono::milliseconds timed(F&& f) {
+    const auto t0 = std::chrono::steady_clock::now();
+    f();
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                 t0);
+}
+
+// SIGSTOP for the scope: a server that accepts connections and never answers.
+class Hung {
+  public:
+    explicit Hung(pid_t pid) : pid_(pid) { BOOST_TEST_REQUIRE(kill(pid_, SIGSTOP) == 0); }
+    ~Hung() { kill(pid_, SIGCONT); }
+    Hung(const Hung&) = delete;
+    Hung& operator=(const Hung&) = delete;
+
+  private:
+    pid_t pid_;
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(redis_store)
+
+BOOST_FIXTURE_TEST_CASE(put_then_get_from_a_second_store, RedisUp) {
+    RedisStore writer(target());
+    RedisStore reader(target());  // another milter of the fleet
+    BOOST_TEST(writer.healthy());
+    BOOST_TEST(writer.name() == "redis://127.0.0.1:16379/5");
+    BOOST_TEST(!reader.get("a.test").has_value());
+
+    const auto a = make("a.test", 3600s);
+    writer.put({a, make("b.test", 600s)});
+    const auto got = reader.get("a.test");
+    BOOST_TEST_REQUIRE(got.has_value());
+    BOOST_TEST(got->verdict.dane == verdict::DaneField::pass);
+    BOOST_TEST(got->verdict.sts_why == "policy\nid 1");
+    BOOST_TEST((got->expires == a.expires));
+    BOOST_TEST(reader.get("b.test").has_value());
+    BOOST_TEST(reader.load(100).empty());  // read lazily, never scanned
+    BOOST_TEST(writer.errors() == 0U);
+    BOOST_TEST(reader.errors() == 0U);
+}
+
+BOOST_FIXTURE_TEST_CASE(keys_namespaced_in_the_selected_db, RedisUp) {
+    RedisStore store(target());
+    store.put({make("a.test", 3600s)});
+    BOOST_TEST(cli("KEYS '*'") == "dane-sts-milter:v1:verdict:a.test");
+    BOOST_TEST(cli("EXISTS dane-sts-milter:v1:verdict:a.test", 0) == "0");
+    const auto value = cli("GET dane-sts-milter:v1:verdict:a.test");
+    BOOST_TEST(value.rfind("v1\ta.test\t", 0) == 0U, value);
+}
+
+BOOST_FIXTURE_TEST_CASE(redis_ttl_is_the_verdict_lifetime, RedisUp) {
+    RedisStore store(target());
+    store.put({make("a.test", 3600s), make("b.test", 90s), make("dead.test", -5s)});
+    const long a = std::stol(cli("TTL dane-sts-milter:v1:verdict:a.test"));
+    BOOST_TEST(a <= 3600);
+    BOOST_TEST(a >= 3590);
+    const long b = std::stol(cli("TTL dane-sts-milter:v1:verdict:b.test"));
+    BOOST_TEST(b <= 90);
+    BOOST_TEST(b >= 80);
+    // Already expired: not written at all.
+    BOOST_TEST(cli("EXISTS dane-sts-milter:v1:verdict:dead.test") == "0");
+}
+
+BOOST_FIXTURE_TEST_CASE(foreign_or_stale_values_are_misses, RedisUp) {
+    RedisStore store(target());
+    BOOST_TEST(cli("SET dane-sts-milter:v1:verdict:junk.test garbage") == "OK");
+    BOOST_TEST(!store.get("junk.test").has_value());
+    // A record under the wrong key (a bug or a hand edit) is not served.
+    store.put({make("a.test", 3600s)});
+    BOOST_TEST(cli("COPY dane-sts-milter:v1:verdict:a.test dane-sts-milter:v1:verdict:b.test") ==
+               "1");
+    BOOST_TEST(!store.get("b.test").has_value());
+    BOOST_TEST(store.healthy());
+    BOOST_TEST(store.errors() == 0U);
+}
+
+BOOST_FIXTURE_TEST_CASE(make_store_parses_redis_specs, RedisUp) {
+    auto s = cache::make_store("redis://127.0.0.1:16379/5");
+    BOOST_TEST_REQUIRE(s.ok(), (s.ok() ? "" : s.error()));
+    BOOST_TEST(s.value()->healthy());
+    BOOST_TEST(s.value()->name() == "redis://127.0.0.1:16379/5");
+    s.value()->put({make("a.test", 60s)});
+    BOOST_TEST(cli("EXISTS dane-sts-milter:v1:verdict:a.test") == "1");
+
+    // Port 1 on loopback: refused at once, an unhealthy store, no throw.
+    for (const std::string spec : {"redis://127.0.0.1:1", "redis://[::1]:1/2"}) {
+        std::unique_ptr<cache::Store> closed;
+        const auto took = timed([&] {
+            auto r = cache::make_store(spec);
+            BOOST_TEST_REQUIRE(r.ok(), spec);
+            closed = std::move(r).value();
+        });
+        BOOST_TEST(took.count() < 500);
+        BOOST_TEST(!closed->healthy());
+        BOOST_TEST(closed->errors() >= 1U);
+        BOOST_TEST(!closed->get("a.test").has_value());
+    }
+}
+
+BOOST_FIXTURE_TEST_CASE(killed_then_restarted, RedisUp) {
+    RedisStore store(target());
+    RedisStore other(target());
+    store.put({make("a.test", 3600s)});
+    BOOST_TEST_REQUIRE(other.get("a.test").has_value());
+
+    stop_redis();
+    for (int i = 0; i < 5; ++i) {
+        BOOST_TEST(timed([&] { BOOST_TEST(!store.get("a.test").has_value()); }).count() < 500);
+        BOOST_TEST(timed([&] { store.put({make("b.test", 3600s)}); }).count() < 500);
+    }
+    BOOST_TEST(!store.healthy());
+    BOOST_TEST(store.errors() >= 1U);
+
+    start_redis();  // empty: no persistence
+    // After the backoff (100 ms doubling) a call reconnects; writes resume.
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (!store.healthy() && std::chrono::steady_clock::now() < deadline) {
+        store.put({make("c.test", 3600s)});
+        if (!store.healthy()) {
+            std::this_thread::sleep_for(50ms);
+        }
+    }
+    BOOST_TEST_REQUIRE(store.healthy());
+    store.put({make("d.test", 3600s)});
+    BOOST_TEST(other.get("d.test").has_value());
+    BOOST_TEST(other.healthy());
+}
+
+BOOST_FIXTURE_TEST_CASE(restart_between_calls_is_not_an_outage, RedisUp) {
+    RedisStore store(target());
+    store.put({make("a.test", 3600s)});
+    stop_redis();
+    start_redis();
+    // The old connection is dead; the call retries once on a fresh one.
+    store.put({make("b.test", 3600s)});
+    BOOST_TEST(store.healthy());
+    BOOST_TEST(store.errors() == 0U);
+    BOOST_TEST(store.get("b.test").has_value());
+}
+
+BOOST_FIXTURE_TEST_CASE(hung_server_never_stalls_a_caller, RedisUp) {
+    auto clock = std::make_shared<cache::ManualClock>();
+    RedisStore store(target(), clock);
+    RedisStore other(target());
+    store.put({make("a.test", 3600s, *clock)});
+    BOOST_TEST_REQUIRE(store.get("a.test").has_value());
+    {
+        const Hung hung(redis_pid());
+        BOOST_TEST(timed([&] { BOOST_TEST(!store.get("a.test").has_value()); }).count() < 500);
+        BOOST_TEST(!store.healthy());
+        const auto errors = store.errors();
+        BOOST_TEST(errors >= 1U);
+        // In backoff: answered at once, nothing tried, nothing counted.
+        BOOST_TEST(timed([&] { BOOST_TEST(!store.get("a.test").has_value()); }).count() < 50);
+        BOOST_TEST(timed([&] { store.put({make("b.test", 3600s, *clock)}); }).count() < 50);
+        BOOST_TEST(store.errors() == errors);
+        // After the backoff: a new connection (the kernel accepts it), a
+        // bounded wait for the answer that never comes.
+        clock->advance(1s);
+        BOOST_TEST(timed([&] { BOOST_TEST(!store.get("a.test").has_value()); }).count() < 500);
+        BOOST_TEST(store.errors() == errors + 1);
+        clock->advance(1s);
+        BOOST_TEST(timed([&] { store.put({make("b.test", 3600s, *clock)}); }).count() < 1500);
+        // Many lookup threads at once: each bounded too.
+        clock->advance(5s);
+        std::vector<std::thread> threads;
+        threads.reserve(8);
+        std::atomic<long> worst{0};
+        for (int i = 0; i < 8; ++i) {
+            threads.emplace_back([&] {
+                const auto took = timed([&] { (void)store.get("a.test"); }).count();
+                long seen = worst.load();
+                while (took > seen && !worst.compare_exchange_weak(seen, took)) {
+                }
+            });
+        }
+        for (auto& t : threads) {
+            t.join();
+        }
+        BOOST_TEST(worst.load() < 500);
+    }
+    // Answering again: healthy after the backoff.
+    clock->advance(31s);
+    BOOST_TEST(store.get("a.test").has_value());
+    BOOST_TEST(store.healthy());
+    store.put({make("c.test", 3600s, *clock)});
+    BOOST_TEST(other.get("c.test").has_value());
+}
+
+BOOST_AUTO_TEST_SUITE_END()

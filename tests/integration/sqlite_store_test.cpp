@@ -1,0 +1,346 @@
+// core/cache/sqlite_store against real files in a temporary directory:
+// round trips, expiry, reopening, a corrupt file, an unusable location, the
+// schema version. A ManualClock moves time (expiry, retry backoff) without
+// sleeping. The database is inspected with Poco::Data, as an operator would
+// with the sqlite3 shell.
+#include <boost/test/unit_test.hpp>
+
+#include <Poco/Data/SQLite/Connector.h>
+#include <Poco/Data/Session.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/cache/clock.hpp"
+#include "core/cache/sqlite_store.hpp"
+#include "tests/support/enum_print.hpp"
+
+using namespace dsm;
+using namespace std::chrono_literals;
+using cache::ManualClock;
+using cache::SqliteStore;
+using cache::StoredVerdict;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct TempDir {
+    TempDir() {
+        std::string tmpl = (fs::temp_directory_path() / "dsm-sqlite-XXXXXX").string();
+        BOOST_TEST_REQUIRE(mkdtemp(tmpl.data()) != nullptr);
+        path = tmpl;
+    }
+    ~TempDir() {
+        std::error_code ec;
+        fs::permissions(path, fs::perms::owner_all, fs::perm_options::add, ec);
+        fs::remove_all(path, ec);
+    }
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    fs::path path;
+};
+
+StoredVerdict make(const std::string& domain, const cache::Clock& clock,
+                   std::chrono::seconds lifetime) {
+    StoredVerdict s;
+    s.verdict.domain = domain;
+    s.verdict.dnssec = verdict::DnssecField::secure;
+    s.verdict.dane = verdict::DaneField::pass;
+    s.verdict.sts = verdict::StsField::testing;
+    s.verdict.dane_why = "TLSA\tfor every MX";
+    s.verdict.at = clock.wall();
+    s.verdict.ttl = lifetime;
+    s.expires = clock.wall() + lifetime;
+    return s;
+}
+
+std::vector<std::string> query_strings(const fs::path& db, const std::string& sql) {
+    static const bool registered = [] {
+        Poco::Data::SQLite::Connector::registerConnector();
+        return true;
+    }();
+    (void)registered;
+    Poco::Data::Session s("SQLite", db.string());
+    std::vector<std::string> out;
+    s << sql, Poco::Data::Keywords::into(out), Poco::Data::Keywords::now;
+    return out;
+}
+
+void execute(const fs::path& db, const std::string& sql) {
+    (void)query_strings(db, "SELECT 1");  // registers the connector
+    Poco::Data::Session s("SQLite", db.string());
+    s << sql, Poco::Data::Keywords::now;
+}
+
+std::vector<fs::path> corrupt_copies(const fs::path& dir, const std::string& stem) {
+    std::vector<fs::path> out;
+    for (const auto& e : fs::directory_iterator(dir)) {
+        const auto name = e.path().filename().string();
+        if (name.rfind(stem + ".corrupt-", 0) == 0 && name.find("-wal") == std::string::npos) {
+            out.push_back(e.path());
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(sqlite_store)
+
+BOOST_AUTO_TEST_CASE(put_get_load) {
+    TempDir dir;
+    auto clock = std::make_shared<ManualClock>();
+    SqliteStore store((dir.path / "sub" / "verdicts.db").string(), clock);  // creates sub/
+    BOOST_TEST(store.healthy());
+    BOOST_TEST(store.name() == "sqlite:" + (dir.path / "sub" / "verdicts.db").string());
+    BOOST_TEST(!store.get("a.test").has_value());
+
+    const auto a = make("a.test", *clock, 3600s);
+    store.put({a, make("b.test", *clock, 60s)});
+    auto got = store.get("a.test");
+    BOOST_TEST_REQUIRE(got.has_value());
+    BOOST_TEST(got->verdict.dane == verdict::DaneField::pass);
+    BOOST_TEST(got->verdict.sts == verdict::StsField::testing);
+    BOOST_TEST(got->verdict.dane_why == "TLSA\tfor every MX");
+    BOOST_TEST((got->expires == a.expires));
+    BOOST_TEST((got->verdict.at == a.verdict.at));
+
+    // Replace: the newer verdict of a domain wins.
+    auto a2 = make("a.test", *clock, 7200s);
+    a2.verdict.dane = verdict::DaneField::fail;
+    store.put({a2});
+    BOOST_TEST(store.get("a.test")->verdict.dane == verdict::DaneField::fail);
+
+    BOOST_TEST(store.load(10).size() == 2U);
+    BOOST_TEST(store.load(1).size() == 1U);
+    BOOST_TEST(store.load(0).empty());
+    BOOST_TEST(store.errors() == 0U);
+}
+
+BOOST_AUTO_TEST_CASE(load_is_newest_first) {
+    TempDir dir;
+    auto clock = std::make_shared<ManualClock>();
+    SqliteStore store((dir.path / "v.db").string(), clock);
+    store.put({make("old.test", *clock, 86400s)});
+    clock->advance(10s);
+    store.put({make("new.test", *clock, 86400s)});
+    const auto all = store.load(10);
+    BOOST_TEST_REQUIRE(all.size() == 2U);
+    BOOST_TEST(all[0].verdict.domain == "new.test");
+    const auto one = store.load(1);
+    BOOST_TEST_REQUIRE(one.size() == 1U);
+    BOOST_TEST(one[0].verdict.domain == "new.test");
+}
+
+BOOST_AUTO_TEST_CASE(expired_rows_are_not_returned) {
+    TempDir dir;
+    auto clock = std::make_shared<ManualClock>();
+    const auto path = dir.path / "v.db";
+    SqliteStore store(path.string(), clock);
+    store.put({make("short.test", *clock, 60s), make("long.test", *clock, 3600s)});
+    // Already expired when written: skipped.
+    store.put({make("dead.test", *clock, -1s)});
+    BOOST_TEST(!store.get("dead.test").has_value());
+    clock->advance(61s);
+    BOOST_TEST(!store.get("short.test").has_value());
+    BOOST_TEST(store.get("long.test").has_value());
+    const auto all = store.load(10);
+    BOOST_TEST_REQUIRE(all.size() == 1U);
+    BOOST_TEST(all[0].verdict.domain == "long.test");
+    // Expired rows are deleted now and then (every 10 minutes of writes).
+    clock->advance(600s);
+    store.put({make("c.test", *clock, 3600s)});
+    const auto rows = query_strings(path, "SELECT domain FROM verdicts ORDER BY domain");
+    BOOST_TEST(rows == (std::vector<std::string>{"c.test", "long.test"}),
+               boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(survives_reopen) {
+    TempDir dir;
+    auto clock = std::make_shared<ManualClock>();
+    const auto path = (dir.path / "v.db").string();
+    {
+        SqliteStore store(path, clock);
+        store.put({make("a.test", *clock, 3600s), make("b.test", *clock, 3600s)});
+    }
+    SqliteStore again(path, clock);
+    BOOST_TEST(again.healthy());
+    BOOST_TEST(again.get("a.test").has_value());
+    BOOST_TEST(again.load(100).size() == 2U);
+    // Two stores on one file (two processes) see each other's writes.
+    SqliteStore third(path, clock);
+    third.put({make("c.test", *clock, 3600s)});
+    BOOST_TEST(again.get("c.test").has_value());
+}
+
+BOOST_AUTO_TEST_CASE(schema_version_recorded) {
+    TempDir dir;
+    auto clock = std::make_shared<ManualClock>();
+    const auto path = dir.path / "v.db";
+    { SqliteStore store(path.string(), clock); }
+    const auto version = query_strings(path, "SELECT value FROM meta WHERE key = 'schema_version'");
+    BOOST_TEST(version == (std::vector<std::string>{std::to_string(SqliteStore::kSchemaVersion)}),
+               boost::test_tools::per_element());
+    const auto mode = query_strings(path, "PRAGMA journal_mode");
+    BOOST_TEST(mode == (std::vector<std::string>{"wal"}), boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(unknown_schema_version_replaced) {
+    TempDir dir;
+    auto clock = std::make_shared<ManualClock>();
+    const auto path = dir.path / "v.db";
+    {
+        SqliteStore store(path.string(), clock);
+        store.put({make("a.test", *clock, 3600s)});
+    }
+    execute(path, "UPDATE meta SET value = '99' WHERE key = 'schema_version'");
+    SqliteStore store(path.string(), clock);
+    BOOST_TEST(store.healthy());
+    BOOST_TEST(!store.get("a.test").has_value());  // rows of an unknown format: gone
+    store.put({make("b.test", *clock, 3600s)});
+    BOOST_TEST(store.get("b.test").has_value());
+    BOOST_TEST(query_strings(path, "SELECT value FROM meta WHERE key = 'schema_version'") ==
+                   (std::vector<std::string>{"1"}),
+               boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(someone_elses_database_left_alone) {
+    TempDir dir;
+    auto clock = std::make_shared<ManualClock>();
+    const auto path = dir.path / "other.db";
+    execute(path, "CREATE TABLE accounts (name TEXT)");
+    SqliteStore store(path.string(), clock);
+    BOOST_TEST(!store.healthy());
+    BOOST_TEST(store.errors() >= 1U);
+    store.put({make("a.test", *clock, 3600s)});
+    BOOST_TEST(!store.get("a.test").has_value());
+    const auto tables = query_strings(path, "SELECT name FROM sqlite_master WHERE type = 'table'");
+    BOOST_TEST(tables == (std::vector<std::string>{"accounts"}), boost::test_tools::per_element());
+    BOOST_TEST(corrupt_copies(dir.path, "other.db").empty());
+}
+
+BOOST_AUTO_TEST_CASE(corrupt_file_moved_aside_and_replaced) {
+    TempDir dir;
+    auto clock = std::make_shared<ManualClock>();
+    const auto path = dir.path / "v.db";
+    std::string junk(8192, '\0');
+    std::mt19937 rng(7);
+    for (auto& c : junk) {
+        c = static_cast<char>(rng());
+    }
+    std::ofstream(path, std::ios::binary) << junk;
+
+    SqliteStore store(path.string(), clock);
+    BOOST_TEST(store.healthy());
+    BOOST_TEST(store.errors() == 1U);
+    const auto aside = corrupt_copies(dir.path, "v.db");
+    BOOST_TEST_REQUIRE(aside.size() == 1U);
+    std::ifstream in(aside[0], std::ios::binary);
+    const std::string kept((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    BOOST_TEST((kept == junk));  // kept for a post-mortem, unchanged
+
+    store.put({make("a.test", *clock, 3600s)});
+    BOOST_TEST(store.get("a.test").has_value());
+    BOOST_TEST(store.healthy());
+}
+
+BOOST_AUTO_TEST_CASE(damaged_database_moved_aside) {
+    TempDir dir;
+    auto clock = std::make_shared<ManualClock>();
+    const auto path = dir.path / "v.db";
+    {
+        SqliteStore store(path.string(), clock);
+        std::vector<StoredVerdict> many;
+        many.reserve(2000);
+        for (int i = 0; i < 2000; ++i) {
+            many.push_back(make("d" + std::to_string(i) + ".test", *clock, 3600s));
+        }
+        store.put(many);
+    }
+    execute(path, "PRAGMA wal_checkpoint(TRUNCATE)");
+    // A valid header, garbage over the pages behind it.
+    {
+        std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+        f.seekp(4096 + 100);
+        const std::string junk(20000, '\x5a');
+        f.write(junk.data(), static_cast<std::streamsize>(junk.size()));
+    }
+    SqliteStore store(path.string(), clock);
+    BOOST_TEST(store.healthy());
+    BOOST_TEST(corrupt_copies(dir.path, "v.db").size() == 1U);
+    store.put({make("a.test", *clock, 3600s)});
+    BOOST_TEST(store.get("a.test").has_value());
+}
+
+BOOST_AUTO_TEST_CASE(unwritable_location_is_unhealthy_then_recovers) {
+    TempDir dir;
+    auto clock = std::make_shared<ManualClock>();
+    // A file where the directory should be: no one, root included, can
+    // create the database below it.
+    const auto blocker = dir.path / "blocker";
+    std::ofstream(blocker) << "not a directory";
+    const auto path = blocker / "db" / "v.db";
+
+    SqliteStore store(path.string(), clock);
+    BOOST_TEST(!store.healthy());
+    const auto e0 = store.errors();
+    BOOST_TEST(e0 >= 1U);
+    const auto t0 = std::chrono::steady_clock::now();
+    store.put({make("a.test", *clock, 3600s)});  // dropped
+    BOOST_TEST(!store.get("a.test").has_value());
+    BOOST_TEST(store.load(10).empty());
+    BOOST_TEST((std::chrono::steady_clock::now() - t0 < 100ms));  // backoff: no retry yet
+    BOOST_TEST(store.errors() == e0);
+
+    // Retried after the backoff, still failing: counted, still unhealthy.
+    clock->advance(31s);
+    BOOST_TEST(!store.get("a.test").has_value());
+    BOOST_TEST(store.errors() == e0 + 1);
+    BOOST_TEST(!store.healthy());
+
+    // Fixed by the administrator: the next retry opens it.
+    fs::remove(blocker);
+    clock->advance(31s);
+    store.put({make("a.test", *clock, 3600s)});
+    BOOST_TEST(store.healthy());
+    BOOST_TEST(store.get("a.test").has_value());
+}
+
+BOOST_AUTO_TEST_CASE(directory_at_path_is_unhealthy) {
+    TempDir dir;
+    auto clock = std::make_shared<ManualClock>();
+    const auto path = dir.path / "v.db";
+    fs::create_directory(path);
+    SqliteStore store(path.string(), clock);
+    BOOST_TEST(!store.healthy());
+    BOOST_TEST(store.errors() >= 1U);
+    BOOST_TEST(fs::is_directory(path));  // not moved: not a corrupt file
+    BOOST_TEST(corrupt_copies(dir.path, "v.db").empty());
+    store.put({make("a.test", *clock, 3600s)});
+    BOOST_TEST(!store.get("a.test").has_value());
+}
+
+BOOST_AUTO_TEST_CASE(unwritable_directory_is_unhealthy) {
+    if (geteuid() == 0) {
+        BOOST_TEST_MESSAGE("skipped: root ignores directory permissions");
+        return;
+    }
+    TempDir dir;
+    auto clock = std::make_shared<ManualClock>();
+    const auto ro = dir.path / "ro";
+    fs::create_directory(ro);
+    fs::permissions(ro, fs::perms::owner_read | fs::perms::owner_exec);
+    SqliteStore store((ro / "v.db").string(), clock);
+    BOOST_TEST(!store.healthy());
+    BOOST_TEST(store.errors() >= 1U);
+    store.put({make("a.test", *clock, 3600s)});
+    BOOST_TEST(!store.get("a.test").has_value());
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,296 @@
+// core/cache/store.cpp: the verdict record (encode_verdict/decode_verdict)
+// and the parsing of [cache] store specs by make_store.
+#include <boost/test/unit_test.hpp>
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/cache/store.hpp"
+#include "tests/support/enum_print.hpp"
+
+using namespace dsm;
+using cache::decode_verdict;
+using cache::encode_verdict;
+using cache::StoredVerdict;
+using verdict::DaneField;
+using verdict::Destination;
+using verdict::DnssecField;
+using verdict::StsField;
+
+namespace {
+
+StoredVerdict sample() {
+    StoredVerdict s;
+    auto& v = s.verdict;
+    v.domain = "example.test";
+    v.destination = Destination::dns_name;
+    v.dnssec = DnssecField::secure;
+    v.dane = DaneField::pass;
+    v.sts = StsField::enforce;
+    v.null_mx = false;
+    v.nxdomain = false;
+    v.mx_insecure = true;
+    v.dane_why = "TLSA records for every MX";
+    v.sts_why = "policy id 20240101";
+    // Sub-second parts on purpose: the round trip must be exact.
+    v.at =
+        std::chrono::system_clock::time_point(std::chrono::nanoseconds(1'712'345'678'123'456'789));
+    v.ttl = std::chrono::seconds(3600);
+    s.expires = v.at + std::chrono::seconds(3600) + std::chrono::nanoseconds(7);
+    return s;
+}
+
+void check_same(const StoredVerdict& a, const StoredVerdict& b) {
+    BOOST_TEST(a.verdict.domain == b.verdict.domain);
+    BOOST_TEST((a.verdict.destination == b.verdict.destination));
+    BOOST_TEST(a.verdict.dnssec == b.verdict.dnssec);
+    BOOST_TEST(a.verdict.dane == b.verdict.dane);
+    BOOST_TEST(a.verdict.sts == b.verdict.sts);
+    BOOST_TEST(a.verdict.null_mx == b.verdict.null_mx);
+    BOOST_TEST(a.verdict.nxdomain == b.verdict.nxdomain);
+    BOOST_TEST(a.verdict.mx_insecure == b.verdict.mx_insecure);
+    BOOST_TEST(a.verdict.dane_why == b.verdict.dane_why);
+    BOOST_TEST(a.verdict.sts_why == b.verdict.sts_why);
+    BOOST_TEST((a.verdict.at == b.verdict.at));
+    BOOST_TEST(a.verdict.ttl.count() == b.verdict.ttl.count());
+    BOOST_TEST((a.expires == b.expires));
+}
+
+StoredVerdict round_trip(const StoredVerdict& in) {
+    const std::string text = encode_verdict(in);
+    BOOST_TEST(text.find('\n') == std::string::npos);
+    BOOST_TEST(text.find('\0') == std::string::npos);
+    auto out = decode_verdict(text);
+    BOOST_TEST_REQUIRE(out.has_value(), "decode failed: " << text);
+    check_same(in, *out);
+    return *out;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(verdict_codec)
+
+BOOST_AUTO_TEST_CASE(record_starts_with_version) {
+    const std::string text = encode_verdict(sample());
+    BOOST_TEST(text.rfind("v1\texample.test\t", 0) == 0U);
+}
+
+BOOST_AUTO_TEST_CASE(round_trip_defaults) {
+    round_trip(StoredVerdict{});
+}
+
+BOOST_AUTO_TEST_CASE(round_trip_every_dnssec_value) {
+    for (const auto f : {DnssecField::secure, DnssecField::insecure, DnssecField::bogus,
+                         DnssecField::error, DnssecField::skipped, DnssecField::pending}) {
+        auto s = sample();
+        s.verdict.dnssec = f;
+        BOOST_TEST(round_trip(s).verdict.dnssec == f);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(round_trip_every_dane_value) {
+    for (const auto f : {DaneField::pass, DaneField::unusable, DaneField::fail, DaneField::none,
+                         DaneField::error, DaneField::skipped, DaneField::pending}) {
+        auto s = sample();
+        s.verdict.dane = f;
+        BOOST_TEST(round_trip(s).verdict.dane == f);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(round_trip_every_sts_value) {
+    for (const auto f : {StsField::enforce, StsField::testing, StsField::none, StsField::fail,
+                         StsField::error, StsField::skipped, StsField::pending}) {
+        auto s = sample();
+        s.verdict.sts = f;
+        BOOST_TEST(round_trip(s).verdict.sts == f);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(round_trip_destination_and_flags) {
+    auto s = sample();
+    s.verdict = verdict::address_literal_verdict("[192.0.2.1]");
+    s.verdict.null_mx = true;
+    s.verdict.nxdomain = true;
+    s.verdict.mx_insecure = false;
+    BOOST_TEST((round_trip(s).verdict.destination == Destination::address_literal));
+    for (int bits = 0; bits < 8; ++bits) {
+        auto t = sample();
+        t.verdict.null_mx = (bits & 1) != 0;
+        t.verdict.nxdomain = (bits & 2) != 0;
+        t.verdict.mx_insecure = (bits & 4) != 0;
+        round_trip(t);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(round_trip_odd_strings) {
+    const std::vector<std::string> odd = {
+        "",
+        "\t",
+        "a\tb\tc",
+        "line\nbreak\r\n",
+        "back\\slash\\t not a tab",
+        "\\",
+        "ends with backslash\\",
+        std::string("nul\0inside", 10),
+        "unicode: \xC3\xA9t\xC3\xA9 \xE6\x97\xA5\xE6\x9C\xAC \xF0\x9F\x93\xA7",
+        "xn--bcher-kva.test",
+        std::string(5000, 'x'),
+    };
+    for (const auto& s : odd) {
+        auto v = sample();
+        v.verdict.domain = s;
+        v.verdict.dane_why = s;
+        v.verdict.dane_why += '\t';
+        v.verdict.dane_why += s;
+        v.verdict.sts_why = s;
+        round_trip(v);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(round_trip_extreme_numbers) {
+    auto s = sample();
+    s.verdict.ttl = std::chrono::seconds(0);
+    s.verdict.at = std::chrono::system_clock::time_point{};
+    s.expires = std::chrono::system_clock::time_point(std::chrono::nanoseconds(-1));
+    round_trip(s);
+    s.verdict.ttl = std::chrono::seconds(31557600);
+    s.expires = std::chrono::system_clock::time_point(
+        std::chrono::nanoseconds(std::numeric_limits<std::int64_t>::max()));
+    round_trip(s);
+}
+
+BOOST_AUTO_TEST_CASE(unknown_versions_rejected) {
+    std::string text = encode_verdict(sample());
+    for (const std::string v : {"v2", "v0", "V1", "", "v1 ", "v10"}) {
+        std::string t = v + text.substr(2);
+        BOOST_TEST(!decode_verdict(t).has_value(), "version " << v);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(unknown_enum_words_rejected) {
+    const std::string text = encode_verdict(sample());
+    const auto replace = [&](const std::string& from, const std::string& to) {
+        std::string t = text;
+        const auto at = t.find("\t" + from + "\t");
+        BOOST_TEST_REQUIRE(at != std::string::npos);
+        t.replace(at + 1, from.size(), to);
+        return t;
+    };
+    BOOST_TEST(!decode_verdict(replace("secure", "Secure")).has_value());
+    BOOST_TEST(!decode_verdict(replace("secure", "validated")).has_value());
+    BOOST_TEST(!decode_verdict(replace("pass", "ok")).has_value());
+    BOOST_TEST(!decode_verdict(replace("enforce", "")).has_value());
+    BOOST_TEST(!decode_verdict(replace("dns_name", "literal")).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(malformed_fields_rejected) {
+    const std::string text = encode_verdict(sample());
+    BOOST_TEST(decode_verdict(text).has_value());
+    BOOST_TEST(!decode_verdict(text + "\t").has_value());       // one field too many
+    BOOST_TEST(!decode_verdict(text + "\textra").has_value());  // one field too many
+    BOOST_TEST(!decode_verdict(text.substr(0, text.rfind('\t'))).has_value());  // one too few
+    BOOST_TEST(!decode_verdict(text + "x").has_value());   // expires not a number
+    BOOST_TEST(!decode_verdict(text + "\n").has_value());  // trailing line end
+    auto s = sample();
+    s.verdict.domain = "d";
+    std::string t = encode_verdict(s);
+    BOOST_TEST(!decode_verdict(std::string(t).replace(3, 1, "d\\q")).has_value());  // bad escape
+    BOOST_TEST(!decode_verdict(std::string(t).replace(3, 1, "d\\")).has_value());   // lone escape
+    BOOST_TEST(!decode_verdict(std::string(t).replace(3, 1, "d\n")).has_value());   // raw line end
+    // Booleans are exactly 0 or 1.
+    const auto flags = t.find("\t0\t0\t1\t");
+    BOOST_TEST_REQUIRE(flags != std::string::npos);
+    BOOST_TEST(!decode_verdict(std::string(t).replace(flags + 1, 1, "2")).has_value());
+    BOOST_TEST(!decode_verdict(std::string(t).replace(flags + 1, 1, "true")).has_value());
+    // Numbers: no sign, spaces or hex.
+    const auto ttl = t.find("\t3600\t");
+    BOOST_TEST_REQUIRE(ttl != std::string::npos);
+    BOOST_TEST(!decode_verdict(std::string(t).replace(ttl + 1, 4, "+3600")).has_value());
+    BOOST_TEST(!decode_verdict(std::string(t).replace(ttl + 1, 4, " 3600")).has_value());
+    BOOST_TEST(!decode_verdict(std::string(t).replace(ttl + 1, 4, "0x10")).has_value());
+    BOOST_TEST(!decode_verdict(std::string(t).replace(ttl + 1, 4, "03600")).has_value());
+    BOOST_TEST(!decode_verdict(std::string(t).replace(ttl + 1, 4, "-0")).has_value());
+    BOOST_TEST(decode_verdict(std::string(t).replace(ttl + 1, 4, "-5")).has_value());
+    BOOST_TEST(
+        !decode_verdict(std::string(t).replace(ttl + 1, 4, "99999999999999999999")).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(garbage_never_crashes) {
+    const std::vector<std::string> garbage = {"",
+                                              "\t",
+                                              "v1",
+                                              "v1\t",
+                                              std::string(13, '\t'),
+                                              "v1" + std::string(13, '\t'),
+                                              R"(\\\)",
+                                              "SQLite format 3"};
+    for (const auto& g : garbage) {
+        BOOST_TEST(!decode_verdict(g).has_value());
+    }
+    // Random bytes, and random mutations of a valid record.
+    std::mt19937 rng(20240229);
+    std::uniform_int_distribution<int> byte(0, 255);
+    const std::string valid = encode_verdict(sample());
+    for (int i = 0; i < 5000; ++i) {
+        std::string g(static_cast<std::size_t>(byte(rng)), '\0');
+        for (auto& c : g) {
+            c = static_cast<char>(byte(rng));
+        }
+        (void)decode_verdict(g);
+        std::string m = valid;
+        for (int k = 0; k < 3; ++k) {
+            m[static_cast<std::size_t>(rng() % m.size())] = static_cast<char>(byte(rng));
+        }
+        if (auto d = decode_verdict(m)) {
+            // Whatever survives a mutation must re-encode to what was read.
+            BOOST_TEST(encode_verdict(*d) == m);
+        }
+    }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(store_spec)
+
+BOOST_AUTO_TEST_CASE(memory_is_no_store) {
+    auto s = cache::make_store("memory");
+    BOOST_TEST_REQUIRE(s.ok());
+    BOOST_TEST(s.value() == nullptr);
+}
+
+BOOST_AUTO_TEST_CASE(unparsable_specs_are_errors) {
+    for (const std::string spec : {"",
+                                   "Memory",
+                                   "memory ",
+                                   "sqlite:",
+                                   "sqlite:relative/path",
+                                   "sqlite:/dir/",
+                                   "sqlite",
+                                   "redis://",
+                                   "redis://:6379",
+                                   "redis://host:",
+                                   "redis://host:0",
+                                   "redis://host:65536",
+                                   "redis://host:-1",
+                                   "redis://host:port",
+                                   "redis://host:6379/",
+                                   "redis://host:6379/x",
+                                   "redis://host:6379/-1",
+                                   "redis://user:pw@host:6379",
+                                   "redis://[::1",
+                                   "redis://[]:6379",
+                                   "redis://[::1]x",
+                                   "redis://host/0?opt=1",
+                                   "redis:host:6379",
+                                   "rediss://host:6379",
+                                   "postgres://x"}) {
+        auto s = cache::make_store(spec);
+        BOOST_TEST(!s.ok(), "spec \"" << spec << "\" accepted");
+        if (!s.ok()) {
+            BOOST_TEST(s.error().find("cache store") != std::string::npos);
+        }
+    }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
