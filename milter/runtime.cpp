@@ -113,14 +113,18 @@ Result<std::unique_ptr<Runtime>> make_runtime(std::shared_ptr<const config::Conf
 
 std::string answer_policy_query(Runtime& runtime, const std::string& key) {
     const auto cfg = runtime.config.load();
-    // A bracketed next hop ("[host]:port") names a host, not a domain: no MX,
-    // so neither DANE's MX walk nor MTA-STS applies to it here.
-    if (!key.empty() && key.front() == '[') {
+    // After a NOTFOUND, Postfix's smtp client also asks for the parent
+    // domains (".example.com", ".com"); a bracketed next hop ("[host]") or
+    // one with a port names a host, not a domain. None of them is ours to
+    // answer, and PERM would make Postfix defer the message (it treats it as
+    // a broken policy), so they are NOTFOUND. So is a name that is not a
+    // valid domain: RCPT already refused such recipients.
+    if (key.empty() || key.front() == '.' || key.find_first_of("[:") != std::string::npos) {
         return "NOTFOUND ";
     }
     auto domain = address::normalize_domain(key);
     if (!domain) {
-        return "PERM invalid domain: " + domain.error();
+        return "NOTFOUND ";
     }
     const config::Connector& c = cfg->connectors.select(*domain);
     cache::VerdictCache::VerdictPtr v;
@@ -148,7 +152,9 @@ Result<bool> bind_policy_map(Runtime& runtime) {
         [rt](const std::string& /*name*/, const std::string& key) {
             return answer_policy_query(*rt, key);
         },
-        std::max(16U, cfg->prefetch.concurrency));
+        // Postfix keeps one connection per smtp process (up to
+        // default_process_limit = 100) open between deliveries.
+        std::max(256U, cfg->prefetch.concurrency));
     if (!server) {
         return Error{cfg->path + ": [policy_map] listen: " + server.error()};
     }

@@ -69,6 +69,10 @@ expect insecure.test 0 "may"                               # dane none, mta_sts 
 expect sts-testing.test 1 ""                               # NOTFOUND: nothing to enforce
 expect notlsa.test 1 "temporary"                           # a defer: TEMP
 expect bogus.test 1 "temporary"                            # dnssec-invalid defer: TEMP
+# Postfix asks for parent domains after a NOTFOUND: never PERM (it would defer).
+expect .sts-testing.test 1 ""
+expect "[127.0.0.1]:25" 1 ""
+expect "bad..name.test" 1 ""
 grep -q "dnssec-invalid" "$work/milter.log" && ok "TEMP text logged with its result type" ||
     bad "no dnssec-invalid in the policy map log"
 
