@@ -1,4 +1,5 @@
 #include "core/cache/redis_store.hpp"
+#include "core/util/sigpipe_block.hpp"
 
 #include <Poco/Exception.h>
 #include <Poco/Net/SocketAddress.h>
@@ -33,35 +34,6 @@ std::chrono::milliseconds remaining(SteadyClock::time_point deadline) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now());
 }
 
-// Poco's socket writes do not ask for MSG_NOSIGNAL, and a write to a Redis
-// that has gone away raises SIGPIPE. SIGPIPE is thread-directed: block it
-// around our I/O and discard a pending one, without touching process state.
-class SigpipeBlock {
-  public:
-    SigpipeBlock() {
-        sigemptyset(&pipe_);
-        sigaddset(&pipe_, SIGPIPE);
-        pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
-    }
-    ~SigpipeBlock() {
-        if (sigismember(&old_, SIGPIPE) == 0) {
-            sigset_t pending;
-            sigemptyset(&pending);
-            if (sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1) {
-                const timespec zero{};
-                sigtimedwait(&pipe_, nullptr, &zero);
-            }
-        }
-        pthread_sigmask(SIG_SETMASK, &old_, nullptr);
-    }
-    SigpipeBlock(const SigpipeBlock&) = delete;
-    SigpipeBlock& operator=(const SigpipeBlock&) = delete;
-
-  private:
-    sigset_t pipe_{};
-    sigset_t old_{};
-};
-
 }  // namespace
 
 struct RedisStore::Conn {
@@ -76,7 +48,7 @@ RedisStore::RedisStore(RedisTarget target, std::shared_ptr<const Clock> clock,
       timeouts_(timeouts),
       backoff_(timeouts_.backoff_min) {
     const std::lock_guard lock(mu_);
-    const SigpipeBlock no_sigpipe;
+    const util::SigpipeBlock no_sigpipe;
     std::string why;
     if (!connect_locked(SteadyClock::now() + timeouts_.get_budget, why)) {
         failed_locked("connect", why);
@@ -85,7 +57,7 @@ RedisStore::RedisStore(RedisTarget target, std::shared_ptr<const Clock> clock,
 
 RedisStore::~RedisStore() {
     // Closing may flush what a failed write left buffered.
-    const SigpipeBlock no_sigpipe;
+    const util::SigpipeBlock no_sigpipe;
     conn_.reset();
 }
 
@@ -214,7 +186,7 @@ std::optional<StoredVerdict> RedisStore::get(const std::string& domain) {
     if (!lock.try_lock_until(deadline)) {
         return std::nullopt;  // another call holds the connection: a miss
     }
-    const SigpipeBlock no_sigpipe;
+    const util::SigpipeBlock no_sigpipe;
     BulkString value;
     const bool ok = run_locked("GET", deadline, [&](Poco::Redis::Client& c) {
         Array cmd;
@@ -256,7 +228,7 @@ void RedisStore::put(const std::vector<StoredVerdict>& verdicts) {
         ++errors_;  // dropped writes are worth a metric; the state is unchanged
         return;
     }
-    const SigpipeBlock no_sigpipe;
+    const util::SigpipeBlock no_sigpipe;
     run_locked("SET", deadline, [&](Poco::Redis::Client& c) {
         // Pipelined: all SETs in one write, then all replies.
         const Array replies = c.sendCommands(commands);

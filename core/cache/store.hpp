@@ -29,7 +29,7 @@ struct StoredVerdict {
 };
 
 class Store {
-public:
+  public:
     virtual ~Store() = default;
     // "sqlite:/var/lib/..." or "redis://host:port/db", for logs and metrics.
     [[nodiscard]] virtual std::string name() const = 0;

@@ -51,7 +51,7 @@
 namespace dsm::cache {
 
 class VerdictCache {
-public:
+  public:
     // Computes a domain's verdict (blocking, may take seconds). Called on a
     // worker thread; must be thread-safe. Exceptions become error verdicts.
     using Compute = std::function<verdict::DomainVerdict(const std::string& domain)>;
@@ -61,9 +61,9 @@ public:
     // on worker threads only and must not block for long.
     struct Persistence {
         // A stored verdict and the wall-clock end of its lifetime.
-        std::function<std::optional<std::pair<verdict::DomainVerdict,
-                                              std::chrono::system_clock::time_point>>(
-            const std::string& domain)>
+        std::function<
+            std::optional<std::pair<verdict::DomainVerdict, std::chrono::system_clock::time_point>>(
+                const std::string& domain)>
             load;
         std::function<void(const verdict::DomainVerdict&, std::chrono::system_clock::time_point)>
             save;
@@ -71,18 +71,17 @@ public:
 
     struct Stats {
         std::uint64_t hits = 0;
-        std::uint64_t misses = 0;      // lookups started for a caller
-        std::uint64_t joined = 0;      // callers that joined a lookup in flight
-        std::uint64_t timeouts = 0;    // callers that stopped waiting: `pending`
-        std::uint64_t stale = 0;       // stale verdicts served
+        std::uint64_t misses = 0;    // lookups started for a caller
+        std::uint64_t joined = 0;    // callers that joined a lookup in flight
+        std::uint64_t timeouts = 0;  // callers that stopped waiting: `pending`
+        std::uint64_t stale = 0;     // stale verdicts served
         std::uint64_t evictions = 0;
         std::uint64_t prefetches = 0;  // refreshes started by the prefetcher
         std::uint64_t store_hits = 0;  // lookups answered by the persistent store
     };
 
     VerdictCache(const config::CacheSettings& cache, const config::PrefetchSettings& prefetch,
-                 Compute compute, std::shared_ptr<const Clock> clock,
-                 Persistence persistence = {});
+                 Compute compute, std::shared_ptr<const Clock> clock, Persistence persistence = {});
     ~VerdictCache();
     VerdictCache(const VerdictCache&) = delete;
     VerdictCache& operator=(const VerdictCache&) = delete;
@@ -112,7 +111,7 @@ public:
     [[nodiscard]] std::size_t queued_lookups() const { return pool_.queued(); }
     [[nodiscard]] Stats stats() const;
 
-private:
+  private:
     struct Flight;
     struct Entry {
         VerdictPtr verdict;
@@ -134,9 +133,9 @@ private:
     Entry& entry_for(Shard& shard, const std::string& domain);  // shard.mu held
     bool start_lookup(const std::string& domain, const std::shared_ptr<Flight>& flight);
     void run_lookup(const std::string& domain, const std::shared_ptr<Flight>& flight);
-    verdict::DomainVerdict compute_or_load(const std::string& domain,
-                                           std::optional<std::chrono::system_clock::time_point>*
-                                               stored_expiry);
+    verdict::DomainVerdict compute_or_load(
+        const std::string& domain,
+        std::optional<std::chrono::system_clock::time_point>* stored_expiry);
     void store_result(const std::string& domain, VerdictPtr result,
                       std::optional<Clock::time_point> expires_override);
     [[nodiscard]] std::chrono::seconds lifetime(const verdict::DomainVerdict& v) const;

@@ -20,8 +20,8 @@ enum class LogLevel { trace, debug, info, warn, error };
 struct MilterSettings {
     std::string socket = "inet:8891@127.0.0.1";  // libmilter smfi_setconn() syntax
     std::string header = "X-DANE-STS-Verdict";
-    std::string user;        // empty: keep the current user
-    unsigned umask = 007;    // octal in the file
+    std::string user;      // empty: keep the current user
+    unsigned umask = 007;  // octal in the file
     LogLevel log_level = LogLevel::info;
     std::string log_target = "stderr";  // stderr | syslog | file:/path
 };
@@ -52,7 +52,8 @@ struct ProbeSettings {
 };
 
 struct CacheSettings {
-    std::string store = "sqlite:/var/lib/dane-sts-milter/cache.db";  // memory | sqlite:PATH | redis://HOST:PORT[/DB]
+    std::string store = "sqlite:/var/lib/dane-sts-milter/cache.db";  // memory | sqlite:PATH |
+                                                                     // redis://HOST:PORT[/DB]
     std::size_t max_entries = 1000000;
     std::chrono::seconds min_ttl{300};
     std::chrono::seconds max_ttl{86400};

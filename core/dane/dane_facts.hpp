@@ -16,18 +16,18 @@ namespace dsm::dane {
 // smtp_mx_address_limit=5 addresses; we look wider to find a DANE MX but
 // never without limit.
 struct Limits {
-    std::size_t max_mx_hosts = 10;        // MX hosts examined, lowest preference first
-    std::size_t max_tlsa_records = 32;    // TLSA records kept per RRset
-    std::size_t max_addresses = 16;       // A+AAAA records kept per host
+    std::size_t max_mx_hosts = 10;      // MX hosts examined, lowest preference first
+    std::size_t max_tlsa_records = 32;  // TLSA records kept per RRset
+    std::size_t max_addresses = 16;     // A+AAAA records kept per host
 };
 
 // Per-MX classification (RFC 7672 §2.2).
 enum class MxDane {
-    dane,           // secure, usable TLSA RRset: a DANE MX
-    unusable,       // secure TLSA RRset, no usable record (§2.3: still encrypt)
-    none,           // no secure TLSA (insecure address/TLSA, or no records)
-    error,          // bogus or failed address or TLSA lookup
-    no_addresses,   // the host has no A/AAAA records at all
+    dane,          // secure, usable TLSA RRset: a DANE MX
+    unusable,      // secure TLSA RRset, no usable record (§2.3: still encrypt)
+    none,          // no secure TLSA (insecure address/TLSA, or no records)
+    error,         // bogus or failed address or TLSA lookup
+    no_addresses,  // the host has no A/AAAA records at all
 };
 
 std::string_view to_string(MxDane d);
@@ -51,7 +51,7 @@ struct MxHost {
     std::string canonical_name;          // after CNAME expansion, if any
     std::vector<TlsaLookup> tlsa;        // in the order tried (§2.2.2: expanded name first)
     MxDane dane = MxDane::none;
-    std::string why;                     // one line for the log / --check
+    std::string why;  // one line for the log / --check
 };
 
 // Overall DANE state of the domain, before any connector is applied.

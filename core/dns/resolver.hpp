@@ -9,7 +9,7 @@
 namespace dsm::dns {
 
 class Resolver {
-public:
+  public:
     virtual ~Resolver() = default;
 
     // Blocking lookup of (name, type) with DNSSEC validation. Never throws for

@@ -15,8 +15,7 @@ namespace dsm::policymap {
 // "OK secure match=... servername=hostname", "TEMP <reply text>" or
 // "NOTFOUND ". `sts_mx_patterns`: the enforce policy's mx patterns (only
 // used for require=sts).
-std::string policy_answer(const config::Connector& connector,
-                          const verdict::DomainVerdict& verdict,
+std::string policy_answer(const config::Connector& connector, const verdict::DomainVerdict& verdict,
                           const std::vector<std::string>& sts_mx_patterns);
 
 }  // namespace dsm::policymap

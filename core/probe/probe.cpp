@@ -21,6 +21,7 @@
 // TLSA records can ever authenticate a DANE peer (RFC 7672 §3.1.3: PKIX
 // usages are unusable), one for WebPKI with the CAs of [sts] ca_file.
 #include "core/probe/probe.hpp"
+#include "core/util/sigpipe_block.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -191,34 +192,6 @@ std::string name_of(const X509* cert) {
     BIO_free(bio);
     return out;
 }
-
-// SIGPIPE is thread-directed: block it for the probe and discard one that
-// became pending meanwhile, unless the caller had it blocked already.
-class SigpipeBlock {
-  public:
-    SigpipeBlock() {
-        sigemptyset(&pipe_);
-        sigaddset(&pipe_, SIGPIPE);
-        pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
-    }
-    ~SigpipeBlock() {
-        if (sigismember(&old_, SIGPIPE) == 0) {
-            sigset_t pending;
-            sigemptyset(&pending);
-            if (sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1) {
-                const timespec zero{};
-                sigtimedwait(&pipe_, nullptr, &zero);
-            }
-        }
-        pthread_sigmask(SIG_SETMASK, &old_, nullptr);
-    }
-    SigpipeBlock(const SigpipeBlock&) = delete;
-    SigpipeBlock& operator=(const SigpipeBlock&) = delete;
-
-  private:
-    sigset_t pipe_{};
-    sigset_t old_{};
-};
 
 // What the verify callback saw: the first error and the leaf's subject.
 struct VerifyTrace {
@@ -718,7 +691,7 @@ ProbeResult SmtpProber::probe_webpki(const std::string& mx_host, const std::stri
 
 ProbeResult SmtpProber::run(const std::string& mx_host, const std::string& address,
                             const TlsTarget& target) {
-    const SigpipeBlock no_sigpipe;
+    const util::SigpipeBlock no_sigpipe;
     const Clock::time_point start = Clock::now();
     ProbeResult r;
     r.host = strip_dot(mx_host);

@@ -72,6 +72,7 @@
 
 #include "core/dns/rdata.hpp"
 #include "core/sts/policy_fetcher.hpp"
+#include "core/util/sigpipe_block.hpp"
 
 namespace dsm::sts {
 namespace {
@@ -282,35 +283,6 @@ class Watchdog {
     std::uint64_t next_id_ = 0;
     bool stopping_ = false;
     std::thread thread_;  // last: starts once the members above exist
-};
-
-// SIGPIPE is thread-directed: blocking it here and discarding a pending one
-// afterwards keeps a peer's reset from killing a process that did not ignore
-// SIGPIPE (the --check command, tests), without touching process state.
-class SigpipeBlock {
-  public:
-    SigpipeBlock() {
-        sigemptyset(&pipe_);
-        sigaddset(&pipe_, SIGPIPE);
-        pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
-    }
-    ~SigpipeBlock() {
-        if (sigismember(&old_, SIGPIPE) == 0) {
-            sigset_t pending;
-            sigemptyset(&pending);
-            if (sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1) {
-                const timespec zero{};
-                sigtimedwait(&pipe_, nullptr, &zero);
-            }
-        }
-        pthread_sigmask(SIG_SETMASK, &old_, nullptr);
-    }
-    SigpipeBlock(const SigpipeBlock&) = delete;
-    SigpipeBlock& operator=(const SigpipeBlock&) = delete;
-
-  private:
-    sigset_t pipe_{};
-    sigset_t old_{};
 };
 
 // ---------------------------------------------------------------------------
@@ -524,7 +496,7 @@ void classify_failure(const Poco::Exception* e, const std::string& what, Phase p
 void exchange(Poco::Net::StreamSocket& socket, const Poco::Net::Context::Ptr& context,
               Watchdog& watchdog, const Target& t, FetchResult& r) {
     const Watchdog::Arm arm(watchdog, socket.impl()->sockfd(), t.deadline);
-    const SigpipeBlock no_sigpipe;
+    const util::SigpipeBlock no_sigpipe;
     Phase phase = Phase::handshake;
     try {
         socket.setReceiveTimeout(timespan(t.budget));

@@ -19,7 +19,7 @@
 namespace dsm::sts {
 
 class PolicyCache {
-public:
+  public:
     using time_point = std::chrono::steady_clock::time_point;
     static constexpr std::chrono::minutes kRetryAfterFailure{5};
 
@@ -47,7 +47,7 @@ public:
 
     [[nodiscard]] std::size_t size() const;
 
-private:
+  private:
     struct Slot {
         std::optional<Entry> entry;
         std::string failed_id;

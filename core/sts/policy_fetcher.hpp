@@ -15,16 +15,16 @@ namespace dsm::sts {
 // Why a fetch failed, in RFC 8460 §4.3 terms where one fits.
 enum class FetchOutcome {
     ok,
-    dns_error,           // mta-sts.<domain> has no address, or the lookup failed
-    connect_error,       // no address accepted a connection
-    tls_error,           // handshake failed (protocol, version)
+    dns_error,                  // mta-sts.<domain> has no address, or the lookup failed
+    connect_error,              // no address accepted a connection
+    tls_error,                  // handshake failed (protocol, version)
     certificate_host_mismatch,  // certificate not valid for mta-sts.<domain>
     certificate_not_trusted,    // chain does not lead to a CA of [sts] ca_file
-    http_status,         // anything but 200 (a redirect is never followed)
-    content_type,        // not text/plain
-    too_large,           // body over 64 KiB
-    timeout,             // fetch_timeout_ms elapsed
-    protocol_error,      // malformed HTTP
+    http_status,                // anything but 200 (a redirect is never followed)
+    content_type,               // not text/plain
+    too_large,                  // body over 64 KiB
+    timeout,                    // fetch_timeout_ms elapsed
+    protocol_error,             // malformed HTTP
 };
 std::string_view to_string(FetchOutcome o);
 
@@ -41,7 +41,7 @@ struct FetchResult {
 };
 
 class PolicyFetcher {
-public:
+  public:
     virtual ~PolicyFetcher() = default;
     // Blocking; never throws for network or protocol failures. Thread-safe.
     virtual FetchResult fetch(const std::string& domain) = 0;

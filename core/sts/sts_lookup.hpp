@@ -42,7 +42,7 @@ struct StsFacts {
     TxtDiscovery discovery;
     // Fetch (§3.3), when one was made.
     std::optional<FetchResult> fetch;
-    std::string parse_error;  // the fetched body did not parse
+    std::string parse_error;                   // the fetched body did not parse
     bool fetch_skipped_after_failure = false;  // same id failed < 5 minutes ago
     // The policy in force, if any.
     std::optional<Policy> policy;

@@ -30,10 +30,10 @@ struct DomainVerdict {
     DnssecField dnssec = DnssecField::pending;
     DaneField dane = DaneField::pending;
     StsField sts = StsField::skipped;
-    bool null_mx = false;              // RFC 7505: the domain accepts no mail
-    bool nxdomain = false;             // the domain does not exist
-    bool mx_insecure = false;          // dane=none because the MX RRset is unsigned
-    std::string dane_why;              // one plain-words line for replies and logs
+    bool null_mx = false;      // RFC 7505: the domain accepts no mail
+    bool nxdomain = false;     // the domain does not exist
+    bool mx_insecure = false;  // dane=none because the MX RRset is unsigned
+    std::string dane_why;      // one plain-words line for replies and logs
     std::string sts_why;
     // The `mx` patterns of the MTA-STS policy in force (enforce or testing),
     // for the policy map's `match=` (SPEC §7).

@@ -90,7 +90,9 @@ MilterProcess::MilterProcess(const std::string& binary, const std::string& confi
     }
 }
 
-MilterProcess::~MilterProcess() { stop(); }
+MilterProcess::~MilterProcess() {
+    stop();
+}
 
 std::string MilterProcess::render(const std::string& body) const {
     std::string conf = body;
