@@ -34,9 +34,17 @@ VerdictCache::VerdictCache(const config::CacheSettings& cache,
       compute_(std::move(compute)),
       clock_(std::move(clock)),
       persistence_(std::move(persistence)),
-      shard_capacity_(std::max<std::size_t>(1, cache.max_entries / kShards)),
-      shards_(kShards),
-      pool_(std::max(1U, prefetch.concurrency), kMaxQueuedLookups) {}
+      // Fewer shards than 64 when max_entries is smaller, so that every
+      // shard holds at least one entry.
+      shards_(std::clamp<std::size_t>(cache.max_entries, 1, kShards)),
+      pool_(std::max(1U, prefetch.concurrency), kMaxQueuedLookups) {
+    // The shards' shares add up to max_entries exactly: the remainder goes
+    // one each to the first shards.
+    const std::size_t total = std::max<std::size_t>(1, cache.max_entries);
+    for (std::size_t i = 0; i < shards_.size(); ++i) {
+        shards_[i].capacity = total / shards_.size() + (i < total % shards_.size() ? 1 : 0);
+    }
+}
 
 VerdictCache::~VerdictCache() {
     {
@@ -50,7 +58,7 @@ VerdictCache::~VerdictCache() {
 }
 
 VerdictCache::Shard& VerdictCache::shard_for(const std::string& domain) const {
-    return shards_[std::hash<std::string>{}(domain) % kShards];
+    return shards_[std::hash<std::string>{}(domain) % shards_.size()];
 }
 
 VerdictCache::Entry& VerdictCache::entry_for(Shard& shard, const std::string& domain) {
@@ -354,7 +362,7 @@ void VerdictCache::evict_if_full(Shard& shard) {
     constexpr int kScan = 32;
     int scanned = 0;
     for (auto it = shard.lru.end();
-         shard.map.size() > shard_capacity_ && it != shard.lru.begin() && scanned < kScan;
+         shard.map.size() > shard.capacity && it != shard.lru.begin() && scanned < kScan;
          ++scanned) {
         --it;
         auto m = shard.map.find(*it);

@@ -26,8 +26,11 @@
 // down by up to 10% so same-TTL entries spread out), keeping at most
 // `concurrency` lookups queued; a domain in steady use never misses.
 //
-// Bounded: at most `max_entries` (each shard holds its share and evicts its
-// least recently used entry). Thread-safe.
+// Bounded: at most `max_entries` (each shard holds its share, the shares add
+// up to max_entries exactly, and a full shard evicts its least recently used
+// entry; only entries with a lookup in flight may briefly exceed a share).
+// A shard fills before the others, so eviction may start a little before
+// the whole cache holds max_entries. Thread-safe.
 #pragma once
 
 #include <atomic>
@@ -127,6 +130,7 @@ class VerdictCache {
         mutable std::mutex mu;
         std::unordered_map<std::string, Entry> map;
         std::list<std::string> lru;  // front: most recently used
+        std::size_t capacity = 1;    // this shard's share of max_entries
     };
 
     Shard& shard_for(const std::string& domain) const;
@@ -149,7 +153,6 @@ class VerdictCache {
     Compute compute_;
     std::shared_ptr<const Clock> clock_;
     Persistence persistence_;
-    std::size_t shard_capacity_;
     mutable std::vector<Shard> shards_;
 
     std::atomic<std::uint64_t> hits_{0}, misses_{0}, joined_{0}, timeouts_{0}, stale_{0},

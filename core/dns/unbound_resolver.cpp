@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
@@ -146,18 +147,12 @@ DnsAnswer to_answer(DnsAnswer answer, int err, const ub_result* r) {
     return answer;
 }
 
-}  // namespace
+using ContextPtr = std::unique_ptr<ub_ctx, void (*)(ub_ctx*)>;
 
-Result<std::unique_ptr<UnboundResolver>> UnboundResolver::create(
-    const config::ResolverSettings& settings) {
-    if (settings.timeout.count() <= 0) {
-        return Error{"resolver.timeout_ms: must be a positive number of milliseconds"};
-    }
-    if (auto err = check_trust_anchor_file(settings.trust_anchor_file)) {
-        return *err;
-    }
-
-    std::unique_ptr<ub_ctx, void (*)(ub_ctx*)> ctx(ub_ctx_create(), &ub_ctx_delete);
+// One finalised libunbound context with every [resolver] setting; the
+// resolver makes N of them alike.
+Result<ContextPtr> make_context(const config::ResolverSettings& settings) {
+    ContextPtr ctx(ub_ctx_create(), &ub_ctx_delete);
     if (!ctx) {
         return Error{"resolver: cannot create a libunbound context"};
     }
@@ -240,19 +235,58 @@ Result<std::unique_ptr<UnboundResolver>> UnboundResolver::create(
             return ub_error(finalise_error, rc);
         }
     }
+    return ctx;
+}
+
+}  // namespace
+
+unsigned UnboundResolver::default_contexts() {
+    // At least 2, so that one slow validation never holds up every lookup;
+    // at most 16: past that the contexts' sockets, caches and threads cost
+    // more than validation does at any mail volume we aim for (SPEC §9).
+    return std::clamp(std::thread::hardware_concurrency(), 2U, 16U);
+}
+
+Result<std::unique_ptr<UnboundResolver>> UnboundResolver::create(
+    const config::ResolverSettings& settings, unsigned contexts) {
+    if (settings.timeout.count() <= 0) {
+        return Error{"resolver.timeout_ms: must be a positive number of milliseconds"};
+    }
+    if (auto err = check_trust_anchor_file(settings.trust_anchor_file)) {
+        return *err;
+    }
+    if (contexts == 0) {
+        contexts = default_contexts();
+    }
+
+    std::vector<ContextPtr> made;
+    for (unsigned i = 0; i < contexts; ++i) {
+        auto ctx = make_context(settings);
+        if (!ctx) {
+            return Error{ctx.error()};
+        }
+        made.push_back(std::move(*ctx));
+    }
 
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) {
         return Error{std::string("resolver: pipe: ") + std::strerror(errno)};
     }
+    std::vector<ub_ctx*> ctxs;
+    for (auto& ctx : made) {
+        ctxs.push_back(ctx.release());
+    }
     return std::unique_ptr<UnboundResolver>(
-        new UnboundResolver(ctx.release(), settings.timeout, fds[0], fds[1]));
+        new UnboundResolver(std::move(ctxs), settings.timeout, fds[0], fds[1]));
 }
 
-UnboundResolver::UnboundResolver(ub_ctx* ctx, std::chrono::milliseconds timeout, int wake_read,
-                                 int wake_write)
-    : ctx_(ctx), timeout_(timeout), wake_read_(wake_read), wake_write_(wake_write) {
-    events_ = std::thread([this] { event_loop(); });
+UnboundResolver::UnboundResolver(std::vector<ub_ctx*> ctxs, std::chrono::milliseconds timeout,
+                                 int wake_read, int wake_write)
+    : ctxs_(std::move(ctxs)), timeout_(timeout), wake_read_(wake_read), wake_write_(wake_write) {
+    events_.reserve(ctxs_.size());
+    for (ub_ctx* ctx : ctxs_) {
+        events_.emplace_back([this, ctx] { event_loop(ctx); });
+    }
 }
 
 UnboundResolver::~UnboundResolver() {
@@ -276,7 +310,7 @@ UnboundResolver::~UnboundResolver() {
     }
     waiting.clear();
     {
-        // Callers still use ctx_ (ub_cancel) on their way out.
+        // Callers still use their context (ub_cancel) on their way out.
         std::unique_lock lock(mu_);
         idle_.wait(lock, [this] { return callers_ == 0; });
     }
@@ -284,17 +318,21 @@ UnboundResolver::~UnboundResolver() {
     const char stop = 1;
     while (::write(wake_write_, &stop, 1) < 0 && errno == EINTR) {
     }
-    events_.join();
+    for (auto& t : events_) {
+        t.join();
+    }
     // Outstanding queries are dropped without their callbacks (unbound.h),
     // so their Query objects are freed with in_flight_ below.
-    ub_ctx_delete(ctx_);
+    for (ub_ctx* ctx : ctxs_) {
+        ub_ctx_delete(ctx);
+    }
     in_flight_.clear();
     ::close(wake_read_);
     ::close(wake_write_);
 }
 
-void UnboundResolver::event_loop() {
-    const int ub = ub_fd(ctx_);
+void UnboundResolver::event_loop(ub_ctx* ctx) {
+    const int ub = ub_fd(ctx);
     if (ub < 0) {
         spdlog::error("resolver: libunbound has no result descriptor; lookups will time out");
         return;
@@ -313,12 +351,21 @@ void UnboundResolver::event_loop() {
             return;
         }
         if (fds[0].revents != 0) {
-            if (int rc = ub_process(ctx_); rc != 0) {
+            if (int rc = ub_process(ctx); rc != 0) {
                 spdlog::error("resolver: ub_process: {}; lookups will time out", ub_strerror(rc));
                 return;
             }
         }
     }
+}
+
+ub_ctx* UnboundResolver::context_for_this_thread() const {
+    // One number per thread for the life of the process, whatever resolver
+    // it calls: threads take consecutive numbers, so N lookup workers spread
+    // evenly over the contexts.
+    static std::atomic<std::size_t> next_thread{0};
+    thread_local const std::size_t thread_number = next_thread.fetch_add(1);
+    return ctxs_[thread_number % ctxs_.size()];
 }
 
 void UnboundResolver::on_result(void* arg, int err, ub_result* result) {
@@ -381,8 +428,9 @@ DnsAnswer UnboundResolver::query(const std::string& name, RrType type) {
         ~CallGuard() { self->end_call(); }
     } guard{this};
 
+    ub_ctx* const ctx = context_for_this_thread();
     int id = 0;
-    const int rc = ub_resolve_async(ctx_, name.c_str(), static_cast<int>(type), class_in, q.get(),
+    const int rc = ub_resolve_async(ctx, name.c_str(), static_cast<int>(type), class_in, q.get(),
                                     &UnboundResolver::on_result, &id);
     if (rc != 0) {
         std::lock_guard lock(mu_);
@@ -402,7 +450,7 @@ DnsAnswer UnboundResolver::query(const std::string& name, RrType type) {
     // In threaded mode ub_cancel() succeeds only while the callback has not
     // been picked up; then it will never run and the Query is ours to drop.
     // If it fails, the callback ran or is about to, and drops it itself.
-    if (ub_cancel(ctx_, id) == 0) {
+    if (ub_cancel(ctx, id) == 0) {
         std::lock_guard lock(mu_);
         in_flight_.erase(q.get());
     }

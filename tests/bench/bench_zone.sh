@@ -19,6 +19,7 @@
 # Leaves behind, under DIR:
 #   bench.ds      trust anchor for `bench.test` (the zone is its own anchor)
 #   domains.txt   the COUNT domain names, one a line
+#   algorithm     ALGORITHM, for the benchmark's report
 #   knotd.pid, knotd.log, knot.conf, bench.test.zone, db/
 set -euo pipefail
 
@@ -55,6 +56,7 @@ if kdig +tcp +retry=0 +timeout=1 @"$ADDR" -p "$PORT" SOA "$ZONE." >/dev/null 2>&
 fi
 find "$dir" -mindepth 1 -maxdepth 1 -exec rm -rf -- {} +
 mkdir -p "$dir/db"
+echo "$algorithm" >"$dir/algorithm"
 
 # Same signing set-up as the test bed (TESTBED.md): knot signs on load, and
 # the zone file is never written back, so every start is a fresh zone.

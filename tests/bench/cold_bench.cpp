@@ -1,7 +1,8 @@
 // Cold verdicts per second against a local authoritative DNSSEC server (SPEC
 // §9: at least 2,000 domains/s): every domain of bench_zone.sh's zone once,
-// through the real parts and the real concurrency — UnboundResolver (one
-// libunbound context, fresh, so nothing is cached), VerdictBuilder (the RFC
+// through the real parts and the real concurrency — UnboundResolver (fresh,
+// so nothing is cached; as many libunbound contexts as the milter makes on
+// this machine), VerdictBuilder (the RFC
 // 7672 walk: MX, A, AAAA, TLSA, each validated), and VerdictCache's lookup
 // pool fed the way the prefetcher and warm_list feed it. Then the peer on the
 // same names in the same run: Debian's unbound-host (unbound_host_peer.sh).
@@ -13,9 +14,9 @@
 //                       [--peer-jobs N] [--rows FILE]
 //                       [--unbound-config FILE] [--contexts K]
 // The last two are for finding what limits the rate: --unbound-config is the
-// milter's own [resolver] unbound_config; --contexts K spreads the workers
-// over K UnboundResolvers (K libunbound threads), which the milter does not
-// do (what-if only).
+// milter's own [resolver] unbound_config; --contexts K gives the resolver K
+// libunbound contexts instead of the milter's default (K = 1: one validating
+// thread, as before the resolver had several).
 
 #include <algorithm>
 #include <atomic>
@@ -76,22 +77,6 @@ class TimingResolver final : public dsm::dns::Resolver {
   private:
     dsm::dns::Resolver& inner_;
     std::atomic<std::uint64_t> queries_{0}, failures_{0}, nanos_{0};
-};
-
-// What-if: K independent resolvers, each lookup worker always on the same
-// one (so a verdict's four queries share one context's cache).
-class SpreadResolver final : public dsm::dns::Resolver {
-  public:
-    explicit SpreadResolver(std::vector<std::unique_ptr<dsm::dns::UnboundResolver>> inner)
-        : inner_(std::move(inner)) {}
-    DnsAnswer query(const std::string& name, RrType type) override {
-        thread_local const std::size_t slot = next_.fetch_add(1) % inner_.size();
-        return inner_[slot]->query(name, type);
-    }
-
-  private:
-    std::vector<std::unique_ptr<dsm::dns::UnboundResolver>> inner_;
-    std::atomic<std::size_t> next_{0};
 };
 
 std::chrono::nanoseconds own_cpu() {
@@ -182,8 +167,9 @@ int main(int argc, char** argv) {
         args.take("--peer").value_or(std::string(DSM_BENCH_DIR) + "/unbound_host_peer.sh");
     const std::string rows = args.take("--rows").value_or("");
     const std::string unbound_config = args.take("--unbound-config").value_or("");
-    const unsigned contexts = std::stoul(args.take("--contexts").value_or("1"));
-    if (!args.ok() || args.rest().size() != 1 || workers == 0 || peer_jobs == 0 || contexts == 0) {
+    // 0: the milter's default for this machine.
+    const unsigned contexts = std::stoul(args.take("--contexts").value_or("0"));
+    if (!args.ok() || args.rest().size() != 1 || workers == 0 || peer_jobs == 0) {
         fmt::print(stderr,
                    "usage: cold_bench DIR [--workers N] [--peer SCRIPT | --no-peer] "
                    "[--peer-jobs N] [--rows FILE] [--unbound-config FILE] [--contexts K]\n"
@@ -198,6 +184,9 @@ int main(int argc, char** argv) {
         return 2;
     }
     const std::string knotd_stat = "/proc/" + knotd_pid.front() + "/stat";
+    // Written by bench_zone.sh: what signs the zone, hence what validation costs.
+    const auto algorithm_line = read_lines(dir + "/algorithm");
+    const std::string algorithm = algorithm_line.empty() ? "?" : algorithm_line.front();
 
     // As a milter.conf would say it: [resolver] trust_anchor_file, stub_zones.
     dsm::config::ResolverSettings rs;
@@ -205,23 +194,15 @@ int main(int argc, char** argv) {
     rs.stub_zones.push_back({"bench.test.", "127.0.11.53@53"});
     rs.unbound_config = unbound_config;
     const auto base_threads = keys(thread_cpu());
-    std::vector<std::unique_ptr<dsm::dns::UnboundResolver>> unbound;
-    for (unsigned i = 0; i < contexts; ++i) {
-        auto created = dsm::dns::UnboundResolver::create(rs);
-        if (!created) {
-            fmt::print(stderr, "cold_bench: {}\n", created.error());
-            return 1;
-        }
-        unbound.push_back(std::move(*created));
+    auto created = dsm::dns::UnboundResolver::create(rs, contexts);
+    if (!created) {
+        fmt::print(stderr, "cold_bench: {}\n", created.error());
+        return 1;
     }
+    const std::unique_ptr<dsm::dns::UnboundResolver> unbound = std::move(*created);
+    const std::size_t n_contexts = unbound->contexts();
     const auto resolver_threads = keys(thread_cpu());
-    std::unique_ptr<dsm::dns::Resolver> spread;
-    if (contexts > 1) {
-        spread = std::make_unique<SpreadResolver>(std::move(unbound));
-    } else {
-        spread = std::move(unbound.front());
-    }
-    TimingResolver resolver(*spread);
+    TimingResolver resolver(*unbound);
 
     const auto clock = std::make_shared<dsm::cache::SystemClock>();
     dsm::sts::PolicyCache policies;
@@ -297,10 +278,9 @@ int main(int argc, char** argv) {
     const double rate = static_cast<double>(domains.size()) / wall.count();
 
     fmt::print(
-        "Cold verdicts: {} domains of bench.test (MX + A + AAAA + TLSA, all signed) "
-        "from knotd 127.0.11.53, {} lookup workers{}{}\n",
-        domains.size(), workers,
-        contexts > 1 ? fmt::format(", WHAT-IF {} libunbound contexts", contexts) : "",
+        "Cold verdicts: {} domains of bench.test ({}; MX + A + AAAA + TLSA, all signed) "
+        "from knotd 127.0.11.53, {} lookup workers, {} libunbound context{}{}\n",
+        domains.size(), algorithm, workers, n_contexts, n_contexts == 1 ? "" : "s",
         unbound_config.empty() ? "" : ", unbound_config " + unbound_config);
     fmt::print("  dane-sts-milter  {:>8.0f} domains/s  ({:.2f} s; pass {} of {}", rate,
                wall.count(), pass, domains.size());
@@ -364,13 +344,16 @@ int main(int argc, char** argv) {
     fmt::print("    everything else on the machine:                         {:5.1f}%\n",
                std::max(0.0, 100.0 * machine_busy * cores -
                                  share(ub_cpu + ev_cpu + pool_cpu + main_cpu + knotd_cpu)));
-    // The ceiling one libunbound context sets whatever the load: all
-    // resolving and validating happens on its one background thread.
+    // The ceiling the contexts set whatever the load: all resolving and
+    // validating happens on their background threads, one per context, and
+    // never on more cores than the machine has.
     const double ub_ms = 1e3 * ub_cpu / static_cast<double>(domains.size());
+    const double ceiling =
+        1e3 / ub_ms * static_cast<double>(std::min<std::size_t>(n_contexts, cores));
     fmt::print(
-        "  libunbound thread CPU per domain: {:.2f} ms, so one libunbound thread (context) "
-        "tops out near {:.0f} domains/s\n",
-        ub_ms, 1e3 / ub_ms);
+        "  libunbound threads' CPU per domain: {:.2f} ms, so {} context{} top{} out near {:.0f} "
+        "domains/s if nothing else needed the CPU\n",
+        ub_ms, n_contexts, n_contexts == 1 ? "" : "s", n_contexts == 1 ? "s" : "", ceiling);
 
     std::optional<PeerResult> peer;
     if (!no_peer) {
@@ -390,9 +373,10 @@ int main(int argc, char** argv) {
                rate >= 2000 ? "met" : "NOT met");
 
     dsm::bench::append_rows(
-        rows, {{fmt::format("Cold verdicts/s ({} signed DANE domains, local knotd, {} workers{}{})",
-                            dsm::bench::human(static_cast<double>(domains.size())), workers,
-                            contexts > 1 ? fmt::format(", what-if {} contexts", contexts) : "",
+        rows, {{fmt::format("Cold verdicts/s ({} {}-signed DANE domains, local knotd, {} workers, "
+                            "{} libunbound context{}{})",
+                            dsm::bench::human(static_cast<double>(domains.size())), algorithm,
+                            workers, n_contexts, n_contexts == 1 ? "" : "s",
                             unbound_config.empty() ? "" : ", unbound_config " + unbound_config),
                 fmt::format("{} /s (pass {}/{}; libunbound thread {:.2f} ms CPU per domain)",
                             dsm::bench::human(rate), pass, domains.size(), ub_ms),

@@ -1,7 +1,10 @@
 #!/bin/bash
 # SPEC §6 with real parts: verdicts survive a restart in SQLite while DNS is
-# down; two milters share Redis, so the second decides without any DNS; a
-# failing Redis never stops answers and writes resume when it returns; a
+# down; milters share Redis, so "one host's lookup serves all": a second
+# milter with working DNS decides a domain the first looked up without a
+# single query reaching the DNS server for it (knotd's own per-zone query
+# counter, mod-stats, stays put), and a third decides it with no DNS at all;
+# a failing Redis never stops answers and writes resume when it returns; a
 # corrupt SQLite file does not keep the milter from starting. Lookups are
 # driven through the policy map with Postfix's postmap.
 set -uo pipefail
@@ -63,6 +66,14 @@ stop_milter() {  # NAME: SIGTERM, the store is flushed
 query() {  # PORT KEY
     postmap -c "$work/postfix" -q "$2" "socketmap:inet:127.0.0.1:$1:postfix" 2>&1
 }
+# knot_queries ZONE: how many queries for ZONE the test bed's knotd has
+# answered since it started (mod-stats, tests/testbed/dns/start.sh).
+knot_queries() {
+    local out
+    out=$(cd "$testbed/dns" && knotc -s knot.sock zone-stats "$1." mod-stats.server-operation) ||
+        { echo "knotc-failed"; return; }
+    awk -F' = ' '/\[query\]/ { n = $2 } END { print n + 0 }' <<<"$out"
+}
 
 # --- SQLite: verdicts survive a restart while DNS is down ---------------------
 start_milter a "sqlite:$work/cache.db" 127.0.10.53
@@ -91,16 +102,37 @@ stop_milter c
 "$srcdir/tests/testbed/redis/start.sh" "$work/redis" "$redis_port" >/dev/null ||
     { bad "redis did not start"; echo "$passed passed, $failed failed"; exit 1; }
 start_milter r1 "redis://127.0.0.1:$redis_port/0" 127.0.10.53
-start_milter r2 "redis://127.0.0.1:$redis_port/0" 127.0.10.54   # no DNS at all
+start_milter r2 "redis://127.0.0.1:$redis_port/0" 127.0.10.53   # DNS works
+start_milter r3 "redis://127.0.0.1:$redis_port/0" 127.0.10.54   # no DNS at all
+knot_before=$(knot_queries dane-ok2.test)
 [[ $(query "$r1_port" dane-ok2.test) == dane-only ]] && ok "redis: first milter looked it up" ||
     bad "redis: first milter"
 for _ in $(seq 1 50); do  # written behind: wait until it is in Redis
     [[ -n $(redis-cli -p "$redis_port" --raw KEYS '*dane-ok2.test*') ]] && break
     sleep 0.1
 done
+knot_after_r1=$(knot_queries dane-ok2.test)
+[[ $knot_before =~ ^[0-9]+$ ]] && ((knot_after_r1 > knot_before)) &&
+    ok "redis: the first milter's lookup reached knotd (dane-ok2.test queries $knot_before -> $knot_after_r1)" ||
+    bad "redis: knotd's counter for dane-ok2.test did not see the first lookup ($knot_before -> $knot_after_r1)"
 got=$(query "$r2_port" dane-ok2.test)
-[[ $got == dane-only ]] && ok "redis: the second milter, without DNS, decides from the fleet's verdict" ||
+knot_after_r2=$(knot_queries dane-ok2.test)
+[[ $got == dane-only ]] && ok "redis: the second milter decides dane-ok2.test (dane-only)" ||
     bad "redis: second milter got '$got'"
+[[ $knot_after_r2 == "$knot_after_r1" ]] &&
+    ok "redis: ...without a query for it reaching knotd ($knot_after_r2 before and after)" ||
+    bad "redis: the second milter queried knotd for dane-ok2.test ($knot_after_r1 -> $knot_after_r2)"
+# Control: a domain not in Redis does reach knotd through the second milter,
+# so the counter above could have moved.
+control_before=$(knot_queries mixed.test)
+got=$(query "$r2_port" mixed.test)
+control_after=$(knot_queries mixed.test)
+[[ $got == dane-only ]] && ((control_after > control_before)) &&
+    ok "redis: a domain not in Redis is looked up in DNS (mixed.test queries $control_before -> $control_after)" ||
+    bad "redis: control mixed.test: '$got', knotd queries $control_before -> $control_after"
+got=$(query "$r3_port" dane-ok2.test)
+[[ $got == dane-only ]] && ok "redis: a third milter, without DNS, decides from the fleet's verdict" ||
+    bad "redis: third milter got '$got'"
 ttl=$(redis-cli -p "$redis_port" TTL "$(redis-cli -p "$redis_port" --raw KEYS '*dane-ok2.test*' | head -1)")
 ((ttl > 0 && ttl <= 86400)) && ok "redis: the key has a TTL ($ttl s)" || bad "redis: TTL '$ttl'"
 

@@ -2,6 +2,7 @@
 // Uses a ManualClock; no sleeping to age entries.
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
@@ -199,6 +200,31 @@ BOOST_AUTO_TEST_CASE(max_entries_bounds_the_cache) {
     }
     BOOST_TEST(c.size() <= 128U + 64U);  // a shard may hold one in flight
     BOOST_TEST(c.stats().evictions > 0U);
+}
+
+// The shards' shares add up to max_entries whatever it is (not a multiple
+// of the 64 shards, or fewer than 64): once every shard has seen more
+// domains than its share, and nothing is in flight, the cache holds exactly
+// max_entries, never more.
+BOOST_AUTO_TEST_CASE(max_entries_is_exact) {
+    for (const std::size_t max : {1000U, 100U, 10U, 1U}) {
+        BOOST_TEST_CONTEXT("max_entries " << max) {
+            auto clock = std::make_shared<cache::ManualClock>();
+            auto s = settings();
+            s.max_entries = max;
+            cache::VerdictCache c(
+                s, prefetch(4), [&](const std::string& d) { return make(d, 600s); }, clock);
+            const std::size_t domains = max * 20 + 200;
+            std::size_t most = 0;
+            for (std::size_t i = 0; i < domains; ++i) {
+                c.get("d" + std::to_string(i) + ".test", 2000ms);
+                most = std::max(most, c.size());
+            }
+            BOOST_TEST(c.size() == max);
+            BOOST_TEST(most <= max);
+            BOOST_TEST(c.stats().evictions == domains - max);
+        }
+    }
 }
 
 namespace {

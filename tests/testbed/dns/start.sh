@@ -92,12 +92,15 @@ policy:
 template:
   # The zone files stay exactly as written (zonefile-sync: -1) and every start
   # reloads them whole, so nothing from a journal can leak between runs.
+  # mod-stats counts the queries each zone gets, so that a test can tell a
+  # lookup that reached the server from one that did not (knotc zone-stats).
   - id: default
     storage: "$zones"
     file: "%s.zone"
     zonefile-sync: -1
     zonefile-load: whole
     journal-content: none
+    module: mod-stats
   - id: signed
     storage: "$zones"
     file: "%s.zone"
@@ -106,6 +109,7 @@ template:
     journal-content: none
     dnssec-signing: on
     dnssec-policy: ecdsa
+    module: mod-stats
 
 zone:
   - domain: test.

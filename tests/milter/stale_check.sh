@@ -1,0 +1,183 @@
+#!/bin/bash
+# SPEC §6 serve-stale (RFC 8767 style) with real parts: the running milter
+# decides a DANE domain, an insecure one and an MTA-STS one over the milter
+# protocol; then the DNS server stops answering. Past each verdict's lifetime
+# the milter keeps deciding exactly as before, from the stale verdict, and
+# logs `stale=yes`, until `stale_ttl` has passed; then the refresh failure
+# decides: dnssec=error, which a connector with DANE defers (SPEC §4 row 3,
+# 450 4.7.5 dnssec-invalid).
+#
+# "Stops answering": knotd (the DNS test bed's, by its pid file) is frozen
+# with SIGSTOP and thawed with SIGCONT afterwards (also on any exit), so the
+# test bed keeps its keys and later tests find it as it was. Needs RUN_SERIAL.
+#
+# Times are real and short: min_ttl = max_ttl = 3 s (every verdict lives 3 s),
+# error_ttl = 1 s, stale_ttl = 10 s. The test bed's records have TTL 300 s, and
+# libunbound's own cache would answer for them with knotd frozen: its
+# cache-max-ttl is 1 s here, so an expired verdict's refresh reaches knotd as
+# it would once real TTLs pass.
+set -uo pipefail
+bin=$1 testbed=$2 work=$3
+rm -rf "$work" && mkdir -p "$work"
+passed=0 failed=0
+ok()  { echo "ok: $1"; passed=$((passed + 1)); }
+bad() { echo "FAIL: $1"; failed=$((failed + 1)); }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+knot_pid=$(cat "$testbed/dns/knotd.pid" 2>/dev/null)
+if [[ ! $knot_pid =~ ^[0-9]+$ || $(cat "/proc/$knot_pid/comm" 2>/dev/null) != knotd ]]; then
+    echo "FAIL: no knotd of the DNS test bed ($testbed/dns/knotd.pid)"
+    exit 1
+fi
+milter_pid=
+cleanup() {
+    kill -CONT "$knot_pid" 2>/dev/null
+    if [[ -n $milter_pid ]]; then kill "$milter_pid" 2>/dev/null; wait "$milter_pid" 2>/dev/null; fi
+}
+trap cleanup EXIT
+
+port=$(free_port)
+printf 'server:\n    cache-max-ttl: 1\n' >"$work/unbound.conf"
+cat >"$work/milter.conf" <<CONF
+[milter]
+socket = inet:$port@127.0.0.1
+log_level = info
+log_target = file:$work/milter.log
+[resolver]
+trust_anchor_file = $testbed/dns/test.ds
+stub_zones = test.=127.0.10.53
+unbound_config = $work/unbound.conf
+timeout_ms = 500
+[sts]
+ca_file = $testbed/https/ca.crt
+https_port = 8443
+[cache]
+store = memory
+min_ttl = 3
+max_ttl = 3
+error_ttl = 1
+stale_ttl = 10
+[rcpt]
+lookup_timeout_ms = 2500
+[connector.default]
+recipient_domains = *
+mode = opportunistic
+CONF
+"$bin" -c "$work/milter.conf" >"$work/stderr.log" 2>&1 &
+milter_pid=$!
+for _ in $(seq 1 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+    sleep 0.1
+done
+
+# rcpt DOMAIN... -> one line per domain: "DOMAIN CODE [REPLY]", CODE the
+# milter's answer to RCPT ('c' continue = accept, 'y' reply = defer/reject).
+# The milter protocol spoken directly (libmilter's mfdef.h), one session.
+rcpt() {
+    python3 - "$port" "$@" <<'PY'
+import socket, struct, sys
+port, domains = int(sys.argv[1]), sys.argv[2:]
+s = socket.create_connection(("127.0.0.1", port), timeout=10)
+def send(cmd, data=b""):
+    s.sendall(struct.pack(">I", len(data) + 1) + cmd + data)
+def recv_exact(n):
+    buf = b""
+    while len(buf) < n:
+        chunk = s.recv(n - len(buf))
+        if not chunk:
+            raise SystemExit("milter closed the connection")
+        buf += chunk
+    return buf
+def reply():
+    while True:
+        data = recv_exact(struct.unpack(">I", recv_exact(4))[0])
+        if data[:1] != b"p":  # progress: keep waiting
+            return data[:1].decode(), data[1:].rstrip(b"\0")
+# Version 6, all actions; offer to skip connect, helo, headers, body...
+send(b"O", struct.pack(">III", 6, 0x1FF, 0x1 | 0x2 | 0x10 | 0x20 | 0x40 | 0x100 | 0x200))
+code, body = reply()
+assert code == "O", code
+steps = struct.unpack(">I", body.ljust(12, b"\0")[8:12])[0]
+if not steps & 0x1:
+    send(b"C", b"client.test\0" + b"4" + struct.pack(">H", 25) + b"127.0.0.1\0"); reply()
+if not steps & 0x2:
+    send(b"H", b"client.test\0"); reply()
+send(b"M", b"<sender@example.test>\0"); reply()
+for d in domains:
+    send(b"R", f"<user@{d}>\0".encode())
+    code, text = reply()
+    print(d, code, text.decode(errors="replace"))
+send(b"A"); send(b"Q")
+PY
+}
+domains=(dane-ok.test insecure.test sts-enforce.test)
+log_from() { tail -n +"$(($1 + 1))" "$work/milter.log"; }
+log_lines() { wc -l <"$work/milter.log"; }
+# decisions SINCE DOMAIN -> the decision log lines for DOMAIN after line SINCE
+decisions() { log_from "$1" | grep "domain=\"\?$2\"\? "; }
+
+# --- 1. DNS up: the verdicts ---------------------------------------------------
+got=$(rcpt "${domains[@]}")
+declare -A first
+while read -r d code _; do first[$d]=$code; done <<<"$got"
+[[ ${first[dane-ok.test]} == c && ${first[insecure.test]} == c && ${first[sts-enforce.test]} == c ]] &&
+    ok "DNS up: all three accepted" || bad "DNS up: $got"
+grep -q 'domain="\?dane-ok.test"\? .*require=dane' "$work/milter.log" &&
+    grep -q 'domain="\?sts-enforce.test"\? .*require=sts' "$work/milter.log" &&
+    grep -q 'domain="\?insecure.test"\? .*require=none' "$work/milter.log" &&
+    ok "DNS up: require=dane / none / sts" || bad "DNS up: $(tail -3 "$work/milter.log")"
+decided=$(date +%s.%N)
+
+# --- 2. DNS stops answering ----------------------------------------------------
+kill -STOP "$knot_pid" || bad "cannot stop knotd ($knot_pid)"
+since() { awk -v a="$decided" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
+wait_until() { # SECONDS after the first decisions
+    local left
+    left=$(awk -v a="$decided" -v s="$1" -v now="$(date +%s.%N)" 'BEGIN { d = a + s - now; print (d > 0 ? d : 0) }')
+    sleep "$left"
+}
+
+# Past every lifetime (3 s), well within stale_ttl (3 + 10 s): twice.
+for at in 4.5 7.5; do
+    wait_until "$at"
+    mark=$(log_lines)
+    got=$(rcpt "${domains[@]}")
+    t=$(since)
+    stale_ok=yes
+    for d in "${domains[@]}"; do
+        code=$(awk -v d="$d" '$1 == d { print $2 }' <<<"$got")
+        line=$(decisions "$mark" "$d")
+        if [[ $code != "${first[$d]}" || $line != *"stale=yes"* || $line != *"action=accept"* ]]; then
+            stale_ok=no
+            bad "DNS down, ${t} s after deciding: $d answered '$code', log: $line"
+        fi
+    done
+    [[ $stale_ok == yes ]] &&
+        ok "DNS down, ${t} s after deciding (expired at 3 s): the same decisions, logged stale=yes"
+done
+
+# Past stale_ttl (3 + 10 = 13 s, plus the failed refresh's error_ttl): the
+# failure decides. Every domain's connector has DANE (opportunistic), so
+# dnssec=error defers, whatever the domain was before.
+wait_until 14.5
+mark=$(log_lines)
+got=$(rcpt "${domains[@]}")
+t=$(since)
+for d in "${domains[@]}"; do
+    reply=$(awk -v d="$d" '$1 == d { $1 = ""; print substr($0, 2) }' <<<"$got")
+    line=$(decisions "$mark" "$d")
+    if [[ $reply == "y 450 4.7.5"* && $line == *"dnssec=error"* && $line == *"action=defer"* &&
+        $line == *"result=dnssec-invalid"* && $line != *"stale=yes"* ]]; then
+        ok "DNS down, ${t} s after deciding (stale_ttl over): $d deferred (${reply#y })"
+    else
+        bad "DNS down, ${t} s after deciding: $d answered '$reply', log: $line"
+    fi
+done
+
+# --- 3. DNS back: knotd answers again ------------------------------------------
+kill -CONT "$knot_pid"
+kdig +tcp +retry=0 +timeout=2 @127.0.10.53 SOA test. >/dev/null 2>&1 &&
+    ok "knotd answers again after SIGCONT" || bad "knotd does not answer after SIGCONT"
+
+echo "$passed passed, $failed failed ($(since) s)"
+[ "$failed" = 0 ]
