@@ -10,6 +10,7 @@
 #include "core/decision/verdict_header.hpp"
 #include "core/pipeline/recipient_check.hpp"
 #include "milter/session.hpp"
+#include "milter/session_gate.hpp"
 #include "milter/trampoline.hpp"
 
 namespace dsm::milter {
@@ -53,9 +54,10 @@ std::string reply_safe(const std::string& text) {
     return out;
 }
 
-sfsistat on_negotiate(SMFICTX* /*ctx*/, unsigned long f0, unsigned long f1, unsigned long /*f2*/,
+sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned long /*f2*/,
                       unsigned long /*f3*/, unsigned long* pf0, unsigned long* pf1,
                       unsigned long* pf2, unsigned long* pf3) {
+    session_of(ctx);  // the session counts from here to xxfi_close
     // We add and delete headers; we need neither the connection, HELO, the
     // body, DATA nor unknown commands, so the MTA need not send them.
     *pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_CHGHDRS);
@@ -68,6 +70,14 @@ sfsistat on_negotiate(SMFICTX* /*ctx*/, unsigned long f0, unsigned long f1, unsi
 sfsistat on_envfrom(SMFICTX* ctx, char** argv) {
     Session* s = session_of(ctx);
     s->reset_transaction();
+    if (session_gate().draining()) {
+        // SIGTERM: transactions under way finish, new ones are not begun;
+        // the MTA retries the message later.
+        smfi_setreply(ctx, const_cast<char*>("451"), const_cast<char*>("4.3.2"),
+                      const_cast<char*>("dane-sts-milter is shutting down, try again later"));
+        return SMFIS_TEMPFAIL;
+    }
+    s->begin_transaction();
     s->config = g_runtime->config.load();
     if (argv != nullptr && argv[0] != nullptr) {
         const auto sender = address::parse_recipient(argv[0]);
@@ -106,6 +116,8 @@ sfsistat on_envrcpt(SMFICTX* ctx, char** argv) {
 
     spdlog::info(
         decision::format_decision_log({queue_id, rcpt}, *check.connector, *check.verdict, d));
+    g_runtime->metrics->decision(decision::to_string(d.action), check.connector->name,
+                                 decision::to_string(d.result));
     if (d.action == decision::Action::accept) {
         const auto& domain = check.recipient.domain;
         const bool seen = std::any_of(s->headers.begin(), s->headers.end(),

@@ -21,6 +21,8 @@
 #include "milter/callbacks.hpp"
 #include "milter/check_command.hpp"
 #include "milter/runtime.hpp"
+#include "milter/session.hpp"
+#include "milter/session_gate.hpp"
 #include "milter/signals.hpp"
 #include "milter/socket_options.hpp"
 
@@ -32,7 +34,8 @@ void usage(std::FILE* to) {
     std::fprintf(to,
                  "usage: dane-sts-milter [-c FILE] [-n]\n"
                  "       dane-sts-milter [-c FILE] --check [--json] DOMAIN...\n"
-                 "       dane-sts-milter --version\n"
+                 "       dane-sts-milter --version | -V\n"
+                 "       dane-sts-milter --help | -h\n"
                  "  -c FILE      configuration (default %s)\n"
                  "  -n           check the configuration and exit 0 (valid) or 1\n"
                  "  --check      resolve DOMAINs and print every step and each connector's "
@@ -63,11 +66,40 @@ bool drop_privileges(const std::string& user) {
         spdlog::error("[milter] user: no such user \"{}\"", user);
         return false;
     }
+    if (getuid() == pw->pw_uid && geteuid() == pw->pw_uid && getgid() == pw->pw_gid) {
+        return true;  // started as that user already (e.g. systemd User=)
+    }
     if (initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
         setuid(pw->pw_uid) != 0) {
         spdlog::error("[milter] user: cannot switch to \"{}\": {}", user, std::strerror(errno));
         return false;
     }
+    // setuid() from root sets the real, effective and saved ids: there must be
+    // no way back (a compromised process must not regain root).
+    if (getuid() != pw->pw_uid || geteuid() != pw->pw_uid || getgid() != pw->pw_gid ||
+        getegid() != pw->pw_gid || (pw->pw_uid != 0 && setuid(0) == 0)) {
+        spdlog::error("[milter] user: switching to \"{}\" left a way back to other ids", user);
+        return false;
+    }
+    spdlog::info("running as user={} uid={} gid={}", user, pw->pw_uid, pw->pw_gid);
+    return true;
+}
+
+// SIGTERM/SIGINT (SPEC §8): the transactions under way have been waited for
+// before libmilter was told to stop (SessionGate::drain(), called from the
+// sigwait() interposer); smfi_main() has returned. Callbacks may still run (a
+// late RCPT in its lookup): close the gate and wait for them, bounded the same
+// way. False when one still runs: the Runtime must then not be destroyed.
+bool finish_sessions() {
+    auto& gate = dsm::milter::session_gate();
+    gate.drain();  // when smfi_main() returned for another reason
+    if (!gate.close(gate.drain_bound())) {
+        spdlog::warn("stopping: a milter callback is still running after {} ms",
+                     gate.drain_bound().count());
+        return false;
+    }
+    // Connections libmilter dropped without xxfi_close.
+    dsm::milter::release_remaining_sessions();
     return true;
 }
 
@@ -103,6 +135,11 @@ int run_milter(const std::shared_ptr<const dsm::config::Config>& cfg) {
         spdlog::error("{}", policy_map.error());
         return 1;
     }
+    auto metrics = dsm::milter::bind_metrics(**runtime);
+    if (!metrics) {
+        spdlog::error("{}", metrics.error());
+        return 1;
+    }
     if (!drop_privileges(cfg->milter.user)) {
         return 1;
     }
@@ -113,14 +150,27 @@ int run_milter(const std::shared_ptr<const dsm::config::Config>& cfg) {
         (*runtime)->policy_map->start();
         spdlog::info("policy_map listen={}", cfg->policy_map->listen);
     }
+    if ((*runtime)->metrics_server) {
+        (*runtime)->metrics_server->start();
+        spdlog::info("metrics listen={}", cfg->metrics->listen);
+    }
+    dsm::milter::session_gate().set_lookup_timeout(cfg->rcpt.lookup_timeout);
     const dsm::milter::Reloader reloader(**runtime, cfg->path);
     const int rc = smfi_main();
+    const bool drained = finish_sessions();
     if ((*runtime)->policy_map) {
         (*runtime)->policy_map->stop();
+    }
+    if ((*runtime)->metrics_server) {
+        (*runtime)->metrics_server->stop();
     }
     if ((*runtime)->writer && !(*runtime)->writer->flush()) {
         spdlog::warn("store={}: not every verdict could be written before stopping",
                      (*runtime)->store->name());
+    }
+    if (!drained) {
+        // Left to the process's end rather than destroyed under that callback.
+        static_cast<void>(runtime->release());
     }
     spdlog::info("stopped");
     return rc == MI_SUCCESS ? 0 : 1;

@@ -6,6 +6,10 @@
 
 #include "core/address/recipient.hpp"
 #include "core/dns/unbound_resolver.hpp"
+#include "core/metrics/cache_metrics.hpp"
+#include "core/metrics/metered_fetcher.hpp"
+#include "core/metrics/metered_prober.hpp"
+#include "core/metrics/metered_resolver.hpp"
 #include "core/pipeline/recipient_check.hpp"
 #include "core/policymap/policy_answer.hpp"
 
@@ -44,16 +48,20 @@ Result<std::vector<std::string>> read_warm_list(const std::string& path) {
 
 Result<std::unique_ptr<Runtime>> make_runtime(std::shared_ptr<const config::Config> config) {
     auto rt = std::make_unique<Runtime>();
+    rt->metrics = std::make_unique<metrics::MilterMetrics>();
     auto resolver = dns::UnboundResolver::create(config->resolver);
     if (!resolver) {
         return Error{config->path + ": [resolver]: " + resolver.error()};
     }
-    rt->resolver = std::move(resolver.value());
+    rt->resolver =
+        std::make_unique<metrics::MeteredResolver>(std::move(resolver.value()), *rt->metrics);
     rt->clock = std::make_shared<cache::SystemClock>();
-    rt->fetcher = sts::make_https_fetcher(*rt->resolver, config->sts);
+    rt->fetcher = std::make_unique<metrics::MeteredFetcher>(
+        sts::make_https_fetcher(*rt->resolver, config->sts), *rt->metrics);
     rt->policies = std::make_unique<sts::PolicyCache>(config->cache.max_entries);
     if (config->probe.enabled) {
-        rt->prober = probe::make_smtp_prober(config->probe, config->sts.ca_file);
+        rt->prober = std::make_unique<metrics::MeteredProber>(
+            probe::make_smtp_prober(config->probe, config->sts.ca_file), *rt->metrics);
     }
     rt->builder = std::make_unique<verdict::VerdictBuilder>(
         *rt->resolver, rt->fetcher.get(), *rt->policies, *rt->clock, rt->prober.get());
@@ -97,6 +105,8 @@ Result<std::unique_ptr<Runtime>> make_runtime(std::shared_ptr<const config::Conf
         spdlog::info("store={} loaded={} healthy={}", rt->store->name(), loaded.size(),
                      rt->store->healthy() ? "yes" : "no");
     }
+    metrics::register_cache_metrics(rt->metrics->registry(), *rt->cache, rt->store.get(),
+                                    rt->writer.get());
     rt->config.store(config);
     rt->cache->start_prefetcher();
     if (!config->prefetch.warm_list.empty()) {
@@ -150,7 +160,9 @@ Result<bool> bind_policy_map(Runtime& runtime) {
     auto server = policymap::SocketmapServer::create(
         cfg->policy_map->listen,
         [rt](const std::string& /*name*/, const std::string& key) {
-            return answer_policy_query(*rt, key);
+            std::string answer = answer_policy_query(*rt, key);
+            rt->metrics->policy_answer(answer);
+            return answer;
         },
         // Postfix keeps one connection per smtp process (up to
         // default_process_limit = 100) open between deliveries.
@@ -159,6 +171,20 @@ Result<bool> bind_policy_map(Runtime& runtime) {
         return Error{cfg->path + ": [policy_map] listen: " + server.error()};
     }
     runtime.policy_map = std::move(server.value());
+    return true;
+}
+
+Result<bool> bind_metrics(Runtime& runtime) {
+    const auto cfg = runtime.config.load();
+    if (!cfg->metrics) {
+        return false;
+    }
+    metrics::MilterMetrics* m = runtime.metrics.get();
+    auto server = metrics::MetricsServer::create(cfg->metrics->listen, [m] { return m->render(); });
+    if (!server) {
+        return Error{cfg->path + ": [metrics] listen: " + server.error()};
+    }
+    runtime.metrics_server = std::move(server.value());
     return true;
 }
 

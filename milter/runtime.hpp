@@ -11,6 +11,8 @@
 #include "core/cache/write_behind.hpp"
 #include "core/config/config.hpp"
 #include "core/dns/resolver.hpp"
+#include "core/metrics/metrics_server.hpp"
+#include "core/metrics/milter_metrics.hpp"
 #include "core/policymap/socketmap_server.hpp"
 #include "core/sts/policy_cache.hpp"
 #include "core/sts/policy_fetcher.hpp"
@@ -23,6 +25,8 @@ namespace dsm::milter {
 struct Runtime {
     // Swapped whole on reload; a transaction keeps the snapshot it started with.
     std::atomic<std::shared_ptr<const config::Config>> config;
+    // Before everything that records into it (SPEC §8 metrics).
+    std::unique_ptr<metrics::MilterMetrics> metrics;
     std::unique_ptr<dns::Resolver> resolver;
     std::shared_ptr<const cache::Clock> clock;
     std::unique_ptr<sts::PolicyFetcher> fetcher;
@@ -36,6 +40,8 @@ struct Runtime {
     std::unique_ptr<cache::VerdictCache> cache;
     // Last: stopped first, while the cache its handler reads still exists.
     std::unique_ptr<policymap::SocketmapServer> policy_map;
+    // After the policy map: stopped first, while what its scrapes read exists.
+    std::unique_ptr<metrics::MetricsServer> metrics_server;
 };
 
 // Builds the resolver and the cache for `config`. Errors name the setting.
@@ -48,5 +54,9 @@ Result<bool> bind_policy_map(Runtime& runtime);
 // The socketmap answer for next-hop `key` (SPEC §7), from the same cache and
 // connectors as RCPT; waits at most rcpt.lookup_timeout_ms.
 std::string answer_policy_query(Runtime& runtime, const std::string& key);
+
+// Binds [metrics] listen (when configured) before privileges are dropped;
+// start() it afterwards. Errors name the setting.
+Result<bool> bind_metrics(Runtime& runtime);
 
 }  // namespace dsm::milter

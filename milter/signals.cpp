@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/log/logging.hpp"
+#include "milter/session_gate.hpp"
 
 // libmilter's signal thread sigwait()s on SIGHUP, SIGTERM and SIGINT and stops
 // the milter on any of them: there is no way to tell it that SIGHUP means
@@ -13,13 +14,22 @@
 // sigwait() through the PLT, so this definition in the executable interposes
 // it: SIGHUP is taken out of every set passed to sigwait(), and the Reloader
 // takes it with sigwaitinfo() instead. Nothing else in the process calls
-// sigwait().
+// sigwait(). SIGTERM and SIGINT are handed to libmilter only after the drain.
 extern "C" int sigwait(const sigset_t* set, int* sig) {
     using Fn = int (*)(const sigset_t*, int*);
     static const Fn real = reinterpret_cast<Fn>(dlsym(RTLD_NEXT, "sigwait"));
     sigset_t without_hup = *set;
     sigdelset(&without_hup, SIGHUP);
-    return real(&without_hup, sig);
+    const int rc = real(&without_hup, sig);
+    if (rc == 0 && (*sig == SIGTERM || *sig == SIGINT)) {
+        // libmilter drops every session as soon as it sees the stop: let the
+        // transactions under way finish first (milter/session_gate.hpp).
+        dsm::milter::session_gate().drain();
+        // libmilter aborts on SIGINT (MILTER_ABRT: sessions quit at their
+        // next command, mid-transaction); both are to stop cleanly.
+        *sig = SIGTERM;
+    }
+    return rc;
 }
 
 namespace dsm::milter {
@@ -81,11 +91,16 @@ void Reloader::run() {
 
 void Reloader::reload() {
     auto fresh = config::load_config(path_);
+    const auto old = runtime_.config.load();
     if (!fresh) {
+        // logrotate sends SIGHUP whatever the state of the file: reopen the
+        // current log target all the same.
+        if (auto logging = log::setup_logging(old->milter); !logging) {
+            spdlog::error("reload: [milter] {}; keeping the current log target", logging.error());
+        }
         spdlog::error("reload refused: {}; keeping the current configuration", fresh.error());
         return;
     }
-    const auto old = runtime_.config.load();
     const auto& next = **fresh;
     if (auto logging = log::setup_logging(next.milter); !logging) {
         spdlog::error("reload: [milter] {}; keeping the current log target", logging.error());
@@ -119,6 +134,7 @@ void Reloader::reload() {
             "a restart");
     }
     runtime_.config.store(*fresh);
+    session_gate().set_lookup_timeout(next.rcpt.lookup_timeout);
     spdlog::info("reloaded config={} connectors={}", path_, next.connectors.connectors().size());
     for (const auto& c : next.connectors.connectors()) {
         if (c.validates_nothing()) {

@@ -24,6 +24,16 @@ spdlog::level::level_enum to_spdlog(config::LogLevel l) {
     }
     return spdlog::level::info;
 }
+
+// One syslog sink for the process: a sink calls openlog() when built and
+// closelog() when destroyed, and glibc's closelog() forgets the ident, so
+// replacing the sink on reload would log the next lines without
+// "dane-sts-milter". Facility mail (LOG_MAIL), like the MTA's own lines.
+std::shared_ptr<spdlog::sinks::syslog_sink_mt> syslog_sink() {
+    static const auto sink = std::make_shared<spdlog::sinks::syslog_sink_mt>(
+        "dane-sts-milter", LOG_PID, LOG_MAIL, false);
+    return sink;
+}
 }  // namespace
 
 Result<bool> setup_logging(const config::MilterSettings& settings) {
@@ -36,11 +46,11 @@ Result<bool> setup_logging(const config::MilterSettings& settings) {
             logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %l dane-sts-milter[%P]: %v");
         } else if (t == "syslog") {
             // syslog adds its own time stamp, host and pid.
-            logger = std::make_shared<spdlog::logger>(
-                "dane-sts-milter", std::make_shared<spdlog::sinks::syslog_sink_mt>(
-                                       "dane-sts-milter", LOG_PID, LOG_MAIL, false));
+            logger = std::make_shared<spdlog::logger>("dane-sts-milter", syslog_sink());
             logger->set_pattern("%v");
         } else if (t.rfind("file:", 0) == 0) {
+            // A new sink opens the path again (appending): after logrotate
+            // renamed the file, SIGHUP makes the next lines go to a new one.
             logger = std::make_shared<spdlog::logger>(
                 "dane-sts-milter",
                 std::make_shared<spdlog::sinks::basic_file_sink_mt>(t.substr(5)));

@@ -4,8 +4,12 @@
 
 #include <atomic>
 #include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
 #include <future>
 #include <map>
+#include <sstream>
 #include <thread>
 
 #include <sys/wait.h>
@@ -342,6 +346,8 @@ BOOST_AUTO_TEST_CASE(sighup_reloads_and_keeps_transactions_on_their_snapshot) {
 
     // The transaction that began before the reload keeps its snapshot...
     BOOST_TEST(before.rcpt("<other@notlsa.test>").code == 'y');
+    BOOST_TEST(before.end_of_headers().code == 'c');
+    BOOST_TEST(before.end_of_message().final.code == 'c');  // and finishes
     // ...a new one sees the new connectors: notlsa.test is now opportunistic.
     auto after = open_session(process, "<sender@example.test>");
     BOOST_TEST(after.rcpt("<user@notlsa.test>").code == 'c');
@@ -352,6 +358,103 @@ BOOST_AUTO_TEST_CASE(sighup_reloads_and_keeps_transactions_on_their_snapshot) {
     auto third = open_session(process, "<sender@example.test>");
     BOOST_TEST(third.rcpt("<user@notlsa.test>").code == 'c');
     BOOST_TEST(third.rcpt("<user@dane-ok.test>").code == 'c');
+}
+
+// SPEC §8: SIGTERM stops cleanly: in-flight transactions finish, the store is
+// flushed. The slow lookup is the test bed's real silent name server
+// (noanswer.test is delegated to 127.0.10.54, where nothing listens), so the
+// RCPT is still waiting when the signal comes.
+BOOST_AUTO_TEST_CASE(sigterm_lets_transactions_finish_and_flushes_the_store) {
+    std::string with_store = kConfig;
+    with_store.replace(with_store.find("store = memory"), 14, "store = sqlite:@DIR@/cache.db");
+    MilterProcess stopping(DSM_MILTER_BINARY, with_store);
+    const std::string store = "sqlite:" + stopping.dir() + "/cache.db";
+
+    // Decided before SIGTERM: only the store can decide it after a restart.
+    auto done = open_session(stopping, "<a@example.test>");
+    BOOST_TEST(done.rcpt("<user@dane-ok.test>").code == 'c');
+    BOOST_TEST(done.end_of_headers().code == 'c');
+    BOOST_TEST(done.end_of_message().final.code == 'c');
+
+    // An idle connection (no transaction) is not waited for, and does not
+    // keep the process from exiting cleanly.
+    MilterClient idle(stopping.port(), 5000ms);
+    idle.negotiate();
+    auto slow = open_session(stopping, "<b@example.test>");
+    auto waiting = std::async(std::launch::async, [&] {
+        const auto start = std::chrono::steady_clock::now();
+        auto r = slow.rcpt("<user@noanswer.test>");
+        return std::make_pair(r, std::chrono::steady_clock::now() - start);
+    });
+    std::this_thread::sleep_for(300ms);  // the RCPT is waiting on its lookup
+    BOOST_REQUIRE(stopping.signal(SIGTERM));
+    std::this_thread::sleep_for(200ms);  // delivered to libmilter's signal thread
+
+    // A new transaction is not begun (the MTA retries it)...
+    auto refused = done.mail("<c@example.test>");
+    BOOST_TEST(refused.code == 'y');
+    BOOST_TEST(refused.text.rfind("451 4.3.2", 0) == 0U);
+    // ...the waiting RCPT gets its answer: pending on a mandatory connector
+    // is SPEC §4 row 8...
+    auto [reply, took] = waiting.get();
+    BOOST_TEST(reply.code == 'y');
+    BOOST_TEST(reply.text.rfind("450 4.7.5 noanswer.test", 0) == 0U);
+    BOOST_TEST(contains(reply.text, "(validation-failure)"));
+    BOOST_TEST(took >= 1400ms);
+    BOOST_TEST(stopping.running());
+    // ...and its transaction finishes.
+    BOOST_TEST(slow.header("Subject", " hello").code == 'c');
+    BOOST_TEST(slow.end_of_headers().code == 'c');
+    BOOST_TEST(slow.end_of_message().final.code == 'c');
+    slow.quit();
+    done.quit();
+    // libmilter closes its listener within its 5 s check interval.
+    const int status = stopping.wait_exit(8000ms);
+    BOOST_TEST(WIFEXITED(status));
+    BOOST_TEST(WEXITSTATUS(status) == 0);
+    BOOST_TEST(contains(stopping.log(), "stopping: waiting up to 6500 ms for transactions=1"));
+    BOOST_TEST(contains(stopping.log(), "stopping: every transaction finished"));
+    BOOST_TEST(contains(stopping.log(), "stopped"));
+    BOOST_TEST(!contains(stopping.log(), "Sanitizer"));
+    BOOST_TEST(!contains(stopping.log(), "runtime error:"));
+
+    // The store was flushed: restarted with DNS down (127.0.10.54: nothing
+    // listens), the mandatory connector still accepts dane-ok.test.
+    std::string dns_down = kConfig;
+    dns_down.replace(dns_down.find("store = memory"), 14, "store = " + store);
+    dns_down.replace(dns_down.find("test.=127.0.10.53"), 17, "test.=127.0.10.54");
+    MilterProcess restarted(DSM_MILTER_BINARY, dns_down);
+    auto again = open_session(restarted, "<a@example.test>");
+    BOOST_TEST(again.rcpt("<user@dane-ok.test>").code == 'c');
+    // Same connector, not decided before the stop: DNS is down, it is deferred.
+    BOOST_TEST(again.rcpt("<user@implicit.test>").code == 'y');
+    again.quit();
+    BOOST_TEST(restarted.stop() == 0);
+}
+
+// logrotate renames the file and sends SIGHUP: the next lines go to a new file
+// at the configured path, whether or not the configuration file is valid.
+BOOST_AUTO_TEST_CASE(sighup_reopens_the_log_file) {
+    const std::string path = process.dir() + "/milter.log";
+    BOOST_REQUIRE(std::rename(path.c_str(), (path + ".1").c_str()) == 0);
+    BOOST_REQUIRE(process.reload(kConfig, "reloaded config="));
+    auto c = open_session(process, "<sender@example.test>");
+    BOOST_TEST(c.rcpt("<user@dane-ok.test>").code == 'c');
+    c.quit();
+    const auto read = [](const std::string& p) {
+        std::stringstream ss;
+        ss << std::ifstream(p).rdbuf();
+        return ss.str();
+    };
+    BOOST_TEST(contains(read(path), "reloaded config="));
+    BOOST_TEST(contains(read(path), "rcpt=<user@dane-ok.test>"));
+    BOOST_TEST(contains(read(path + ".1"), "starting version="));
+    BOOST_TEST(!contains(read(path + ".1"), "reloaded config="));
+
+    BOOST_REQUIRE(std::rename(path.c_str(), (path + ".2").c_str()) == 0);
+    BOOST_REQUIRE(process.reload("[connector.x]\nmode = sometimes\n", "reload refused"));
+    BOOST_TEST(contains(read(path), "reload refused"));
+    BOOST_TEST(!contains(read(path + ".2"), "reload refused"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

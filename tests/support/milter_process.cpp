@@ -99,6 +99,7 @@ std::string MilterProcess::render(const std::string& body) const {
     replace_all(conf, "@PORT@", std::to_string(port_));
     replace_all(conf, "@TESTBED@", testbed_dir());
     replace_all(conf, "@LOG@", dir_ + "/milter.log");
+    replace_all(conf, "@DIR@", dir_);
     return conf;
 }
 
@@ -116,6 +117,26 @@ bool MilterProcess::reload(const std::string& config_body, const std::string& ex
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     return false;
+}
+
+bool MilterProcess::signal(int sig) {
+    return pid_ > 0 && ::kill(pid_, sig) == 0;
+}
+
+int MilterProcess::wait_exit(std::chrono::milliseconds bound) {
+    const auto until = std::chrono::steady_clock::now() + bound;
+    while (pid_ > 0) {
+        int status = 0;
+        if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+            pid_ = -1;
+            return status;
+        }
+        if (std::chrono::steady_clock::now() > until) {
+            break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return -1;
 }
 
 int MilterProcess::stop() {

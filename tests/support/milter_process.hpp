@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 
@@ -11,8 +12,9 @@ namespace dsm::test {
 
 class MilterProcess {
   public:
-    // `config_body` is the milter.conf text; "@PORT@", "@TESTBED@" and "@LOG@"
-    // are replaced. Starts the milter and waits (bounded) until it listens.
+    // `config_body` is the milter.conf text; "@PORT@", "@TESTBED@", "@LOG@"
+    // and "@DIR@" (this process's directory) are replaced. Starts the milter and waits (bounded)
+    // until it listens.
     MilterProcess(const std::string& binary, const std::string& config_body);
     ~MilterProcess();
     MilterProcess(const MilterProcess&) = delete;
@@ -25,6 +27,11 @@ class MilterProcess {
     // SIGTERM, then waits (bounded); the exit status as waitpid() reports it,
     // -1 if it had to be killed or was already gone.
     int stop();
+    // Sends `sig` (by pid); false when the process is gone.
+    bool signal(int sig);
+    // Waits at most `bound` for the process to exit: the status as waitpid()
+    // reports it, -1 if it is still running (or was already reaped).
+    int wait_exit(std::chrono::milliseconds bound);
     // Rewrites milter.conf (same placeholders) and sends SIGHUP; waits
     // (bounded) until the log grows a line containing `expect`.
     bool reload(const std::string& config_body, const std::string& expect);

@@ -1,0 +1,246 @@
+#!/bin/bash
+# SPEC §8 "[metrics] listen" against the built milter on the DNS and HTTPS
+# test beds: GET /metrics answers Prometheus text (checked by Prometheus's own
+# Python parser), other paths 404, other methods 405; and the counters move by
+# exactly what the milter did: RCPT decisions driven over the milter protocol
+# (a small client below speaks it on the wire), policy map answers driven with
+# Postfix's postmap, cache hits and misses of both, DNS lookups, the HTTPS
+# policy fetch and the STARTTLS probe (SMTP test bed) by kind and outcome.
+set -uo pipefail
+bin=$1 testbed=$2 work=$3 srcdir=$4
+rm -rf "$work" && mkdir -p "$work/postfix"
+passed=0 failed=0
+ok()  { echo "ok: $1"; passed=$((passed + 1)); }
+bad() { echo "FAIL: $1"; failed=$((failed + 1)); }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+pmport=$(free_port) mport=$(free_port) metport=$(free_port)
+cat >"$work/milter.conf" <<CONF
+[milter]
+socket = inet:$mport@127.0.0.1
+log_level = debug
+log_target = file:$work/milter.log
+[resolver]
+trust_anchor_file = $testbed/dns/test.ds
+stub_zones = test.=127.0.10.53
+timeout_ms = 3000
+[sts]
+ca_file = $testbed/https/ca.crt
+https_port = 8443
+[probe]
+enabled = yes
+port = 2525
+timeout_ms = 3000
+[cache]
+store = memory
+[rcpt]
+lookup_timeout_ms = 5000
+[policy_map]
+listen = inet:127.0.0.1:$pmport
+[metrics]
+listen = 127.0.0.1:$metport
+[connector.default]
+recipient_domains = *
+mode = opportunistic
+[connector.partners]
+recipient_domains = notlsa.test
+mode = mandatory
+CONF
+printf 'compatibility_level = 3.6\n' >"$work/postfix/main.cf"
+
+"$bin" -c "$work/milter.conf" >"$work/stderr.log" 2>&1 &
+pid=$!
+trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null' EXIT
+for _ in $(seq 1 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$metport") 2>/dev/null && break
+    sleep 0.1
+done
+url="http://127.0.0.1:$metport/metrics"
+
+n=0
+scrape() {  # -> $work/scrape.N, its name in $last
+    n=$((n + 1)); last="$work/scrape.$n"
+    curl -sS --max-time 10 -o "$last" "$url" || bad "scrape $n failed"
+}
+value() {  # FILE SERIES -> its value, 0 when absent (a labeled series not yet seen)
+    awk -v s="$2" 'index($0, s " ") == 1 { v = substr($0, length(s) + 2) } END { print v == "" ? 0 : v }' "$1"
+}
+expect_delta() {  # SERIES DELTA WHAT: between the two last scrapes
+    local before after
+    before=$(value "$prev" "$1") after=$(value "$last" "$1")
+    if [[ $((after - before)) == "$2" ]]; then ok "$3: $1 +$2"
+    else bad "$3: $1 moved by $((after - before)) ($before -> $after), expected +$2"; fi
+}
+expect_grew() {  # SERIES WHAT
+    local before after
+    before=$(value "$prev" "$1") after=$(value "$last" "$1")
+    if ((after > before)); then ok "$2: $1 $before -> $after"
+    else bad "$2: $1 did not grow ($before -> $after)"; fi
+}
+postmap_q() { postmap -c "$work/postfix" -q "$1" "socketmap:inet:127.0.0.1:$pmport:postfix" 2>&1; }
+
+# One milter session: MAIL FROM, RCPT TO each recipient; prints one reply
+# code a recipient ('c' continue, 't' tempfail, 'r' reject, or the SMTP code
+# of a 'y' reply). The protocol constants are libmilter's (mfdef.h).
+rcpt() {
+    python3 - "$mport" "$@" <<'PY'
+import socket, struct, sys
+port, rcpts = int(sys.argv[1]), sys.argv[2:]
+s = socket.create_connection(("127.0.0.1", port), timeout=15)
+def send(cmd, data=b""):
+    s.sendall(struct.pack("!I", len(data) + 1) + cmd + data)
+def recv():
+    def exact(n):
+        b = b""
+        while len(b) < n:
+            c = s.recv(n - len(b))
+            if not c:
+                raise SystemExit("milter closed the connection")
+            b += c
+        return b
+    (n,) = struct.unpack("!I", exact(4))
+    body = exact(n)
+    return body[:1], body[1:]
+# Version 6, all actions; the MTA may skip connect, helo, headers, body, data.
+send(b"O", struct.pack("!III", 6, 0x1FF, 0x1 | 0x2 | 0x10 | 0x20 | 0x40 | 0x100 | 0x200))
+code, body = recv()
+assert code == b"O", code
+proto = struct.unpack("!I", body[8:12])[0]
+if not proto & 0x1:
+    send(b"C", b"client.test\x00" + b"4" + struct.pack("!H", 25) + b"127.0.0.1\x00"); recv()
+if not proto & 0x2:
+    send(b"H", b"client.test\x00"); recv()
+send(b"M", b"<sender@example.test>\x00"); recv()
+for r in rcpts:
+    send(b"R", b"<" + r.encode() + b">\x00")
+    code, body = recv()
+    print(body[:3].decode() if code == b"y" else code.decode())
+send(b"A"); send(b"Q")
+PY
+}
+
+scrape; first=$last
+code=$(curl -s --max-time 10 -o /dev/null -w '%{http_code} %{content_type}' "$url")
+[[ $code == "200 text/plain; version=0.0.4"* ]] && ok "GET /metrics -> $code" || bad "GET /metrics -> $code"
+grep -qx "dane_sts_milter_build_info{version=\"$("$bin" --version | awk '{print $2}')\"} 1" "$first" &&
+    ok "build_info names the running version" || bad "no build_info line for this version"
+grep -qx '# TYPE dane_sts_milter_decisions_total counter' "$first" && ok "decisions declared" ||
+    bad "no TYPE line for decisions"
+
+# A bogus domain through the policy map: a TEMP answer and a cache miss.
+prev=$last; out=$(postmap_q bogus.test); scrape
+[[ $out == *temporary* ]] && ok "bogus.test -> TEMP" || bad "bogus.test answered '$out'"
+expect_delta 'dane_sts_milter_policy_map_requests_total{answer="TEMP"}' 1 "policy map"
+expect_delta 'dane_sts_milter_cache_misses_total' 1 "first lookup of bogus.test"
+expect_delta 'dane_sts_milter_cache_hits_total' 0 "first lookup of bogus.test"
+expect_grew 'dane_sts_milter_lookups_total{kind="tlsa",outcome="bogus"}' "bogus TLSA lookup"
+expect_grew 'dane_sts_milter_lookup_duration_seconds_count{kind="mx"}' "MX latency observed"
+
+# The same domain at RCPT: a defer with dnssec-invalid, from the cache.
+prev=$last; got=$(rcpt user@bogus.test); scrape
+[[ $got == 4* || $got == t ]] && ok "RCPT bogus.test deferred ($got)" || bad "RCPT bogus.test: '$got'"
+expect_delta 'dane_sts_milter_decisions_total{action="defer",connector="default",result="dnssec-invalid"}' 1 "RCPT bogus.test"
+expect_delta 'dane_sts_milter_cache_hits_total' 1 "RCPT bogus.test (cached)"
+expect_delta 'dane_sts_milter_cache_misses_total' 0 "RCPT bogus.test (cached)"
+
+# A DANE domain twice in one transaction and a mandatory connector's defer.
+prev=$last; got=$(rcpt a@dane-ok.test b@dane-ok.test c@notlsa.test | tr '\n' ' '); scrape
+[[ $got == "c c 4"* ]] && ok "RCPTs answered: $got" || bad "RCPTs answered '$got'"
+expect_delta 'dane_sts_milter_decisions_total{action="accept",connector="default",result="none"}' 2 "two RCPTs to dane-ok.test"
+expect_delta 'dane_sts_milter_cache_misses_total' 2 "dane-ok.test and notlsa.test looked up"
+expect_delta 'dane_sts_milter_cache_hits_total' 1 "dane-ok.test's second RCPT"
+expect_delta 'dane_sts_milter_decisions_total{action="defer",connector="partners",result="dane-required"}' 1 "RCPT notlsa.test"
+expect_grew 'dane_sts_milter_lookups_total{kind="tlsa",outcome="secure"}' "TLSA of dane-ok.test"
+expect_grew 'dane_sts_milter_lookups_total{kind="probe",outcome="ok"}' "STARTTLS probe of mx.dane-ok.test"
+
+# Policy map answers by their first word; a parent-domain query is NOTFOUND
+# without touching the cache.
+prev=$last; a=$(postmap_q dane-ok.test); b=$(postmap_q .dane-ok.test); scrape
+[[ $a == *dane-only* ]] && ok "dane-ok.test -> $a" || bad "dane-ok.test answered '$a'"
+[[ -z $b ]] && ok ".dane-ok.test -> NOTFOUND" || bad ".dane-ok.test answered '$b'"
+expect_delta 'dane_sts_milter_policy_map_requests_total{answer="OK"}' 1 "policy map"
+expect_delta 'dane_sts_milter_policy_map_requests_total{answer="NOTFOUND"}' 1 "policy map"
+expect_delta 'dane_sts_milter_cache_hits_total' 1 "policy map from the cache"
+expect_delta 'dane_sts_milter_decisions_total{action="accept",connector="default",result="none"}' 0 "policy map is no RCPT decision"
+
+# An MTA-STS domain: the TXT lookup and the HTTPS fetch are counted.
+prev=$last; a=$(postmap_q sts-enforce.test); scrape
+[[ $a == *secure* ]] && ok "sts-enforce.test -> $a" || bad "sts-enforce.test answered '$a'"
+expect_delta 'dane_sts_milter_lookups_total{kind="sts_fetch",outcome="ok"}' 1 "policy fetched"
+expect_grew 'dane_sts_milter_lookups_total{kind="sts_txt",outcome="secure"}' "_mta-sts TXT"
+expect_grew 'dane_sts_milter_lookup_duration_seconds_count{kind="sts_fetch"}' "fetch latency observed"
+
+# Scraping changes nothing it reports.
+prev=$last; scrape
+expect_delta 'dane_sts_milter_cache_hits_total' 0 "scrape only"
+expect_delta 'dane_sts_milter_cache_misses_total' 0 "scrape only"
+[[ $(value "$last" dane_sts_milter_cache_entries) -ge 4 ]] && ok "cache_entries counts the verdicts" ||
+    bad "cache_entries = $(value "$last" dane_sts_milter_cache_entries)"
+grep -q '^dane_sts_milter_store_errors_total{store="memory"} 0$' "$last" && ok "store errors by store" ||
+    bad "no store_errors_total{store=\"memory\"}"
+
+code=$(curl -s --max-time 10 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$metport/other")
+[[ $code == 404 ]] && ok "GET /other -> 404" || bad "GET /other -> $code"
+hdrs=$(curl -s --max-time 10 -D - -o /dev/null -X POST "$url" | tr -d '\r')
+[[ $hdrs == "HTTP/1.1 405"* ]] && ok "POST /metrics -> 405" || bad "POST /metrics -> ${hdrs%%$'\n'*}"
+grep -qix 'Allow: GET' <<<"$hdrs" && ok "405 says Allow: GET" || bad "no Allow: GET in: $hdrs"
+
+# Prometheus's own parser (prometheus_client) reads every family; each
+# histogram's _count equals its +Inf bucket and buckets never decrease.
+# (promtool is in Debian's 96 MB prometheus package: not used.) Debian's
+# python3, where python3-prometheus-client is installed.
+check=$(/usr/bin/python3 - "$last" <<'PY'
+import sys
+from prometheus_client.parser import text_string_to_metric_families
+text = open(sys.argv[1]).read()
+fams = {f.name: f for f in text_string_to_metric_families(text)}
+errors = []
+for f in fams.values():
+    if not f.name.startswith("dane_sts_milter_"):
+        errors.append("outside the namespace: " + f.name)
+    if f.type == "histogram":
+        series = {}
+        for s in f.samples:
+            key = tuple(sorted((k, v) for k, v in s.labels.items() if k != "le"))
+            series.setdefault(key, {"b": [], "count": None})
+            if s.name.endswith("_bucket"):
+                series[key]["b"].append((float(s.labels["le"]), s.value))
+            elif s.name.endswith("_count"):
+                series[key]["count"] = s.value
+        for key, v in series.items():
+            b = sorted(v["b"])
+            if any(b[i][1] > b[i + 1][1] for i in range(len(b) - 1)) or b[-1][0] != float("inf") \
+                    or b[-1][1] != v["count"]:
+                errors.append("histogram %s %s inconsistent" % (f.name, key))
+need = ["dane_sts_milter_decisions", "dane_sts_milter_cache_hits", "dane_sts_milter_cache_misses",
+        "dane_sts_milter_cache_stale_served", "dane_sts_milter_cache_evictions",
+        "dane_sts_milter_cache_entries", "dane_sts_milter_lookups",
+        "dane_sts_milter_lookup_duration_seconds", "dane_sts_milter_prefetch_queue_depth",
+        "dane_sts_milter_prefetch_refreshes", "dane_sts_milter_store_errors",
+        "dane_sts_milter_policy_map_requests", "dane_sts_milter_build_info"]
+errors += ["missing " + n for n in need if n not in fams]
+print("; ".join(errors) if errors else "parsed %d families" % len(fams))
+PY
+)
+[[ $check == parsed* ]] && ok "prometheus_client: $check" || bad "exposition: $check"
+
+# The Grafana dashboard queries only series the milter exports.
+dashboard=$srcdir/contrib/grafana/dane-sts-milter.json
+missing=""
+for name in $(grep -o 'dane_sts_milter_[a-z_]*' "$dashboard" | sort -u); do
+    grep -q "^${name}[{ ]" "$last" || missing+=" $name"
+done
+[[ -z $missing ]] && ok "every metric of the Grafana dashboard is exported" ||
+    bad "the dashboard queries metrics the milter does not export:$missing"
+
+kill -0 "$pid" && ok "milter still running" || bad "milter died"
+kill "$pid"; wait "$pid"; rc=$?
+[[ $rc == 0 ]] && ok "SIGTERM: exit status 0" || bad "SIGTERM: exit status $rc"
+# The sanitizer build (DSM_SANITIZE) reports on stderr.
+grep -E "Sanitizer|runtime error:" "$work/stderr.log" && bad "sanitizer report" || ok "no sanitizer report"
+(exec 3<>"/dev/tcp/127.0.0.1/$metport") 2>/dev/null && bad "metrics port still open after stop" ||
+    ok "metrics port closed on shutdown"
+trap - EXIT
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
