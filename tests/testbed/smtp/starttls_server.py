@@ -16,6 +16,15 @@ per RFC 3207, NOOP, RSET, QUIT) and behaves as its `mode` says:
   inject           answers STARTTLS with 220 and, in the same write, a second
                    reply (the response injection of CVE-2011-0411)
 
+A listener with "mail_dir" also takes whole messages, but only inside TLS
+(RFC 3207 §4: before STARTTLS, MAIL gets 530): MAIL, RCPT, DATA, each message
+kept as MAIL_DIR/msg-<pid>-<n>.eml (as received, dot-unstuffed) next to
+msg-<pid>-<n>.env ("MAIL FROM:<...>", "RCPT TO:<...>" lines, then "TLS
+<version> <cipher>" and "LISTENER <case>"), both written under a temporary
+name and renamed.  For the end-to-end delivery tests
+(tests/e2e/postfix_delivery_test.sh); without "mail_dir", MAIL, RCPT and
+DATA get 502 as before.
+
 The pid file is written once every listener listens (so a reader that sees
 it can connect), and removed on SIGTERM/SIGINT.  Standard library only.
 Bounded: lines over 4 KiB end the session, idle sessions end after 60 s.
@@ -23,6 +32,7 @@ Bounded: lines over 4 KiB end the session, idle sessions end after 60 s.
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import signal
@@ -32,6 +42,9 @@ import time
 
 MAX_LINE = 4096
 IDLE_SECONDS = 60
+MAX_MESSAGE = 10 * 1024 * 1024
+# Numbers the kept messages: one sequence for all listeners of the process.
+MESSAGE_NUMBERS = itertools.count(1)
 
 
 class Log:
@@ -54,6 +67,7 @@ class Listener:
         self.name = spec.get("name", "mx.test")
         self.banner_lines = int(spec.get("banner_lines", 1))
         self.log = log
+        self.mail_dir = spec.get("mail_dir")
         self.tls = None
         if self.mode == "starttls":
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -97,6 +111,7 @@ class Listener:
         ]
         await self.reply(writer, 220, *banner)
         in_tls = False
+        envelope = None  # [mail_from, [rcpt...]] once MAIL was accepted
         while True:
             raw = await asyncio.wait_for(reader.readline(), IDLE_SECONDS)
             if not raw:
@@ -120,9 +135,64 @@ class Listener:
                 await self.reply(writer, 221, "2.0.0 bye")
                 return
             elif verb in ("NOOP", "RSET"):
+                envelope = None
                 await self.reply(writer, 250, "2.0.0 ok")
+            elif verb in ("MAIL", "RCPT", "DATA") and self.mail_dir:
+                envelope = await self.mail_command(reader, writer, peer, verb, line,
+                                                   in_tls, envelope)
             else:
                 await self.reply(writer, 502, "5.5.1 not implemented here")
+
+    async def mail_command(self, reader, writer, peer, verb, line, in_tls, envelope):
+        """One of MAIL, RCPT, DATA on a listener that takes mail; the new envelope."""
+        if not in_tls:
+            await self.reply(writer, 530, "5.7.0 Must issue a STARTTLS command first")
+            return None
+        arg = line[len(verb):].strip()
+        if verb == "MAIL":
+            if not arg.upper().startswith("FROM:"):
+                await self.reply(writer, 501, "5.5.4 syntax: MAIL FROM:<address>")
+                return envelope
+            await self.reply(writer, 250, "2.1.0 ok")
+            return [arg[5:].strip().split(">", 1)[0].lstrip("<"), []]
+        if verb == "RCPT":
+            if envelope is None or not arg.upper().startswith("TO:"):
+                await self.reply(writer, 503, "5.5.1 MAIL first")
+                return envelope
+            envelope[1].append(arg[3:].strip().split(">", 1)[0].lstrip("<"))
+            await self.reply(writer, 250, "2.1.5 ok")
+            return envelope
+        if envelope is None or not envelope[1]:
+            await self.reply(writer, 503, "5.5.1 MAIL and RCPT first")
+            return envelope
+        await self.reply(writer, 354, "end data with <CR><LF>.<CR><LF>")
+        chunks, size = [], 0
+        while True:
+            raw = await asyncio.wait_for(reader.readline(), IDLE_SECONDS)
+            if not raw:
+                raise ConnectionError("EOF inside DATA")
+            if raw in (b".\r\n", b".\n"):
+                break
+            if raw.startswith(b"."):
+                raw = raw[1:]
+            size += len(raw)
+            if size > MAX_MESSAGE:
+                raise ValueError("message too big")
+            chunks.append(raw)
+        name = self.store(envelope, b"".join(chunks), writer.get_extra_info("ssl_object"))
+        self.log(self.case, peer, f"tls stored {name}")
+        await self.reply(writer, 250, f"2.0.0 ok queued as {name}")
+        return None
+
+    def store(self, envelope, data, tls):
+        base = os.path.join(self.mail_dir, f"msg-{os.getpid()}-{next(MESSAGE_NUMBERS):06d}")
+        env = f"MAIL FROM:<{envelope[0]}>\n" + "".join(f"RCPT TO:<{r}>\n" for r in envelope[1])
+        env += f"TLS {tls.version()} {tls.cipher()[0]}\nLISTENER {self.case}\n"
+        for suffix, payload in ((".env", env.encode()), (".eml", data)):
+            with open(base + suffix + ".tmp", "wb") as f:
+                f.write(payload)
+            os.rename(base + suffix + ".tmp", base + suffix)
+        return os.path.basename(base)
 
     async def starttls(self, reader, writer, peer):
         """True: the session goes on inside TLS; False: in plain text; None: it ends."""
@@ -156,6 +226,8 @@ async def main():
 
     servers = []
     for spec in specs:
+        if spec.get("mail_dir"):
+            os.makedirs(spec["mail_dir"], exist_ok=True)
         listener = Listener(spec, log)
         servers.append(await asyncio.start_server(
             listener.handle, spec["address"], int(spec["port"]), limit=MAX_LINE,

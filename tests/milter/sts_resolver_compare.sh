@@ -1,0 +1,319 @@
+#!/usr/bin/env bash
+# SPEC §7: the policy map's `secure match=... servername=hostname` answer is
+# the one postfix-mta-sts-resolver gives.  Asks both daemons, through
+# Postfix's own socketmap client (postmap), about every MTA-STS-only domain of
+# the test bed (zones.txt: an `sts=` expectation and DomainDane `none`) and
+# compares the answers (the match= list order-insensitively).
+#
+# They must agree, except where the spec makes the milter stricter than the
+# resolver; for those the exact answer of each is asserted (KNOWN below), so
+# a change on either side fails this test too.
+#
+# postfix-mta-sts-resolver (Debian's `mta-sts-daemon`) resolves through
+# /etc/resolv.conf (c-ares, getaddrinfo) and trusts the system CA store: it
+# runs in a private mount namespace whose /etc/resolv.conf is the unbound test
+# bed's, with SSL_CERT_FILE = the HTTPS test bed's CA.  It always fetches
+# https://mta-sts.DOMAIN/ on port 443 (no port setting); the HTTPS test bed
+# listens on 127.0.30.1:8443, so a small TCP relay (started and stopped here
+# by pid) listens on 127.0.30.1:443 for the duration of the test.
+#
+# Usage: sts_resolver_compare.sh MILTER_BINARY TESTBED_DIR WORK_DIR
+# Needs the dns, https and unbound test beds.  Exit status: 0 when every
+# check passed, 1 when some failed, 2 when the test could not run.
+set -euo pipefail
+
+die() { echo "sts_resolver_compare.sh: $*" >&2; exit 2; }
+[[ $# -eq 3 && -n $1 && -n $2 && -n $3 ]] ||
+    die "usage: $0 MILTER_BINARY TESTBED_DIR WORK_DIR"
+[[ $(id -u) -eq 0 ]] || die "needs root (unshare -m, mount --bind, port 443)"
+
+readonly HTTPS_ADDR=127.0.30.1 HTTPS_PORT=8443
+readonly START_TIMEOUT=20 STOP_TIMEOUT=20
+
+milter_bin=$(realpath -- "$1")
+testbed=$(realpath -- "$2")
+[[ -x $milter_bin && -f $milter_bin ]] || die "no milter binary at $1"
+for f in dns/test.ds dns/zones.txt https/ca.crt unbound/resolv.conf; do
+    [[ -s $testbed/$f ]] || die "no $testbed/$f: are the dns, https and unbound test beds up?"
+done
+for tool in mta-sts-daemon postmap python3 unshare mount; do
+    command -v "$tool" >/dev/null ||
+        die "$tool is not installed (apt-get install postfix-mta-sts-resolver postfix util-linux)"
+done
+mkdir -p -- "$3"
+work=$(cd -- "$3" && pwd)
+[[ $work != / ]] || die "refusing to use / as WORK_DIR"
+started_at=$SECONDS
+
+# --- processes: started by us, stopped by pid ---------------------------------------
+running() {
+    local stat
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+    stat=${stat##*) }
+    [[ ${stat%% *} != Z ]]
+}
+cmdline_has() { # PID WORD: guards against a reused pid
+    local cmd
+    cmd=$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null) || return 1
+    [[ $cmd == *"$2"* ]]
+}
+stop_pid() { # NAME PID: TERM, then KILL after STOP_TIMEOUT
+    local name=$1 pid=$2 i
+    [[ $pid =~ ^[0-9]+$ ]] && running "$pid" || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < STOP_TIMEOUT * 20; i++)); do
+        running "$pid" || break
+        sleep 0.05
+    done
+    if running "$pid"; then
+        echo "sts_resolver_compare.sh: $name (pid $pid) ignored SIGTERM; killing it" >&2
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    wait "$pid" 2>/dev/null || true
+}
+pid_from() { # FILE WORD
+    local pid=
+    [[ -f $1 ]] && read -r pid <"$1" 2>/dev/null || true
+    [[ $pid =~ ^[0-9]+$ ]] && running "$pid" && cmdline_has "$pid" "$2" && echo "$pid"
+    return 0
+}
+
+milter_pid=
+resolver_pid=
+relay_pid=
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    set +e
+    stop_pid mta-sts-daemon "$resolver_pid"
+    stop_pid relay "$relay_pid"
+    stop_pid dane-sts-milter "$milter_pid"
+    if ((rc != 0)); then
+        local f
+        for f in "$work/milter.out" "$work/milter.log" "$work/resolver.out" \
+                 "$work/resolver.log" "$work/relay.out"; do
+            [[ -s $f ]] || continue
+            echo "===== $f (last 60 lines) ====="
+            tail -n 60 -- "$f"
+        done
+    fi
+    echo "run time: $((SECONDS - started_at)) s"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Leftovers of an earlier run in WORK (killed before its trap could run).
+stop_pid mta-sts-daemon "$(pid_from "$work/resolver.pid" "$work")"
+stop_pid relay "$(pid_from "$work/relay.pid" "$work")"
+stop_pid dane-sts-milter "$(pid_from "$work/milter.pid" "$work")"
+find "$work" -mindepth 1 -maxdepth 1 -exec rm -rf -- {} +
+
+accepts() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+! accepts "$HTTPS_ADDR" 443 || die "$HTTPS_ADDR:443 is already in use"
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+milter_port=$(free_port)
+map_port=$(free_port)
+resolver_port=$(free_port)
+[[ $milter_port != "$map_port" && $map_port != "$resolver_port" &&
+   $milter_port != "$resolver_port" ]] || die "free ports collided; run again"
+wait_accepts() { # WHAT ADDR PORT PID
+    local i
+    for ((i = 0; i < START_TIMEOUT * 20; i++)); do
+        accepts "$2" "$3" && return 0
+        running "$4" || { echo "sts_resolver_compare.sh: $1 exited before listening" >&2; return 1; }
+        sleep 0.05
+    done
+    echo "sts_resolver_compare.sh: $1 not listening on $2:$3 after ${START_TIMEOUT} s" >&2
+    return 1
+}
+
+# --- 1. the milter's policy map ---------------------------------------------------------
+# lookup_timeout_ms longer than any lookup here, so that the first answer is
+# the final verdict and never `pending` (SPEC §7); fetch timeout 4 s like the
+# resolver's default.
+cat >"$work/milter.conf" <<EOF
+# Written by tests/milter/sts_resolver_compare.sh
+[milter]
+socket = inet:$milter_port@127.0.0.1
+log_level = debug
+log_target = file:$work/milter.log
+[resolver]
+trust_anchor_file = $testbed/dns/test.ds
+stub_zones = test.=127.0.10.53
+timeout_ms = 3000
+[sts]
+ca_file = $testbed/https/ca.crt
+https_port = $HTTPS_PORT
+fetch_timeout_ms = 4000
+[cache]
+store = memory
+[rcpt]
+lookup_timeout_ms = 20000
+[policy_map]
+listen = inet:127.0.0.1:$map_port
+[connector.default]
+recipient_domains = *
+mode = opportunistic
+EOF
+"$milter_bin" -c "$work/milter.conf" </dev/null >"$work/milter.out" 2>&1 &
+milter_pid=$!
+echo "$milter_pid" >"$work/milter.pid"
+wait_accepts "dane-sts-milter policy map" 127.0.0.1 "$map_port" "$milter_pid" || exit 2
+echo "dane-sts-milter (pid $milter_pid), policy map on 127.0.0.1:$map_port"
+
+# --- 2. 127.0.30.1:443 -> the HTTPS test bed on :8443 -----------------------------------
+# A plain TCP relay: TLS stays end to end between the resolver and nginx.
+cat >"$work/relay.py" <<'EOF'
+"""TCP relay LISTEN_ADDR LISTEN_PORT TARGET_ADDR TARGET_PORT PIDFILE (test only)."""
+import asyncio, os, signal, sys
+
+async def pipe(reader, writer):
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    except (ConnectionError, OSError):
+        pass
+    finally:
+        writer.close()
+
+async def main():
+    laddr, lport, taddr, tport, pidfile = sys.argv[1:6]
+    async def handle(cr, cw):
+        try:
+            ur, uw = await asyncio.open_connection(taddr, int(tport))
+        except OSError:
+            cw.close()
+            return
+        await asyncio.gather(pipe(cr, uw), pipe(ur, cw))
+    server = await asyncio.start_server(handle, laddr, int(lport), reuse_address=True)
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+    with open(pidfile, "w") as f:
+        f.write(f"{os.getpid()}\n")
+    async with server:
+        await stop.wait()
+
+asyncio.run(main())
+EOF
+python3 "$work/relay.py" "$HTTPS_ADDR" 443 "$HTTPS_ADDR" "$HTTPS_PORT" "$work/relay.pid" \
+    </dev/null >"$work/relay.out" 2>&1 &
+relay_pid=$!
+wait_accepts "relay" "$HTTPS_ADDR" 443 "$relay_pid" || exit 2
+echo "relay (pid $relay_pid) $HTTPS_ADDR:443 -> $HTTPS_ADDR:$HTTPS_PORT"
+
+# --- 3. postfix-mta-sts-resolver in its own mount namespace -------------------------------
+cat >"$work/mta-sts-daemon.yml" <<EOF
+# Written by tests/milter/sts_resolver_compare.sh
+host: 127.0.0.1
+port: $resolver_port
+# reuse_port: false fails in 1.1.2 (responder.py never sets its socket
+# options then); the port is a fresh free one anyway.
+reuse_port: true
+shutdown_timeout: 2
+cache:
+  type: internal
+  options:
+    cache_size: 1000
+default_zone:
+  strict_testing: false
+  timeout: 4
+  require_sni: true
+EOF
+# unshare and sh exec in place: the pid stays mta-sts-daemon's.
+SSL_CERT_FILE=$testbed/https/ca.crt unshare -m --propagation private sh -c \
+    'mount --bind "$1" /etc/resolv.conf && exec mta-sts-daemon -c "$2" -l "$3" -v debug' \
+    sh "$testbed/unbound/resolv.conf" "$work/mta-sts-daemon.yml" "$work/resolver.log" \
+    </dev/null >"$work/resolver.out" 2>&1 &
+resolver_pid=$!
+echo "$resolver_pid" >"$work/resolver.pid"
+wait_accepts "mta-sts-daemon" 127.0.0.1 "$resolver_port" "$resolver_pid" || exit 2
+echo "mta-sts-daemon (pid $resolver_pid) on 127.0.0.1:$resolver_port"
+
+# --- 4. compare -------------------------------------------------------------------------------
+printf 'compatibility_level = 3.6\nmyhostname = compare.test\n' >"$work/main.cf"
+# rc|answer as Postfix's socketmap client sees it: rc 0 found, 1 not found
+# (NOTFOUND) or a TEMP/PERM failure (postmap says why on stderr).
+query() { # PORT DOMAIN
+    local out rc=0
+    out=$(postmap -c "$work" -q "$2" "socketmap:inet:127.0.0.1:$1:postfix" 2>&1) || rc=$?
+    echo "$rc|$out"
+}
+# The match= list sorted, so that only its content counts.
+normalize() {
+    python3 -c '
+import sys
+rc, _, text = sys.argv[1].partition("|")
+words = []
+for w in text.split():
+    if w.startswith("match="):
+        w = "match=" + ":".join(sorted(w[len("match="):].split(":")))
+    words.append(w)
+print(rc + "|" + " ".join(words))' "$1"
+}
+
+# Where the spec makes the milter differ, and why; both answers exact.
+declare -A KNOWN_MILTER KNOWN_RESOLVER WHY
+# SPEC §4 row 11 (RFC 8461 §4.1): no MX matches the enforce policy, so the
+# milter defers (TEMP); the resolver hands Postfix the patterns, and
+# Postfix's own match then fails at delivery.
+# (postmap's warning cuts the reply text short, before the result type.)
+KNOWN_MILTER[sts-nomatch.test]='^1\|.*temporary error: 4\.7\.5 sts-nomatch\.test: .*no MX host of sts-nomatch\.test matches'
+KNOWN_RESOLVER[sts-nomatch.test]='0|secure match=other.example.test servername=hostname'
+WHY[sts-nomatch.test]="enforce policy, no eligible MX: the milter defers (SPEC §4 row 11)"
+# SPEC §4 strict parsing (RFC 8461 §3.2): an IP literal and a wildcard that
+# is not the leftmost label are invalid mx patterns: no policy (sts=error).
+KNOWN_MILTER[sts-ipmx.test]='^1\|$'
+KNOWN_RESOLVER[sts-ipmx.test]='0|secure match=192.0.2.1 servername=hostname'
+WHY[sts-ipmx.test]="mx: 192.0.2.1 is invalid for the milter's strict parser (RFC 8461 §3.2)"
+KNOWN_MILTER[sts-midwild.test]='^1\|$'
+KNOWN_RESOLVER[sts-midwild.test]='0|secure match=mail.*.sts-midwild.test servername=hostname'
+WHY[sts-midwild.test]="mx: mail.*.sts-midwild.test is invalid for the milter's strict parser"
+
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); echo "ok   - $1"; }
+not_ok() { failed=$((failed + 1)); echo "FAIL - $1"; }
+
+mapfile -t domains < <(awk '!/^#/ && $3 ~ /^sts=/ && $2 == "none" { print $1 }' \
+    "$testbed/dns/zones.txt")
+((${#domains[@]} >= 15)) || die "only ${#domains[@]} MTA-STS-only domains in zones.txt"
+echo "comparing ${#domains[@]} MTA-STS-only domains (rc|answer; rc 1 = NOTFOUND or TEMP):"
+agreed=0
+enforce_agreed=0
+for d in "${domains[@]}"; do
+    # Both at once: the slow cases (sts-drip.test) then cost their time once.
+    query "$resolver_port" "$d" >"$work/resolver-answer" &
+    m=$(normalize "$(query "$map_port" "$d")")
+    wait "$!"
+    r=$(normalize "$(<"$work/resolver-answer")")
+    printf '  %-20s milter:   %s\n  %-20s resolver: %s\n' "$d" "$m" "" "$r"
+    if [[ -n ${KNOWN_MILTER[$d]-} ]]; then
+        if [[ $m =~ ${KNOWN_MILTER[$d]} && $r == "${KNOWN_RESOLVER[$d]}" ]]; then
+            ok "$d: differs as the spec says (${WHY[$d]})"
+        else
+            not_ok "$d: expected milter ~ /${KNOWN_MILTER[$d]}/ and resolver '${KNOWN_RESOLVER[$d]}'"
+        fi
+    elif [[ $m == "$r" ]]; then
+        ok "$d: same answer"
+        agreed=$((agreed + 1))
+        [[ $m != 0\|secure* ]] || enforce_agreed=$((enforce_agreed + 1))
+    else
+        not_ok "$d: answers differ"
+    fi
+done
+# The comparison means something only if the enforce answers were among
+# those that agreed (a pair of daemons that found nothing would agree too).
+if ((enforce_agreed >= 3)); then
+    ok "$enforce_agreed 'secure match=' answers among the $agreed that agreed"
+else
+    not_ok "only $enforce_agreed 'secure match=' answers agreed (expected sts-enforce, sts-wild, sts-idchange, sts-insecure)"
+fi
+running "$resolver_pid" && ok "mta-sts-daemon still running" || not_ok "mta-sts-daemon died"
+running "$milter_pid" && ok "dane-sts-milter still running" || not_ok "dane-sts-milter died"
+
+echo "$passed passed, $failed failed"
+((failed == 0)) || exit 1
