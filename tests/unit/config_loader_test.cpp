@@ -6,7 +6,10 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "core/config/config.hpp"
 
@@ -157,6 +160,246 @@ const Connector& find(const Config& c, const std::string& name) {
     }
     BOOST_FAIL("no connector " << name);
     throw;
+}
+
+// Every key of SPEC §2, as "section.key" ("connector" for [connector.NAME]).
+// The tables below must cover exactly these; tests/docs/docs_check.sh holds
+// the same list for the man page and conf/milter.conf.
+const std::set<std::string> kSpecKeys = {
+    "milter.socket",
+    "milter.header",
+    "milter.user",
+    "milter.umask",
+    "milter.log_level",
+    "milter.log_target",
+    "resolver.trust_anchor_file",
+    "resolver.forwarders",
+    "resolver.stub_zones",
+    "resolver.unbound_config",
+    "resolver.timeout_ms",
+    "sts.ca_file",
+    "sts.https_port",
+    "sts.fetch_timeout_ms",
+    "probe.enabled",
+    "probe.port",
+    "probe.timeout_ms",
+    "cache.store",
+    "cache.max_entries",
+    "cache.min_ttl",
+    "cache.max_ttl",
+    "cache.error_ttl",
+    "cache.stale_ttl",
+    "prefetch.concurrency",
+    "prefetch.refresh_ahead",
+    "prefetch.active_window",
+    "prefetch.warm_list",
+    "rcpt.lookup_timeout_ms",
+    "policy_map.listen",
+    "metrics.listen",
+    "connector.recipient_domains",
+    "connector.sender_domains",
+    "connector.mode",
+    "connector.dane",
+    "connector.mta_sts",
+    "connector.on_failure",
+    "connector.test_mode",
+    "connector.tags",
+};
+
+// A file that sets `section.key = value` and nothing else a test could
+// confuse it with; a connector also gets the recipient_domains it requires.
+std::string one_key_file(const std::string& section, const std::string& key,
+                         const std::string& value) {
+    if (section == "connector") {
+        const std::string rcpt =
+            key == "recipient_domains" ? "" : "recipient_domains = t.example\n";
+        return "[connector.t]\n" + rcpt + key + " = " + value + "\n";
+    }
+    return "[" + section + "]\n" + key + " = " + value + "\n";
+}
+
+const Connector& connector_t(const Config& c) {
+    return find(c, "t");
+}
+
+struct GoodValue {
+    const char* section;
+    const char* key;
+    const char* value;  // valid, and not the default
+    std::function<bool(const Config&)> parsed;
+};
+
+// One valid, non-default value per key and where it must land.
+const std::vector<GoodValue>& good_values() {
+    using std::chrono::milliseconds;
+    using std::chrono::seconds;
+    static const std::vector<GoodValue> rows = {
+        {"milter", "socket", "unix:/run/dane-sts-milter/milter.sock",
+         [](const Config& c) {
+             return c.milter.socket == "unix:/run/dane-sts-milter/milter.sock";
+         }},
+        {"milter", "header", "X-Outbound-TLS",
+         [](const Config& c) { return c.milter.header == "X-Outbound-TLS"; }},
+        {"milter", "user", "mail", [](const Config& c) { return c.milter.user == "mail"; }},
+        {"milter", "umask", "027", [](const Config& c) { return c.milter.umask == 027u; }},
+        {"milter", "log_level", "warn",
+         [](const Config& c) { return c.milter.log_level == LogLevel::warn; }},
+        {"milter", "log_target", "syslog",
+         [](const Config& c) { return c.milter.log_target == "syslog"; }},
+        {"resolver", "trust_anchor_file", "/var/lib/unbound/root.key",
+         [](const Config& c) {
+             return c.resolver.trust_anchor_file == "/var/lib/unbound/root.key";
+         }},
+        {"resolver", "forwarders", "127.0.0.1@5353",
+         [](const Config& c) {
+             return c.resolver.forwarders == std::vector<std::string>{"127.0.0.1@5353"};
+         }},
+        {"resolver", "stub_zones", "Example.=127.0.0.2",
+         [](const Config& c) {
+             return c.resolver.stub_zones.size() == 1 &&
+                    c.resolver.stub_zones[0].zone == "example." &&
+                    c.resolver.stub_zones[0].address == "127.0.0.2";
+         }},
+        {"resolver", "unbound_config", "/etc/unbound/unbound.conf",
+         [](const Config& c) { return c.resolver.unbound_config == "/etc/unbound/unbound.conf"; }},
+        {"resolver", "timeout_ms", "1500",
+         [](const Config& c) { return c.resolver.timeout == milliseconds(1500); }},
+        {"sts", "ca_file", "/etc/ssl/private-ca.pem",
+         [](const Config& c) { return c.sts.ca_file == "/etc/ssl/private-ca.pem"; }},
+        {"sts", "https_port", "8443", [](const Config& c) { return c.sts.https_port == 8443; }},
+        {"sts", "fetch_timeout_ms", "2500",
+         [](const Config& c) { return c.sts.fetch_timeout == milliseconds(2500); }},
+        {"probe", "enabled", "yes", [](const Config& c) { return c.probe.enabled; }},
+        {"probe", "port", "2525", [](const Config& c) { return c.probe.port == 2525; }},
+        {"probe", "timeout_ms", "4000",
+         [](const Config& c) { return c.probe.timeout == milliseconds(4000); }},
+        {"cache", "store", "sqlite:/var/lib/dane-sts-milter/other.db",
+         [](const Config& c) {
+             return c.cache.store == "sqlite:/var/lib/dane-sts-milter/other.db";
+         }},
+        {"cache", "max_entries", "5000",
+         [](const Config& c) { return c.cache.max_entries == 5000u; }},
+        {"cache", "min_ttl", "60", [](const Config& c) { return c.cache.min_ttl == seconds(60); }},
+        {"cache", "max_ttl", "3600",
+         [](const Config& c) { return c.cache.max_ttl == seconds(3600); }},
+        {"cache", "error_ttl", "30",
+         [](const Config& c) { return c.cache.error_ttl == seconds(30); }},
+        {"cache", "stale_ttl", "7200",
+         [](const Config& c) { return c.cache.stale_ttl == seconds(7200); }},
+        {"prefetch", "concurrency", "8",
+         [](const Config& c) { return c.prefetch.concurrency == 8u; }},
+        {"prefetch", "refresh_ahead", "0.5",
+         [](const Config& c) { return c.prefetch.refresh_ahead == 0.5; }},
+        {"prefetch", "active_window", "3600",
+         [](const Config& c) { return c.prefetch.active_window == seconds(3600); }},
+        {"prefetch", "warm_list", "/etc/dane-sts-milter/warm.txt",
+         [](const Config& c) { return c.prefetch.warm_list == "/etc/dane-sts-milter/warm.txt"; }},
+        {"rcpt", "lookup_timeout_ms", "1000",
+         [](const Config& c) { return c.rcpt.lookup_timeout == milliseconds(1000); }},
+        {"policy_map", "listen", "inet:127.0.0.1:18461",
+         [](const Config& c) {
+             return c.policy_map && c.policy_map->listen == "inet:127.0.0.1:18461";
+         }},
+        {"metrics", "listen", "127.0.0.1:19464",
+         [](const Config& c) { return c.metrics && c.metrics->listen == "127.0.0.1:19464"; }},
+        {"connector", "recipient_domains", "a.example, *.b.example",
+         [](const Config& c) {
+             const auto& r = connector_t(c).recipient_domains;
+             return r.size() == 2 && r[0].to_string() == "a.example" &&
+                    r[1].to_string() == "*.b.example";
+         }},
+        {"connector", "sender_domains", "tlsrpt.example",
+         [](const Config& c) {
+             const auto& s = connector_t(c).sender_domains;
+             return s.size() == 1 && s[0].to_string() == "tlsrpt.example";
+         }},
+        {"connector", "mode", "none",
+         [](const Config& c) {
+             return connector_t(c).dane == DaneMode::none &&
+                    connector_t(c).mta_sts == StsMode::none;
+         }},
+        {"connector", "dane", "mandatory",
+         [](const Config& c) {
+             return connector_t(c).dane == DaneMode::mandatory &&
+                    connector_t(c).mta_sts == StsMode::opportunistic;
+         }},
+        {"connector", "mta_sts", "none",
+         [](const Config& c) {
+             return connector_t(c).dane == DaneMode::opportunistic &&
+                    connector_t(c).mta_sts == StsMode::none;
+         }},
+        {"connector", "on_failure", "reject",
+         [](const Config& c) { return connector_t(c).on_failure == OnFailure::reject; }},
+        {"connector", "test_mode", "yes", [](const Config& c) { return connector_t(c).test_mode; }},
+        {"connector", "tags", "eu, partner",
+         [](const Config& c) {
+             return connector_t(c).tags == std::vector<std::string>{"eu", "partner"};
+         }},
+    };
+    return rows;
+}
+
+struct BadValue {
+    const char* section;
+    const char* key;
+    const char* value;
+    const char* expectation;  // part of the "expected ..." text
+};
+
+// One invalid value per key and what the error must say was expected.
+const std::vector<BadValue>& bad_values() {
+    static const std::vector<BadValue> rows = {
+        {"milter", "socket", "tcp:8891", "inet:PORT@HOST, inet6:PORT@HOST, unix:/PATH"},
+        {"milter", "header", "X Verdict", "a header field name"},
+        {"milter", "user", "mail:mail", "a user name"},
+        {"milter", "umask", "rwx", "an octal file mode mask from 000 to 777"},
+        {"milter", "log_level", "verbose", "trace, debug, info, warn or error"},
+        {"milter", "log_target", "journal", "stderr, syslog or file:/absolute/path"},
+        {"resolver", "trust_anchor_file", "root.key", "an absolute path"},
+        {"resolver", "forwarders", "ns.example",
+         "a comma-separated list of IPv4 or IPv6 address[@port 1-65535]"},
+        {"resolver", "stub_zones", "example.", "a comma-separated list of zone=address[@port]"},
+        {"resolver", "unbound_config", "unbound.conf", "an absolute path"},
+        {"resolver", "timeout_ms", "600001", "an integer from 1 to 600000 (milliseconds)"},
+        {"sts", "ca_file", "certs.pem", "an absolute path"},
+        {"sts", "https_port", "0", "an integer from 1 to 65535"},
+        {"sts", "fetch_timeout_ms", "10s", "an integer from 1 to 600000 (milliseconds)"},
+        {"probe", "enabled", "sometimes", "yes or no"},
+        {"probe", "port", "65536", "an integer from 1 to 65535"},
+        {"probe", "timeout_ms", "0", "an integer from 1 to 600000 (milliseconds)"},
+        {"cache", "store", "file:/var/lib/x.db", "memory, sqlite:/PATH or redis://HOST:PORT[/DB]"},
+        {"cache", "max_entries", "0", "an integer from 1 to 1000000000"},
+        {"cache", "min_ttl", "-1", "an integer from 0 to 31557600 (seconds)"},
+        {"cache", "max_ttl", "0", "an integer from 1 to 31557600 (seconds)"},
+        {"cache", "error_ttl", "1h", "an integer from 0 to 31557600 (seconds)"},
+        {"cache", "stale_ttl", "31557601", "an integer from 0 to 31557600 (seconds)"},
+        {"prefetch", "concurrency", "4097", "an integer from 1 to 4096"},
+        {"prefetch", "refresh_ahead", "0", "a decimal fraction between 0 and 1"},
+        {"prefetch", "active_window", "a day", "an integer from 0 to 31557600 (seconds)"},
+        {"prefetch", "warm_list", "warm.txt", "an absolute path"},
+        {"rcpt", "lookup_timeout_ms", "60001", "an integer from 0 to 60000 (milliseconds)"},
+        {"policy_map", "listen", "127.0.0.1:8461", "inet:HOST:PORT or unix:/PATH"},
+        {"metrics", "listen", "localhost", "HOST:PORT"},
+        {"connector", "recipient_domains", "*partner.example", "a comma-separated list of domains"},
+        {"connector", "sender_domains", "[192.0.2.1]", "a comma-separated list of domains"},
+        {"connector", "mode", "strict", "opportunistic, mandatory or none"},
+        {"connector", "dane", "required", "opportunistic, mandatory or none"},
+        {"connector", "mta_sts", "enforce", "opportunistic or none"},
+        {"connector", "on_failure", "bounce", "defer or reject"},
+        {"connector", "test_mode", "maybe", "yes or no"},
+        {"connector", "tags", "eu;partner", "a comma-separated list of tags"},
+    };
+    return rows;
+}
+
+template <typename Row>
+std::set<std::string> keys_of(const std::vector<Row>& rows) {
+    std::set<std::string> keys;
+    for (const Row& r : rows) {
+        BOOST_TEST(keys.insert(std::string(r.section) + "." + r.key).second,
+                   "twice: " << r.section << "." << r.key);
+    }
+    return keys;
 }
 
 }  // namespace
@@ -506,6 +749,46 @@ BOOST_AUTO_TEST_CASE(log_level_names) {
     BOOST_TEST(to_string(LogLevel::trace) == "trace");
     BOOST_TEST(to_string(LogLevel::warn) == "warn");
     BOOST_TEST(to_string(LogLevel::error) == "error");
+}
+
+// "Every key exercised by a test": each SPEC §2 key set alone to a valid
+// value other than its default lands where it belongs...
+BOOST_AUTO_TEST_CASE(every_key_parses_a_non_default_value) {
+    BOOST_TEST((keys_of(good_values()) == kSpecKeys));
+    const auto defaults = load_ok(TempDir().write(""));
+    TempDir tmp;
+    for (const GoodValue& row : good_values()) {
+        BOOST_TEST_CONTEXT(row.section << "." << row.key << " = " << row.value) {
+            const std::string text = one_key_file(row.section, row.key, row.value);
+            if (std::string(row.section) != "connector" &&
+                std::string(row.section) != "policy_map" && std::string(row.section) != "metrics") {
+                BOOST_TEST(!row.parsed(*defaults),
+                           "the value is the default: the row proves nothing");
+            }
+            BOOST_TEST(row.parsed(*load_ok(tmp.write(text))));
+        }
+    }
+}
+
+// ...and a bad value of each is refused with the file, the line, the key and
+// what was expected.
+BOOST_AUTO_TEST_CASE(every_key_refuses_a_bad_value) {
+    BOOST_TEST((keys_of(bad_values()) == kSpecKeys));
+    TempDir tmp;
+    for (const BadValue& row : bad_values()) {
+        BOOST_TEST_CONTEXT(row.section << "." << row.key << " = " << row.value) {
+            const std::string text = one_key_file(row.section, row.key, row.value);
+            const std::string section =
+                std::string(row.section) == "connector" ? "connector.t" : row.section;
+            const std::string line = std::string(row.section) == "connector" &&
+                                             std::string(row.key) != "recipient_domains"
+                                         ? ":3:"
+                                         : ":2:";
+            const std::string where = "[" + section + "] " + row.key;
+            const std::string expectation = std::string("expected ") + row.expectation;
+            expect_error(tmp, text, {line.c_str(), where.c_str(), expectation.c_str(), row.value});
+        }
+    }
 }
 
 BOOST_AUTO_TEST_SUITE_END()
