@@ -38,6 +38,18 @@ else bad "missing file not named: $(cat "$work/nf.out")"; fi
 "$bin" --version | grep -q '^dane-sts-milter [0-9]' && ok "--version" || bad "--version"
 rc=0; "$bin" --bogus-flag >/dev/null 2>&1 || rc=$?
 [ "$rc" = 2 ] && ok "usage error exits 2" || bad "usage error exit $rc"
+# SPEC §8: 2 on usage errors, whichever way the command line is wrong.
+for args in "--json" "--check" "-n extra.test" "-c"; do
+    rc=0; "$bin" $args >/dev/null 2>&1 || rc=$?
+    [ "$rc" = 2 ] && ok "'$args' exits 2" || bad "'$args' exit $rc"
+done
+rc=0; "$bin" -c "$work/nonexistent.conf" --check a.test >/dev/null 2>&1 || rc=$?
+[ "$rc" = 2 ] && ok "--check with a missing config exits 2" || bad "--check, missing config: exit $rc"
+"$bin" -V | grep -q '^dane-sts-milter [0-9]' && ok "-V" || bad "-V"
+for flag in -h --help; do
+    out=$("$bin" $flag) && grep -q '^usage: dane-sts-milter' <<<"$out" && ok "$flag exits 0 with usage" ||
+        bad "$flag"
+done
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
