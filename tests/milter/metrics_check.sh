@@ -3,9 +3,9 @@
 # test beds: GET /metrics answers Prometheus text (checked by Prometheus's own
 # Python parser), other paths 404, other methods 405; and the counters move by
 # exactly what the milter did: RCPT decisions driven over the milter protocol
-# (a small client below speaks it on the wire), policy map answers driven with
-# Postfix's postmap, cache hits and misses of both, DNS lookups, the HTTPS
-# policy fetch and the STARTTLS probe (SMTP test bed) by kind and outcome.
+# (tests/support/milter_rcpt.py speaks it on the wire), policy map answers
+# driven with Postfix's postmap, cache hits and misses of both, DNS lookups, the
+# HTTPS policy fetch and the STARTTLS probe (SMTP test bed) by kind and outcome.
 set -uo pipefail
 bin=$1 testbed=$2 work=$3 srcdir=$4
 rm -rf "$work" && mkdir -p "$work/postfix"
@@ -81,43 +81,8 @@ postmap_q() { postmap -c "$work/postfix" -q "$1" "socketmap:inet:127.0.0.1:$pmpo
 
 # One milter session: MAIL FROM, RCPT TO each recipient; prints one reply
 # code a recipient ('c' continue, 't' tempfail, 'r' reject, or the SMTP code
-# of a 'y' reply). The protocol constants are libmilter's (mfdef.h).
-rcpt() {
-    python3 - "$mport" "$@" <<'PY'
-import socket, struct, sys
-port, rcpts = int(sys.argv[1]), sys.argv[2:]
-s = socket.create_connection(("127.0.0.1", port), timeout=15)
-def send(cmd, data=b""):
-    s.sendall(struct.pack("!I", len(data) + 1) + cmd + data)
-def recv():
-    def exact(n):
-        b = b""
-        while len(b) < n:
-            c = s.recv(n - len(b))
-            if not c:
-                raise SystemExit("milter closed the connection")
-            b += c
-        return b
-    (n,) = struct.unpack("!I", exact(4))
-    body = exact(n)
-    return body[:1], body[1:]
-# Version 6, all actions; the MTA may skip connect, helo, headers, body, data.
-send(b"O", struct.pack("!III", 6, 0x1FF, 0x1 | 0x2 | 0x10 | 0x20 | 0x40 | 0x100 | 0x200))
-code, body = recv()
-assert code == b"O", code
-proto = struct.unpack("!I", body[8:12])[0]
-if not proto & 0x1:
-    send(b"C", b"client.test\x00" + b"4" + struct.pack("!H", 25) + b"127.0.0.1\x00"); recv()
-if not proto & 0x2:
-    send(b"H", b"client.test\x00"); recv()
-send(b"M", b"<sender@example.test>\x00"); recv()
-for r in rcpts:
-    send(b"R", b"<" + r.encode() + b">\x00")
-    code, body = recv()
-    print(body[:3].decode() if code == b"y" else code.decode())
-send(b"A"); send(b"Q")
-PY
-}
+# of a 'y' reply).
+rcpt() { python3 "$srcdir/tests/support/milter_rcpt.py" "$mport" "$@" | awk '{ print $2 }'; }
 
 scrape; first=$last
 code=$(curl -s --max-time 10 -o /dev/null -w '%{http_code} %{content_type}' "$url")

@@ -70,45 +70,13 @@ for _ in $(seq 1 100); do
     sleep 0.1
 done
 
-# rcpt DOMAIN... -> one line per domain: "DOMAIN CODE [REPLY]", CODE the
-# milter's answer to RCPT ('c' continue = accept, 'y' reply = defer/reject).
-# The milter protocol spoken directly (libmilter's mfdef.h), one session.
+# rcpt DOMAIN... -> one line per domain: "DOMAIN CODE [TEXT]", the milter's
+# answer to RCPT TO <user@DOMAIN> ('c' continue = accept, or the SMTP code of a
+# 'y' reply = defer/reject, TEXT its reply text), one milter session.
 rcpt() {
-    python3 - "$port" "$@" <<'PY'
-import socket, struct, sys
-port, domains = int(sys.argv[1]), sys.argv[2:]
-s = socket.create_connection(("127.0.0.1", port), timeout=10)
-def send(cmd, data=b""):
-    s.sendall(struct.pack(">I", len(data) + 1) + cmd + data)
-def recv_exact(n):
-    buf = b""
-    while len(buf) < n:
-        chunk = s.recv(n - len(buf))
-        if not chunk:
-            raise SystemExit("milter closed the connection")
-        buf += chunk
-    return buf
-def reply():
-    while True:
-        data = recv_exact(struct.unpack(">I", recv_exact(4))[0])
-        if data[:1] != b"p":  # progress: keep waiting
-            return data[:1].decode(), data[1:].rstrip(b"\0")
-# Version 6, all actions; offer to skip connect, helo, headers, body...
-send(b"O", struct.pack(">III", 6, 0x1FF, 0x1 | 0x2 | 0x10 | 0x20 | 0x40 | 0x100 | 0x200))
-code, body = reply()
-assert code == "O", code
-steps = struct.unpack(">I", body.ljust(12, b"\0")[8:12])[0]
-if not steps & 0x1:
-    send(b"C", b"client.test\0" + b"4" + struct.pack(">H", 25) + b"127.0.0.1\0"); reply()
-if not steps & 0x2:
-    send(b"H", b"client.test\0"); reply()
-send(b"M", b"<sender@example.test>\0"); reply()
-for d in domains:
-    send(b"R", f"<user@{d}>\0".encode())
-    code, text = reply()
-    print(d, code, text.decode(errors="replace"))
-send(b"A"); send(b"Q")
-PY
+    local d to=()
+    for d; do to+=("user@$d"); done
+    python3 "$(dirname "$0")/../support/milter_rcpt.py" "$port" "${to[@]}" | sed 's/^user@//'
 }
 domains=(dane-ok.test insecure.test sts-enforce.test)
 log_from() { tail -n +"$(($1 + 1))" "$work/milter.log"; }
@@ -163,14 +131,15 @@ wait_until 14.5
 mark=$(log_lines)
 got=$(rcpt "${domains[@]}")
 t=$(since)
+declare -A code_of text_of
+while read -r d code text; do [[ -n $d ]] && code_of[$d]=$code text_of[$d]=$text; done <<<"$got"
 for d in "${domains[@]}"; do
-    reply=$(awk -v d="$d" '$1 == d { $1 = ""; print substr($0, 2) }' <<<"$got")
     line=$(decisions "$mark" "$d")
-    if [[ $reply == "y 450 4.7.5"* && $line == *"dnssec=error"* && $line == *"action=defer"* &&
-        $line == *"result=dnssec-invalid"* && $line != *"stale=yes"* ]]; then
-        ok "DNS down, ${t} s after deciding (stale_ttl over): $d deferred (${reply#y })"
+    if [[ ${code_of[$d]-} == 450 && ${text_of[$d]-} == "450 4.7.5"* && $line == *"dnssec=error"* &&
+        $line == *"action=defer"* && $line == *"result=dnssec-invalid"* && $line != *"stale=yes"* ]]; then
+        ok "DNS down, ${t} s after deciding (stale_ttl over): $d deferred (${text_of[$d]})"
     else
-        bad "DNS down, ${t} s after deciding: $d answered '$reply', log: $line"
+        bad "DNS down, ${t} s after deciding: $d answered '${code_of[$d]-} ${text_of[$d]-}', log: $line"
     fi
 done
 

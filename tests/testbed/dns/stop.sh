@@ -3,40 +3,9 @@
 # Exits 0 when nothing was running.  Only ever signals the pid in
 # DIR/knotd.pid, and only if that process is still a knotd.
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 [[ $# -eq 1 && -n $1 ]] || { echo "usage: $0 DIR" >&2; exit 2; }
-pidfile=$1/knotd.pid
-[[ -f $pidfile ]] || exit 0
-pid=$(cat "$pidfile" 2>/dev/null || true)
-[[ $pid =~ ^[0-9]+$ ]] || { rm -f -- "$pidfile"; exit 0; }
-
-# Running, i.e. present and not a zombie: a daemon's parent here may be a
-# pid 1 that never reaps, and a zombie would pass `kill -0` forever.
-running() {
-    local stat
-    stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
-    stat=${stat##*) }
-    [[ ${stat%% *} != Z ]]
-}
-
-# The pid may have been reused since the file was written.
-if running && [[ $(cat "/proc/$pid/comm" 2>/dev/null) == knotd ]]; then
-    kill -TERM "$pid" 2>/dev/null || true
-    # knotd normally exits well within a second; give up waiting after 10 s.
-    for _ in $(seq 1 200); do
-        running || break
-        sleep 0.05
-    done
-    if running; then
-        kill -KILL "$pid" 2>/dev/null || true
-        for _ in $(seq 1 40); do
-            running || break
-            sleep 0.05
-        done
-    fi
-    if running; then
-        echo "stop.sh: knotd (pid $pid) did not exit" >&2
-        exit 1
-    fi
-fi
-rm -f -- "$pidfile"
+# --cont: a test may have frozen knotd (SIGSTOP) to play a server that does
+# not answer (tests/milter/stale_check.sh).
+stop_by_pidfile "$1/knotd.pid" knotd --cont

@@ -1,0 +1,62 @@
+#!/usr/bin/env python3
+"""The MTA side of one milter session, for the shell tests: MAIL FROM, then
+RCPT TO each recipient, against a dane-sts-milter on 127.0.0.1:PORT.
+
+Usage: milter_rcpt.py PORT RCPT...
+
+Prints one line per recipient, in order: "RCPT CODE TEXT", CODE the milter's
+answer ('c' continue = accept, 't' tempfail, 'r' reject, or for a 'y' reply
+its 3-digit SMTP code) and TEXT that reply's text as sent ("450 4.7.5 ...";
+empty for the others). The protocol (version 6) and its constants are
+libmilter's (mfdef.h). Test-only; the C++ tests use tests/support/milter_client.
+"""
+import socket
+import struct
+import sys
+
+port, rcpts = int(sys.argv[1]), sys.argv[2:]
+s = socket.create_connection(("127.0.0.1", port), timeout=15)
+
+
+def send(cmd, data=b""):
+    s.sendall(struct.pack("!I", len(data) + 1) + cmd + data)
+
+
+def exact(n):
+    buf = b""
+    while len(buf) < n:
+        chunk = s.recv(n - len(buf))
+        if not chunk:
+            raise SystemExit("milter closed the connection")
+        buf += chunk
+    return buf
+
+
+def reply():
+    while True:
+        body = exact(struct.unpack("!I", exact(4))[0])
+        if body[:1] != b"p":  # progress: keep waiting
+            return body[:1].decode(), body[1:].rstrip(b"\0")
+
+
+# Version 6, all actions; the MTA may skip connect, helo, headers, body, data.
+send(b"O", struct.pack("!III", 6, 0x1FF, 0x1 | 0x2 | 0x10 | 0x20 | 0x40 | 0x100 | 0x200))
+code, body = reply()
+assert code == "O", code
+steps = struct.unpack("!I", body.ljust(12, b"\0")[8:12])[0]
+if not steps & 0x1:
+    send(b"C", b"client.test\0" + b"4" + struct.pack("!H", 25) + b"127.0.0.1\0")
+    reply()
+if not steps & 0x2:
+    send(b"H", b"client.test\0")
+    reply()
+send(b"M", b"<sender@example.test>\0")
+reply()
+for r in rcpts:
+    send(b"R", b"<" + r.encode() + b">\0")
+    code, text = reply()
+    text = text.decode(errors="replace")
+    code = text[:3] if code == "y" and text else code
+    print(f"{r} {code} {text}" if text else f"{r} {code}")
+send(b"A")
+send(b"Q")

@@ -1,0 +1,101 @@
+# shellcheck shell=bash
+# Shared by the test beds' stop.sh scripts (sourced, bash). SPEC §10: the
+# servers are started and stopped by pid, never by name, so a stop signals
+# only the pid its start.sh wrote, and only if that process is still ours.
+
+# running PID: present and not a zombie. A daemon's parent here may be a pid 1
+# that never reaps, and a zombie would pass `kill -0` forever.
+running() {
+    local stat
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+    stat=${stat##*) }
+    [[ ${stat%% *} != Z ]]
+}
+
+# children PID: the pids whose parent is PID, one a line.
+children() {
+    local s st ppid w
+    for s in /proc/[0-9]*/stat; do
+        { read -r st <"$s"; } 2>/dev/null || continue
+        st=${st##*) }
+        read -r _ ppid _ <<<"$st"
+        if [[ $ppid == "$1" ]]; then
+            w=${s#/proc/}
+            echo "${w%/stat}"
+        fi
+    done
+}
+
+# stop_by_pidfile PIDFILE NAME [--cont] [--cmdline REGEX] [--children]
+# Stops the process whose pid PIDFILE holds, if it runs and is still NAME
+# (its /proc/PID/comm; with --cmdline, its command line matches REGEX instead,
+# NAME then only names it in messages): TERM, up to 10 s to exit, then KILL
+# and up to 2 s more. Then removes PIDFILE. Returns 0 when it is gone or
+# nothing was running (no pid file, or no pid in it), 1 when it would not
+# exit (PIDFILE is kept).
+#   --cont      SIGCONT first: a test may have frozen it (SIGSTOP) to play a
+#               server that does not answer, and a stopped process does not
+#               act on TERM.
+#   --children  also wait for the children it has when signalled (a master's
+#               workers, which hold the listening socket), and KILL those still
+#               NAME with it.
+stop_by_pidfile() {
+    local pidfile=$1 name=$2 cont=no cmdline="" with_children=no
+    shift 2
+    while (($#)); do
+        case $1 in
+        --cont) cont=yes ;;
+        --cmdline) cmdline=$2; shift ;;
+        --children) with_children=yes ;;
+        *) echo "stop_by_pidfile: unknown option $1" >&2; return 2 ;;
+        esac
+        shift
+    done
+
+    [[ -f $pidfile ]] || return 0
+    local pid
+    pid=$(cat "$pidfile" 2>/dev/null || true)
+    [[ $pid =~ ^[0-9]+$ ]] || { rm -f -- "$pidfile"; return 0; }
+
+    ours() { # PID
+        if [[ -n $cmdline ]]; then
+            tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -q -- "$cmdline"
+        else
+            [[ $(cat "/proc/$1/comm" 2>/dev/null) == "$name" ]]
+        fi
+    }
+
+    # The pid may have been reused since the file was written.
+    if running "$pid" && ours "$pid"; then
+        local -a kids=()
+        local w
+        [[ $with_children == yes ]] && mapfile -t kids < <(children "$pid")
+        alive() {
+            running "$pid" && return 0
+            for w in "${kids[@]}"; do running "$w" && return 0; done
+            return 1
+        }
+        [[ $cont == yes ]] && { kill -CONT "$pid" 2>/dev/null || true; }
+        kill -TERM "$pid" 2>/dev/null || true
+        # It normally exits well within a second; give up waiting after 10 s.
+        for _ in $(seq 1 200); do
+            alive || break
+            sleep 0.05
+        done
+        if alive; then
+            kill -KILL "$pid" 2>/dev/null || true
+            for w in "${kids[@]}"; do
+                if ours "$w"; then kill -KILL "$w" 2>/dev/null || true; fi
+            done
+            for _ in $(seq 1 40); do
+                alive || break
+                sleep 0.05
+            done
+        fi
+        if alive; then
+            echo "stop.sh: $name (pid $pid) did not exit" >&2
+            return 1
+        fi
+    fi
+    rm -f -- "$pidfile"
+}
