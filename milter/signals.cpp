@@ -133,6 +133,16 @@ void Reloader::reload() {
             "reload: [cache], [prefetch], [probe] and [milter] umask changes take effect after "
             "a restart");
     }
+    // Both listeners are bound before privileges are dropped: a new address
+    // could not be bound now.
+    const auto listen_of = [](const auto& section) {
+        return section ? section->listen : std::string();
+    };
+    if (listen_of(next.policy_map) != listen_of(old->policy_map) ||
+        listen_of(next.metrics) != listen_of(old->metrics)) {
+        spdlog::warn(
+            "reload: [policy_map] and [metrics] listen changes take effect after a restart");
+    }
     runtime_.config.store(*fresh);
     session_gate().set_lookup_timeout(next.rcpt.lookup_timeout);
     spdlog::info("reloaded config={} connectors={}", path_, next.connectors.connectors().size());

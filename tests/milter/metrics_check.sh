@@ -198,6 +198,19 @@ done
 [[ -z $missing ]] && ok "every metric of the Grafana dashboard is exported" ||
     bad "the dashboard queries metrics the milter does not export:$missing"
 
+# SIGHUP with another [metrics] listen: the socket was bound before the
+# privilege drop, so the change waits for a restart and says so; the bound
+# port keeps serving.
+newport=$(free_port)
+sed -i "s/^listen = 127.0.0.1:$metport\$/listen = 127.0.0.1:$newport/" "$work/milter.conf"
+kill -HUP "$pid"
+for _ in $(seq 1 100); do grep -q "reloaded config=" "$work/milter.log" && break; sleep 0.1; done
+grep -q "reload: \[policy_map\] and \[metrics\] listen changes take effect after a restart" \
+    "$work/milter.log" && ok "reload warns that a new [metrics] listen needs a restart" ||
+    bad "no restart warning for a changed [metrics] listen"
+curl -sf --max-time 10 -o /dev/null "$url" && ok "the bound metrics port still serves after reload" ||
+    bad "metrics port gone after reload"
+
 kill -0 "$pid" && ok "milter still running" || bad "milter died"
 kill "$pid"; wait "$pid"; rc=$?
 [[ $rc == 0 ]] && ok "SIGTERM: exit status 0" || bad "SIGTERM: exit status $rc"
