@@ -78,39 +78,8 @@ started_at=$SECONDS
 tag=$$-$RANDOM  # in every Subject: messages of another run never count
 
 # --- processes: started by us, stopped by pid ---------------------------------------
-
-# True while PID exists and is not a zombie (a daemon's parent may never reap).
-running() {
-    local stat
-    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-    stat=${stat##*) }
-    [[ ${stat%% *} != Z ]]
-}
-cmdline_has() { # PID WORD: guards against a reused pid
-    local cmd
-    cmd=$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null) || return 1
-    [[ $cmd == *"$2"* ]]
-}
-stop_pid() { # NAME PID: TERM, then KILL after STOP_TIMEOUT
-    local name=$1 pid=$2 i
-    [[ $pid =~ ^[0-9]+$ ]] && running "$pid" || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < STOP_TIMEOUT * 20; i++)); do
-        running "$pid" || break
-        sleep 0.05
-    done
-    if running "$pid"; then
-        echo "postfix_delivery_test.sh: $name (pid $pid) ignored SIGTERM; killing it" >&2
-        kill -KILL "$pid" 2>/dev/null || true
-    fi
-    wait "$pid" 2>/dev/null || true
-}
-pid_from() { # FILE WORD: the pid in FILE if alive and its command line has WORD
-    local pid=
-    [[ -f $1 ]] && read -r pid <"$1" 2>/dev/null || true
-    [[ $pid =~ ^[0-9]+$ ]] && running "$pid" && cmdline_has "$pid" "$2" && echo "$pid"
-    return 0
-}
+# running, cmdline_has, stop_pid, pid_from: shared with the test beds.
+. "$(dirname "${BASH_SOURCE[0]}")/../testbed/lib.sh"
 
 # postfix with its diagnostics visible: with no syslog, check and start say
 # why they fail only on a terminal (TESTBED.md).

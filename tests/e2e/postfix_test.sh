@@ -52,45 +52,8 @@ milter_log=$work/milter.log
 started_at=$SECONDS
 
 # --- processes: started by us, stopped by pid ---------------------------------------
-
-# True while PID exists and is not a zombie (a daemon's parent may never reap).
-running() {
-    local stat
-    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-    stat=${stat##*) }
-    [[ ${stat%% *} != Z ]]
-}
-
-# True when PID's command line contains WORD (guards against a reused pid).
-cmdline_has() {
-    local cmd
-    cmd=$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null) || return 1
-    [[ $cmd == *"$2"* ]]
-}
-
-# Polls until PID is gone; TERM first, KILL after STOP_TIMEOUT.
-stop_pid() { # NAME PID
-    local name=$1 pid=$2 i
-    [[ $pid =~ ^[0-9]+$ ]] && running "$pid" || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < STOP_TIMEOUT * 20; i++)); do
-        running "$pid" || break
-        sleep 0.05
-    done
-    if running "$pid"; then
-        echo "postfix_test.sh: $name (pid $pid) ignored SIGTERM; killing it" >&2
-        kill -KILL "$pid" 2>/dev/null || true
-    fi
-    wait "$pid" 2>/dev/null || true
-}
-
-# The pid in FILE, if that process is alive and its command line has WORD.
-pid_from() { # FILE WORD
-    local pid=
-    [[ -f $1 ]] && read -r pid <"$1" 2>/dev/null || true
-    [[ $pid =~ ^[0-9]+$ ]] && running "$pid" && cmdline_has "$pid" "$2" && echo "$pid"
-    return 0
-}
+# running, cmdline_has, stop_pid, pid_from: shared with the test beds.
+. "$(dirname "${BASH_SOURCE[0]}")/../testbed/lib.sh"
 
 # Runs postfix with its diagnostics visible: with no syslog, postfix check
 # and start say why they fail only on a terminal (TESTBED.md).

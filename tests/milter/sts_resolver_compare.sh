@@ -46,37 +46,8 @@ work=$(cd -- "$3" && pwd)
 started_at=$SECONDS
 
 # --- processes: started by us, stopped by pid ---------------------------------------
-running() {
-    local stat
-    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-    stat=${stat##*) }
-    [[ ${stat%% *} != Z ]]
-}
-cmdline_has() { # PID WORD: guards against a reused pid
-    local cmd
-    cmd=$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null) || return 1
-    [[ $cmd == *"$2"* ]]
-}
-stop_pid() { # NAME PID: TERM, then KILL after STOP_TIMEOUT
-    local name=$1 pid=$2 i
-    [[ $pid =~ ^[0-9]+$ ]] && running "$pid" || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < STOP_TIMEOUT * 20; i++)); do
-        running "$pid" || break
-        sleep 0.05
-    done
-    if running "$pid"; then
-        echo "sts_resolver_compare.sh: $name (pid $pid) ignored SIGTERM; killing it" >&2
-        kill -KILL "$pid" 2>/dev/null || true
-    fi
-    wait "$pid" 2>/dev/null || true
-}
-pid_from() { # FILE WORD
-    local pid=
-    [[ -f $1 ]] && read -r pid <"$1" 2>/dev/null || true
-    [[ $pid =~ ^[0-9]+$ ]] && running "$pid" && cmdline_has "$pid" "$2" && echo "$pid"
-    return 0
-}
+# running, cmdline_has, stop_pid, pid_from: shared with the test beds.
+. "$(dirname "${BASH_SOURCE[0]}")/../testbed/lib.sh"
 
 milter_pid=
 resolver_pid=

@@ -99,3 +99,39 @@ stop_by_pidfile() {
     fi
     rm -f -- "$pidfile"
 }
+
+# The helpers below are for test scripts that start their own processes
+# (sourced after they set STOP_TIMEOUT, in seconds).
+
+# cmdline_has PID WORD: PID's command line contains WORD (guards against a
+# reused pid).
+cmdline_has() {
+    local cmd
+    cmd=$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null) || return 1
+    [[ $cmd == *"$2"* ]]
+}
+
+# stop_pid NAME PID: TERM, KILL after STOP_TIMEOUT seconds, then reap it.
+stop_pid() {
+    local name=$1 pid=$2 i
+    [[ $pid =~ ^[0-9]+$ ]] && running "$pid" || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < ${STOP_TIMEOUT:-10} * 20; i++)); do
+        running "$pid" || break
+        sleep 0.05
+    done
+    if running "$pid"; then
+        echo "${0##*/}: $name (pid $pid) ignored SIGTERM; killing it" >&2
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    wait "$pid" 2>/dev/null || true
+}
+
+# pid_from FILE WORD: the pid in FILE, if that process is alive and its
+# command line has WORD.
+pid_from() {
+    local pid=
+    [[ -f $1 ]] && read -r pid <"$1" 2>/dev/null || true
+    [[ $pid =~ ^[0-9]+$ ]] && running "$pid" && cmdline_has "$pid" "$2" && echo "$pid"
+    return 0
+}
