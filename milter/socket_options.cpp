@@ -7,15 +7,17 @@
 
 #include <cstdlib>
 
+#include "milter/quick_ack.hpp"
+
 namespace dsm::milter {
 
-int set_nodelay_on_listeners() {
+std::vector<int> tcp_listeners() {
+    std::vector<int> found;
     // libmilter keeps its listening descriptor to itself, so find it.
     DIR* dir = opendir("/proc/self/fd");
     if (dir == nullptr) {
-        return 0;
+        return found;
     }
-    int changed = 0;
     while (const dirent* e = readdir(dir)) {
         char* end = nullptr;
         const long fd = std::strtol(e->d_name, &end, 10);
@@ -34,13 +36,19 @@ int set_nodelay_on_listeners() {
             (sa.ss_family != AF_INET && sa.ss_family != AF_INET6)) {
             continue;
         }
-        const int one = 1;
-        if (setsockopt(static_cast<int>(fd), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == 0) {
-            ++changed;
-        }
+        found.push_back(static_cast<int>(fd));
     }
     closedir(dir);
-    return changed;
+    return found;
+}
+
+bool tune_milter_listener(int fd) {
+    const int one = 1;
+    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0) {
+        return false;
+    }
+    quick_ack_sessions_of(fd);
+    return true;
 }
 
 }  // namespace dsm::milter
