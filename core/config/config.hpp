@@ -18,7 +18,8 @@ namespace dsm::config {
 enum class LogLevel { trace, debug, info, warn, error };
 
 struct MilterSettings {
-    std::string socket = "inet:8891@127.0.0.1";  // libmilter smfi_setconn() syntax
+    // libmilter smfi_setconn() syntax; below Debian's Postfix chroot (conf/milter.conf)
+    std::string socket = "unix:/var/spool/postfix/dane-sts-milter/milter.sock";
     std::string header = "X-DANE-STS-Verdict";
     std::string user;      // empty: keep the current user
     unsigned umask = 007;  // octal in the file

@@ -59,20 +59,26 @@ listen=$(sed -n 's/^[;#]*[ \t]*listen[ \t]*=[ \t]*\(inet:.*\)$/\1/p' "$conf" | a
 [ -n "$listen" ] || fail "conf/milter.conf shows no [policy_map] listen = inet:..."
 expect smtp_tls_policy_maps "socketmap:$listen:postfix"
 
-# The unix socket: relative to Postfix's queue directory (its chroot), so the
-# milter must listen on QUEUE_DIRECTORY/dane-sts-milter/milter.sock, which
-# the snippet tells the administrator to set and the unit lets it write.
+# The socket: the snippet's smtpd_milters is the shipped [milter] socket.
+# A relative unix: path is relative to Postfix's queue directory (its chroot,
+# where Debian's smtpd runs), so unix:PATH is QUEUE_DIRECTORY/PATH for the
+# milter outside; inet:HOST:PORT is the milter's inet:PORT@HOST.
+socket=$(sed -n 's/^socket[ \t]*=[ \t]*//p' "$conf")
 queue=$(postconf -c "$tmp" -x -h queue_directory)
-grep -qF "socket = unix:$queue/dane-sts-milter/milter.sock" "$snippet" ||
-    fail "the snippet does not tell milter.conf to listen on $queue/dane-sts-milter/milter.sock"
+milters=$(postconf -c "$tmp" -x -h smtpd_milters)
+case $milters in
+    unix:/*) fail "smtpd_milters = $milters: an absolute path means another file to a chrooted smtpd" ;;
+    unix:*) want="unix:$queue/${milters#unix:}" ;;
+    inet:*:*) port=${milters##*:}; host=${milters#inet:}; host=${host%:*}; want="inet:$port@$host" ;;
+    *) fail "smtpd_milters = $milters: not a unix: or inet: milter" ;;
+esac
+[ "$socket" = "$want" ] ||
+    fail "the snippet's smtpd_milters = $milters is $want for the milter, but conf/milter.conf has socket = $socket"
+# The shipped socket lives below the chroot, where the unit may write.
+case $socket in
+    unix:"$queue"/dane-sts-milter/*) ;;
+    *) fail "conf/milter.conf: socket $socket is not below $queue/dane-sts-milter (Postfix's chroot)" ;;
+esac
 grep -qxF "ReadWritePaths=-$queue/dane-sts-milter" "$unit" ||
     fail "the unit does not let the milter write $queue/dane-sts-milter"
-# The inet alternative given in the comment is the shipped socket.
-socket=$(sed -n 's/^socket[ \t]*=[ \t]*//p' "$conf")
-case $socket in
-    inet:*@*) port=${socket#inet:}; host=${port#*@}; port=${port%@*} ;;
-    *) fail "conf/milter.conf: expected an inet:PORT@HOST socket, got $socket" ;;
-esac
-grep -qF "smtpd_milters = inet:$host:$port" "$snippet" ||
-    fail "the snippet's inet alternative is not inet:$host:$port (conf/milter.conf: $socket)"
-echo "ok: values agree with conf/milter.conf and the unit"
+echo "ok: values agree with conf/milter.conf ($socket) and the unit"

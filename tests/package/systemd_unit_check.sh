@@ -53,8 +53,8 @@ fi
 echo "ok: $(printf '%s\n' "$out" | grep 'Overall exposure level')"
 
 # 2. The check systemd runs before every start.
-pre=$(sed -n 's/^ExecStartPre=//p' "$tmp/dane-sts-milter.service")
-[ "$pre" = "$bin -c $conf -n" ] || fail "ExecStartPre= is not the -n check: $pre"
+pre=$(sed -n 's/^ExecStartPre=\(.* -n\)$/\1/p' "$tmp/dane-sts-milter.service")
+[ "$pre" = "$bin -c $conf -n" ] || fail "no ExecStartPre= is the -n check: $pre"
 $pre || fail "ExecStartPre ($pre) fails on the shipped configuration"
 echo "ok: ExecStartPre passes on conf/milter.conf"
 
@@ -87,7 +87,7 @@ case $user in
     *) fail "conf/milter.conf: [milter] user = $user, but the unit runs as dane-sts-milter" ;;
 esac
 socket=$(value milter socket)
-socket=${socket:-inet:8891@127.0.0.1}
+socket=${socket:-unix:/var/spool/postfix/dane-sts-milter/milter.sock}
 case $socket in
     inet:* | inet6:*)
         port=${socket#*:}
@@ -95,8 +95,14 @@ case $socket in
         [ "$port" -ge 1024 ] ||
             fail "conf/milter.conf: socket $socket: port $port needs root, the unit has none"
         ;;
-    unix:/run/dane-sts-milter/* | unix:/var/spool/postfix/dane-sts-milter/*) ;;
-    local:/run/dane-sts-milter/* | local:/var/spool/postfix/dane-sts-milter/*) ;;
+    unix:/run/dane-sts-milter/* | local:/run/dane-sts-milter/*) ;;
+    unix:/var/spool/postfix/dane-sts-milter/* | local:/var/spool/postfix/dane-sts-milter/*)
+        # Not a directory systemd makes: the unit makes it (as root, "+")
+        # when it is missing, as the package's postinst does.
+        grep -qF 'install -d -o dane-sts-milter -g dane-sts-milter -m 0750 /var/spool/postfix/dane-sts-milter' \
+            <<<"$(sed -n 's/^ExecStartPre=+//p' "$unit")" ||
+            fail "conf/milter.conf: socket $socket, but the unit does not make /var/spool/postfix/dane-sts-milter"
+        ;;
     *) fail "conf/milter.conf: socket $socket is outside the unit's writable directories" ;;
 esac
 store=$(value cache store)

@@ -409,6 +409,9 @@ BOOST_AUTO_TEST_SUITE(config_loader)
 BOOST_AUTO_TEST_CASE(shipped_conf_loads) {
     const auto c = load_ok(std::string(DSM_SOURCE_DIR) + "/conf/milter.conf");
     BOOST_TEST(c->cache.store == "memory");  // runnable with no external services
+    // below Debian's Postfix chroot: smtpd_milters = unix:dane-sts-milter/milter.sock
+    BOOST_TEST(c->milter.socket == "unix:/var/spool/postfix/dane-sts-milter/milter.sock");
+    BOOST_TEST(c->milter.umask == 0117u);  // the socket 0660, group dane-sts-milter
     BOOST_TEST(!c->policy_map.has_value());
     BOOST_TEST(!c->metrics.has_value());
     BOOST_TEST(c->resolver.trust_anchor_file == "/usr/share/dns/root.key");
@@ -568,7 +571,7 @@ BOOST_AUTO_TEST_CASE(no_connectors_gives_implicit_default) {
     BOOST_TEST(c->connectors.connectors().size() == 1u);
     BOOST_TEST(c->connectors.select("example.com", "").name == "default");
     const auto empty = load_ok(tmp.write(""));
-    BOOST_TEST(empty->milter.socket == "inet:8891@127.0.0.1");
+    BOOST_TEST(empty->milter.socket == "unix:/var/spool/postfix/dane-sts-milter/milter.sock");
     BOOST_TEST(empty->cache.store == "sqlite:/var/lib/dane-sts-milter/cache.db");
 }
 
