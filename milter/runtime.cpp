@@ -121,7 +121,7 @@ Result<std::unique_ptr<Runtime>> make_runtime(std::shared_ptr<const config::Conf
     return rt;
 }
 
-std::string answer_policy_query(Runtime& runtime, const std::string& key) {
+std::string answer_policy_query(Runtime& runtime, const std::string& name, const std::string& key) {
     const auto cfg = runtime.config.load();
     // After a NOTFOUND, Postfix's smtp client also asks for the parent
     // domains (".example.com", ".com"); a bracketed next hop ("[host]") or
@@ -144,9 +144,9 @@ std::string answer_policy_query(Runtime& runtime, const std::string& key) {
     } else {
         v = runtime.cache->get(*domain, cfg->rcpt.lookup_timeout);
     }
-    std::string answer = policymap::policy_answer(c, *v, v->sts_mx);
-    spdlog::debug("policy_map key={} connector={} dnssec={} dane={} sts={} answer=\"{}\"", *domain,
-                  c.name, verdict::to_string(v->dnssec), verdict::to_string(v->dane),
+    std::string answer = policymap::policy_answer(c, *v, v->sts_mx, policymap::map_client(name));
+    spdlog::debug("policy_map name={} key={} connector={} dnssec={} dane={} sts={} answer=\"{}\"",
+                  name, *domain, c.name, verdict::to_string(v->dnssec), verdict::to_string(v->dane),
                   verdict::to_string(v->sts), answer);
     return answer;
 }
@@ -159,8 +159,8 @@ Result<bool> bind_policy_map(Runtime& runtime) {
     Runtime* rt = &runtime;
     auto server = policymap::SocketmapServer::create(
         cfg->policy_map->listen,
-        [rt](const std::string& /*name*/, const std::string& key) {
-            std::string answer = answer_policy_query(*rt, key);
+        [rt](const std::string& name, const std::string& key) {
+            std::string answer = answer_policy_query(*rt, name, key);
             rt->metrics->policy_answer(answer);
             return answer;
         },

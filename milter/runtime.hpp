@@ -51,9 +51,10 @@ Result<std::unique_ptr<Runtime>> make_runtime(std::shared_ptr<const config::Conf
 // privileges are dropped; start() it afterwards. Errors name the setting.
 Result<bool> bind_policy_map(Runtime& runtime);
 
-// The socketmap answer for next-hop `key` (SPEC §7), from the same cache and
-// connectors as RCPT; waits at most rcpt.lookup_timeout_ms.
-std::string answer_policy_query(Runtime& runtime, const std::string& key);
+// The socketmap answer for next-hop `key` asked under socketmap `name` (SPEC
+// §7: "postfix" and others get Postfix's answers, "sts" Sendmail's), from the
+// same cache and connectors as RCPT; waits at most rcpt.lookup_timeout_ms.
+std::string answer_policy_query(Runtime& runtime, const std::string& name, const std::string& key);
 
 // Binds [metrics] listen (when configured) before privileges are dropped;
 // start() it afterwards. Errors name the setting.

@@ -21,6 +21,26 @@
 //     (OK dane-only / encrypt / secure: what the header promised); a would-be
 //     defer or reject answers NOTFOUND, because RCPT accepted the mail and
 //     only reported what it would have done.
+//
+// Sendmail 8.17 with FEATURE(`sts') (map name "sts", key: the recipient's
+// domain, lower case, no trailing dot) asks per delivery: once before it
+// connects (deliver(): SNI from "servername=hostname"), once in tls_server
+// after STARTTLS and once per recipient in tls_rcpt (cf/m4/proto.m4 rulesets
+// STS_secure and STS_Check). How it reads the answers (tried with the test
+// bed, tests/e2e/sendmail_sts_test.sh):
+//   - OK with a "secure" word: the MX must present a certificate that
+//     verifies against CACertFile (${verify} OK), its name must be in the
+//     ":"-separated match= list (exact, or ".parent" for "*.parent") and in
+//     the certificate's subjectAltNames; else "450 <mx> not found in <list>"
+//     or "450 <mx> not listed in SANs": deferred.
+//   - OK without "secure" (dane-only, encrypt, may): nothing is checked.
+//   - TEMP: the -T<TMPF> string, "450 STS lookup temp fail": deferred.
+//   - PERM: read like NOTFOUND; the mail goes out unchecked.
+//   - NOTFOUND: no policy.
+// So for "sts" the answers are those of postfix-mta-sts-resolver: secure
+// for require=sts, TEMP for every refusal (a reject too: PERM would let the
+// mail out), and NOTFOUND for the rest. Postfix's dane-only, encrypt and may
+// mean nothing to Sendmail; its own DANE (confDANE) is separate.
 #include "core/policymap/policy_answer.hpp"
 
 #include <algorithm>
@@ -156,13 +176,24 @@ std::string answer_for(const config::Connector& connector, const verdict::Domain
 
 }  // namespace
 
+MapClient map_client(std::string_view map_name) {
+    return map_name == "sts" ? MapClient::sendmail_sts : MapClient::postfix;
+}
+
 std::string policy_answer(const config::Connector& connector, const verdict::DomainVerdict& verdict,
-                          const std::vector<std::string>& sts_mx_patterns) {
+                          const std::vector<std::string>& sts_mx_patterns, MapClient client) {
     const Decision d = decision::decide(connector, verdict);
     std::string answer = answer_for(connector, verdict, d, sts_mx_patterns);
     // Test mode: RCPT accepted and only reported; the map must not enforce it.
     if (connector.test_mode && (answer.starts_with("TEMP ") || answer.starts_with("PERM "))) {
         return std::string(kNotFound);
+    }
+    if (client == MapClient::sendmail_sts) {
+        if (answer.starts_with("PERM ")) {
+            answer.replace(0, 4, "TEMP");
+        } else if (answer.starts_with("OK ") && !answer.starts_with("OK secure ")) {
+            answer = std::string(kNotFound);
+        }
     }
     return answer;
 }

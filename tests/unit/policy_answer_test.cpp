@@ -1,6 +1,7 @@
 // The SPEC §7 policy-map table: every row with real connectors and verdicts,
 // the `match=` formatting postfix-mta-sts-resolver uses, TEMP/PERM texts,
-// test mode, and every mode x state against decide().
+// test mode, and every mode x state against decide(); then the same rows as
+// Sendmail's FEATURE(`sts') (map name "sts") gets them.
 #include <boost/test/unit_test.hpp>
 
 #include <string>
@@ -15,6 +16,8 @@ using config::Connector;
 using config::DaneMode;
 using config::OnFailure;
 using config::StsMode;
+using policymap::map_client;
+using policymap::MapClient;
 using policymap::policy_answer;
 using verdict::DaneField;
 using verdict::DnssecField;
@@ -349,6 +352,151 @@ BOOST_AUTO_TEST_CASE(every_mode_and_state_agrees_with_decide) {
         }
     }
     BOOST_TEST(combinations == 3 * 2 * 2 * 2 * 6 * 7 * 7 * 2);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// Sendmail 8.17, FEATURE(`sts'): `Ksts socket -d5 -T<TMPF> inet:PORT@HOST`
+// sends "sts <domain>". It acts on OK answers with the word "secure" only,
+// reads TEMP as "450 STS lookup temp fail" (deferred), and PERM like NOTFOUND
+// (the mail goes out): policy_answer.cpp, tests/e2e/sendmail_sts_test.sh.
+BOOST_AUTO_TEST_SUITE(policy_answer_sendmail_sts)
+
+namespace {
+std::string sendmail(const Connector& c, const DomainVerdict& v,
+                     const std::vector<std::string>& patterns) {
+    return policy_answer(c, v, patterns, MapClient::sendmail_sts);
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(only_the_name_sts_is_sendmail) {
+    BOOST_TEST((map_client("sts") == MapClient::sendmail_sts));
+    for (const char* name : {"postfix", "postfix-tlsrpt", "STS", "sts ", "mta-sts", ""}) {
+        BOOST_TEST_INFO("name: '" << name << "'");
+        BOOST_TEST((map_client(name) == MapClient::postfix));
+    }
+    // The default is Postfix: its answers are unchanged.
+    BOOST_TEST(policy_answer(opportunistic(), make_verdict(DnssecField::secure, DaneField::pass),
+                             kNoPatterns) == "OK dane-only");
+}
+
+BOOST_AUTO_TEST_CASE(row_1_validates_nothing_is_notfound) {
+    // Postfix: OK may. Sendmail has no "may": no policy.
+    BOOST_TEST(sendmail(connector(DaneMode::none, StsMode::none),
+                        make_verdict(DnssecField::skipped, DaneField::skipped),
+                        kNoPatterns) == "NOTFOUND ");
+}
+
+BOOST_AUTO_TEST_CASE(row_2_null_mx_is_notfound) {
+    auto v = make_verdict(DnssecField::secure, DaneField::none);
+    v.null_mx = true;
+    BOOST_TEST(sendmail(opportunistic(), v, kNoPatterns) == "NOTFOUND ");
+}
+
+BOOST_AUTO_TEST_CASE(defer_rows_are_temp_with_the_reply_text) {
+    // Rows 3, 5, 7, 8, 9 (defer), 11: the same TEMP as Postfix gets.
+    const auto mand = connector(DaneMode::mandatory, StsMode::opportunistic);
+    const std::vector<std::pair<Connector, DomainVerdict>> cases = {
+        {opportunistic(), make_verdict(DnssecField::bogus, DaneField::error)},
+        {opportunistic(), make_verdict(DnssecField::secure, DaneField::fail)},
+        {mand, make_verdict(DnssecField::secure, DaneField::unusable)},
+        {mand, verdict::pending_verdict("partner.test")},
+        {mand, make_verdict(DnssecField::insecure, DaneField::none)},
+        {opportunistic(), make_verdict(DnssecField::insecure, DaneField::none, StsField::fail)},
+    };
+    for (const auto& [c, v] : cases) {
+        const auto a = sendmail(c, v, {"mx.partner.test"});
+        BOOST_TEST_INFO("answer: " << a);
+        BOOST_TEST(starts_with(a, "TEMP 4.7."));
+        BOOST_TEST(a == policy_answer(c, v, {"mx.partner.test"}));
+    }
+}
+
+BOOST_AUTO_TEST_CASE(row_9_reject_is_temp_not_perm) {
+    // Sendmail reads PERM like NOTFOUND and would deliver without DANE.
+    const auto c = connector(DaneMode::mandatory, StsMode::opportunistic, OnFailure::reject);
+    const auto v = make_verdict(DnssecField::insecure, DaneField::none);
+    const auto postfix = policy_answer(c, v, kNoPatterns);
+    BOOST_TEST(starts_with(postfix, "PERM 5.7.4 "));
+    BOOST_TEST(sendmail(c, v, kNoPatterns) == "TEMP" + postfix.substr(4));
+}
+
+BOOST_AUTO_TEST_CASE(row_4_require_dane_is_notfound) {
+    // No "dane-only" in Sendmail's map: DANE is Sendmail's own (confDANE).
+    BOOST_TEST(sendmail(opportunistic(),
+                        make_verdict(DnssecField::secure, DaneField::pass, StsField::enforce),
+                        {"mx.partner.test"}) == "NOTFOUND ");
+}
+
+BOOST_AUTO_TEST_CASE(row_6_require_encrypt_is_notfound) {
+    BOOST_TEST(sendmail(opportunistic(), make_verdict(DnssecField::secure, DaneField::unusable),
+                        kNoPatterns) == "NOTFOUND ");
+}
+
+BOOST_AUTO_TEST_CASE(row_10_require_sts_is_secure_as_for_postfix) {
+    // Sendmail's STS_Check splits match= on ":" and tries the MX name, then
+    // "." + its parent: the leading-dot form of "*." patterns works as is.
+    BOOST_TEST(sendmail(opportunistic(), sts_enforce(), {"mx1.partner.test", "*.partner.test"}) ==
+               "OK secure match=mx1.partner.test:.partner.test servername=hostname");
+    const auto none = sendmail(opportunistic(), sts_enforce(), kNoPatterns);
+    BOOST_TEST(starts_with(none, "TEMP 4.7.5 "));
+}
+
+BOOST_AUTO_TEST_CASE(row_12_is_notfound) {
+    BOOST_TEST(sendmail(opportunistic(),
+                        make_verdict(DnssecField::secure, DaneField::none, StsField::testing),
+                        {"mx.partner.test"}) == "NOTFOUND ");
+    BOOST_TEST(sendmail(opportunistic(), make_verdict(DnssecField::insecure, DaneField::none),
+                        kNoPatterns) == "NOTFOUND ");
+}
+
+BOOST_AUTO_TEST_CASE(test_mode_never_enforces_a_refusal) {
+    const auto rej =
+        connector(DaneMode::mandatory, StsMode::opportunistic, OnFailure::reject, true);
+    const auto opp =
+        connector(DaneMode::opportunistic, StsMode::opportunistic, OnFailure::defer, true);
+    BOOST_TEST(sendmail(rej, make_verdict(DnssecField::insecure, DaneField::none), kNoPatterns) ==
+               "NOTFOUND ");
+    BOOST_TEST(sendmail(opp, make_verdict(DnssecField::bogus, DaneField::error), kNoPatterns) ==
+               "NOTFOUND ");
+    BOOST_TEST(sendmail(opp, sts_enforce(), {"*.partner.test"}) ==
+               "OK secure match=.partner.test servername=hostname");
+}
+
+BOOST_AUTO_TEST_CASE(every_mode_and_state_is_secure_temp_or_notfound) {
+    const std::vector<std::string> patterns = {"*.partner.test"};
+    for (auto dane_mode : {DaneMode::opportunistic, DaneMode::mandatory, DaneMode::none}) {
+        for (auto sts_mode : {StsMode::opportunistic, StsMode::none}) {
+            for (auto on_failure : {OnFailure::defer, OnFailure::reject}) {
+                for (bool test_mode : {false, true}) {
+                    const auto c = connector(dane_mode, sts_mode, on_failure, test_mode);
+                    for (auto dnssec : {DnssecField::secure, DnssecField::insecure,
+                                        DnssecField::bogus, DnssecField::pending}) {
+                        for (auto dane : {DaneField::pass, DaneField::unusable, DaneField::fail,
+                                          DaneField::none, DaneField::error}) {
+                            for (auto sts : {StsField::enforce, StsField::testing, StsField::fail,
+                                             StsField::none}) {
+                                const auto v = make_verdict(dnssec, dane, sts);
+                                const auto d = decision::decide(c, v);
+                                const auto a = sendmail(c, v, patterns);
+                                BOOST_TEST_INFO("row " << d.row << ": " << a);
+                                if (!test_mode && d.would != decision::Action::accept) {
+                                    BOOST_TEST(a == "TEMP " + d.enhanced_code + " " + d.reply_text);
+                                } else if (d.require == decision::Require::sts &&
+                                           !c.validates_nothing()) {
+                                    BOOST_TEST(a ==
+                                               "OK secure match=.partner.test "
+                                               "servername=hostname");
+                                } else {
+                                    BOOST_TEST(a == "NOTFOUND ");
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 BOOST_AUTO_TEST_SUITE_END()
