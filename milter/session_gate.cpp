@@ -47,6 +47,11 @@ bool SessionGate::drain() {
     if (open <= 0) {
         return true;
     }
+    if (waited_.exchange(true)) {
+        // The sigwait() interposer waited already (and timed out: the MTA
+        // retries what is left); waiting again would only delay the stop.
+        return false;
+    }
     const auto bound = drain_bound();
     spdlog::info("stopping: waiting up to {} ms for transactions={} to finish", bound.count(),
                  open);

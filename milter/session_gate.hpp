@@ -51,7 +51,9 @@ class SessionGate {
         return std::chrono::milliseconds(bound_ms_.load());
     }
     // begin_drain() and wait, at most drain_bound(), for the open
-    // transactions; logs what it waits for. True when none is left.
+    // transactions; logs what it waits for. True when none is left. The
+    // stop waits once: a later call (main() after smfi_main() returned)
+    // only reports.
     bool drain();
 
     // Waits until no transaction is open or `bound` passes; true if none is.
@@ -65,6 +67,7 @@ class SessionGate {
     std::atomic<long> transactions_{0};
     std::atomic<long> in_callback_{0};
     std::atomic<bool> draining_{false};
+    std::atomic<bool> waited_{false};
     std::atomic<bool> closed_{false};
     std::atomic<long> bound_ms_{8000};
 };

@@ -7,12 +7,14 @@
 # Builds RelWithDebInfo in build-bench/ (beside the source tree), starts the
 # benchmark zone (knotd on 127.0.11.53, files in build-bench/bench-zone), runs
 # cache_bench, memory_bench and cold_bench (whose peer is unbound-host; once
-# per signing algorithm, ECDSA P-256 and RSA-2048), stops knotd, and prints
-# the figures as a markdown table for the README.  Needs what the test bed
-# needs (knot, unbound-host: TESTBED.md), about 6 minutes (the peer and RSA
-# signing are most of it), and a quiet machine: the figures are only as good
-# as the CPU they got, so the load average is printed with them.  Benchmarks
-# never run under ctest.
+# per signing algorithm, ECDSA P-256 and RSA-2048), stops knotd, then runs
+# mta_bench.sh (Postfix and Sendmail fed by smtp-source: alone, with a
+# do-nothing milter, with dane-sts-milter), and prints the figures as a
+# markdown table for the README.  Needs root and what the test bed needs
+# (knot, unbound-host, postfix, Sendmail: TESTBED.md), about 10 minutes (the
+# peer, RSA signing and the MTAs are most of it), and a quiet machine: the
+# figures are only as good as the CPU they got, so the load average is printed
+# with them.  Benchmarks never run under ctest.
 set -euo pipefail
 
 die() { echo "run.sh: $*" >&2; exit 1; }
@@ -26,8 +28,9 @@ bin=$build/tests/bench
 zone=$build/bench-zone
 
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" -j"$(nproc)" --target cache_bench memory_bench cold_bench >/dev/null ||
-    die "build failed: cmake --build $build --target cache_bench memory_bench cold_bench"
+cmake --build "$build" -j"$(nproc)" --target cache_bench memory_bench cold_bench \
+    dane-sts-milter null_milter >/dev/null ||
+    die "build failed: cmake --build $build --target cache_bench memory_bench cold_bench dane-sts-milter null_milter"
 
 rows=$(mktemp)
 # Whatever happens, knotd is stopped (by its pid file) and the rows go.
@@ -60,6 +63,12 @@ for algorithm in ecdsap256sha256 rsasha256; do
     "$root/tests/testbed/dns/stop.sh" "$zone"
     echo
 done
+# Behind real MTAs (SPEC §9): its own zone, milters, Postfix and Sendmail,
+# all stopped before it returns; its rows join the table below.
+echo "== mta_bench (Postfix and Sendmail, smtp-source)"
+mta_status=0
+"$here/mta_bench.sh" --no-build --rows "$rows" || mta_status=$?
+echo
 load_after=$(cut -d' ' -f1 /proc/loadavg)
 
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
@@ -78,5 +87,7 @@ if awk -v l="$load_before" 'BEGIN { exit !(l > 1.0) }'; then
     echo "run.sh: the machine was busy (load ${load_before}) before the run; the figures" \
         "understate what it can do" >&2
 fi
-# A cold run with verdicts other than `pass` measured something else.
-exit "$cold_status"
+# A cold run with verdicts other than `pass` measured something else, as does
+# an MTA run whose messages did not all go through.
+((cold_status == 0)) || exit "$cold_status"
+exit "$mta_status"
