@@ -16,75 +16,73 @@
 #include <string.h>
 #include <unistd.h>
 
-static sfsistat on_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *addr)
-{
-    (void)ctx; (void)host; (void)addr;
+static sfsistat on_connect(SMFICTX* ctx, char* host, _SOCK_ADDR* addr) {
+    (void)ctx;
+    (void)host;
+    (void)addr;
     return SMFIS_CONTINUE;
 }
 
-static sfsistat on_helo(SMFICTX *ctx, char *helo)
-{
-    (void)ctx; (void)helo;
+static sfsistat on_helo(SMFICTX* ctx, char* helo) {
+    (void)ctx;
+    (void)helo;
     return SMFIS_CONTINUE;
 }
 
-static sfsistat on_envfrom(SMFICTX *ctx, char **argv)
-{
-    (void)ctx; (void)argv;
+static sfsistat on_envfrom(SMFICTX* ctx, char** argv) {
+    (void)ctx;
+    (void)argv;
     return SMFIS_CONTINUE;
 }
 
-static sfsistat on_envrcpt(SMFICTX *ctx, char **argv)
-{
-    (void)ctx; (void)argv;
+static sfsistat on_envrcpt(SMFICTX* ctx, char** argv) {
+    (void)ctx;
+    (void)argv;
     return SMFIS_CONTINUE;
 }
 
-static sfsistat on_data(SMFICTX *ctx)
-{
+static sfsistat on_data(SMFICTX* ctx) {
     (void)ctx;
     return SMFIS_CONTINUE;
 }
 
-static sfsistat on_header(SMFICTX *ctx, char *name, char *value)
-{
-    (void)ctx; (void)name; (void)value;
+static sfsistat on_header(SMFICTX* ctx, char* name, char* value) {
+    (void)ctx;
+    (void)name;
+    (void)value;
     return SMFIS_CONTINUE;
 }
 
-static sfsistat on_eoh(SMFICTX *ctx)
-{
+static sfsistat on_eoh(SMFICTX* ctx) {
     (void)ctx;
     return SMFIS_CONTINUE;
 }
 
-static sfsistat on_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
-{
-    (void)ctx; (void)chunk; (void)len;
+static sfsistat on_body(SMFICTX* ctx, unsigned char* chunk, size_t len) {
+    (void)ctx;
+    (void)chunk;
+    (void)len;
     return SMFIS_CONTINUE;
 }
 
-static sfsistat on_eom(SMFICTX *ctx)
-{
+static sfsistat on_eom(SMFICTX* ctx) {
     (void)ctx;
     return SMFIS_CONTINUE;
 }
 
-static sfsistat on_abort(SMFICTX *ctx)
-{
+static sfsistat on_abort(SMFICTX* ctx) {
     (void)ctx;
     return SMFIS_CONTINUE;
 }
 
-static sfsistat on_close(SMFICTX *ctx)
-{
+static sfsistat on_close(SMFICTX* ctx) {
     (void)ctx;
     return SMFIS_CONTINUE;
 }
 
-static sfsistat on_unknown(SMFICTX *ctx, const char *cmd)
-{
-    (void)ctx; (void)cmd;
+static sfsistat on_unknown(SMFICTX* ctx, const char* cmd) {
+    (void)ctx;
+    (void)cmd;
     return SMFIS_CONTINUE;
 }
 
@@ -94,12 +92,14 @@ static sfsistat on_unknown(SMFICTX *ctx, const char *cmd)
  * whatever the MTA offered (libmilter would otherwise keep the defaults it
  * derives from the callbacks, which are the same here: all registered).
  */
-static sfsistat on_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
-                             unsigned long f2, unsigned long f3,
-                             unsigned long *pf0, unsigned long *pf1,
-                             unsigned long *pf2, unsigned long *pf3)
-{
-    (void)ctx; (void)f0; (void)f1; (void)f2; (void)f3;
+static sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned long f2,
+                             unsigned long f3, unsigned long* pf0, unsigned long* pf1,
+                             unsigned long* pf2, unsigned long* pf3) {
+    (void)ctx;
+    (void)f0;
+    (void)f1;
+    (void)f2;
+    (void)f3;
     *pf0 = 0; /* actions: none */
     *pf1 = 0; /* protocol: no SMFIP_NO*, no SMFIP_NR_* */
     *pf2 = 0;
@@ -107,8 +107,7 @@ static sfsistat on_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
     return SMFIS_CONTINUE;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char** argv) {
     struct smfiDesc desc;
 
     if (argc != 2 || argv[1][0] == '\0') {
@@ -117,7 +116,7 @@ int main(int argc, char **argv)
     }
 
     memset(&desc, 0, sizeof desc);
-    desc.xxfi_name = (char *)"null_milter";
+    desc.xxfi_name = (char*)"null_milter";
     desc.xxfi_version = SMFI_VERSION;
     desc.xxfi_flags = 0;
     desc.xxfi_connect = on_connect;
@@ -135,7 +134,7 @@ int main(int argc, char **argv)
     desc.xxfi_negotiate = on_negotiate;
 
     if (strncmp(argv[1], "unix:", 5) == 0 || strncmp(argv[1], "local:", 6) == 0) {
-        const char *path = strchr(argv[1], ':') + 1;
+        const char* path = strchr(argv[1], ':') + 1;
         (void)unlink(path); /* a socket left by an earlier run */
     }
     if (smfi_setconn(argv[1]) == MI_FAILURE) {
