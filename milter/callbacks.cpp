@@ -100,6 +100,7 @@ sfsistat on_envrcpt(SMFICTX* ctx, char** argv) {
     const std::string queue_id = symbol(ctx, "i");
 
     if (check.connector == nullptr) {
+        g_runtime->metrics->unmatched_recipient(address::to_string(check.recipient.kind));
         if (d.action == decision::Action::accept) {
             spdlog::debug("{}{}rcpt={} local recipient, accepted without a verdict", queue_id,
                           queue_id.empty() ? "" : ": ", rcpt);

@@ -127,14 +127,17 @@ std::string answer_policy_query(Runtime& runtime, const std::string& name, const
     // domains (".example.com", ".com"); a bracketed next hop ("[host]") or
     // one with a port names a host, not a domain. None of them is ours to
     // answer, and PERM would make Postfix defer the message (it treats it as
-    // a broken policy), so they are NOTFOUND. So is a name that is not a
-    // valid domain: RCPT already refused such recipients.
+    // a broken policy), so they are NOTFOUND.
     if (key.empty() || key.front() == '.' || key.find_first_of("[:") != std::string::npos) {
         return "NOTFOUND ";
     }
+    // A key that is no valid domain name is a bad request (SPEC §7: PERM);
+    // RCPT refused such recipients already (SPEC §3, 550 5.1.3).
     auto domain = address::normalize_domain(key);
     if (!domain) {
-        return "NOTFOUND ";
+        spdlog::debug("policy_map name={} key=\"{}\" answer=PERM: {}", name,
+                      address::printable(key), domain.error());
+        return "PERM invalid domain name: " + domain.error();
     }
     const config::Connector& c = cfg->connectors.select(*domain);
     cache::VerdictCache::VerdictPtr v;
@@ -170,6 +173,8 @@ Result<bool> bind_policy_map(Runtime& runtime) {
     if (!server) {
         return Error{cfg->path + ": [policy_map] listen: " + server.error()};
     }
+    metrics::MilterMetrics* m = runtime.metrics.get();
+    server.value()->on_malformed([m](std::string_view kind) { m->policy_malformed(kind); });
     runtime.policy_map = std::move(server.value());
     return true;
 }

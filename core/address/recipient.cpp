@@ -334,8 +334,13 @@ Recipient parse_recipient(std::string_view address) {
     if (!at) {
         return make_invalid("unterminated quoted string in \"" + printable(address) + "\"");
     }
-    if (*at == std::string_view::npos || *at + 1 == address.size()) {
-        return make_local(*at == std::string_view::npos ? address : address.substr(0, *at));
+    if (*at == std::string_view::npos) {
+        return make_local(address);
+    }
+    if (*at + 1 == address.size()) {
+        // "user@": a domain was announced and is empty, a name with one
+        // empty label (SPEC §3: 550 5.1.3), not a recipient without domain.
+        return make_invalid("empty domain after '@' in \"" + printable(address) + "\"");
     }
     const std::string_view domain = address.substr(*at + 1);
     Recipient r;

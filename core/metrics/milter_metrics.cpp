@@ -35,6 +35,11 @@ MilterMetrics::MilterMetrics()
           "dane_sts_milter_decisions_total",
           "RCPT decisions (SPEC 4) by action, connector and RFC 8460 result type.",
           {"action", "connector", "result"})),
+      unmatched_(registry_.counter_family(
+          "dane_sts_milter_unmatched_recipients_total",
+          "RCPTs that match no connector (SPEC 3): local (accepted, no verdict) or invalid "
+          "(550 5.1.3).",
+          {"kind"})),
       lookups_(registry_.counter_family(
           "dane_sts_milter_lookups_total",
           "DNS lookups, MTA-STS policy fetches and STARTTLS probes by kind and outcome.",
@@ -45,7 +50,12 @@ MilterMetrics::MilterMetrics()
           lookup_bounds())),
       policy_map_(registry_.counter_family("dane_sts_milter_policy_map_requests_total",
                                            "Postfix socketmap policy lookups (SPEC 7) by answer.",
-                                           {"answer"})) {
+                                           {"answer"})),
+      policy_malformed_(registry_.counter_family(
+          "dane_sts_milter_policy_map_malformed_total",
+          "Socketmap requests refused by the protocol layer (SPEC 7): request (PERM), oversize "
+          "or framing (connection closed).",
+          {"kind"})) {
     registry_.gauge_fn("dane_sts_milter_build_info",
                        "Always 1; the version label names the running build.",
                        {{"version", DSM_VERSION}}, [] { return 1.0; });
@@ -54,6 +64,10 @@ MilterMetrics::MilterMetrics()
 void MilterMetrics::decision(std::string_view action, std::string_view connector,
                              std::string_view result) {
     decisions_.with({action, connector, result.empty() ? std::string_view("none") : result}).inc();
+}
+
+void MilterMetrics::unmatched_recipient(std::string_view kind) {
+    unmatched_.with({kind}).inc();
 }
 
 void MilterMetrics::lookup(LookupKind kind, std::string_view outcome,
@@ -71,6 +85,10 @@ void MilterMetrics::policy_answer(std::string_view reply) {
         word = "other";  // bounded label values whatever a handler returns
     }
     policy_map_.with({word}).inc();
+}
+
+void MilterMetrics::policy_malformed(std::string_view kind) {
+    policy_malformed_.with({kind}).inc();
 }
 
 }  // namespace dsm::metrics

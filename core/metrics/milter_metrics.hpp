@@ -27,12 +27,18 @@ class MilterMetrics {
     // A RCPT decision (SPEC §4): action accept/defer/reject, the connector's
     // name, the RFC 8460 result type ("none" when there is none).
     void decision(std::string_view action, std::string_view connector, std::string_view result);
+    // A RCPT that matches no connector (SPEC 3): kind "local" (no domain:
+    // accepted without a verdict) or "invalid" (550 5.1.3).
+    void unmatched_recipient(std::string_view kind);
     // One DNS lookup, HTTPS policy fetch or STARTTLS probe and how long it took.
     void lookup(LookupKind kind, std::string_view outcome,
                 std::chrono::steady_clock::duration took);
     // A socketmap answer (SPEC §7): counted by its first word (OK, TEMP,
     // NOTFOUND, PERM, TIMEOUT).
     void policy_answer(std::string_view reply);
+    // A socketmap request refused by the protocol layer (SPEC 7): "request",
+    // "oversize" or "framing" (SocketmapServer::MalformedObserver).
+    void policy_malformed(std::string_view kind);
 
     // For callback metrics read at scrape time (cache, store, prefetch).
     Registry& registry() { return registry_; }
@@ -42,9 +48,11 @@ class MilterMetrics {
   private:
     Registry registry_;
     Family<Counter>& decisions_;
+    Family<Counter>& unmatched_;
     Family<Counter>& lookups_;
     Family<Histogram>& lookup_seconds_;
     Family<Counter>& policy_map_;
+    Family<Counter>& policy_malformed_;
 };
 
 }  // namespace dsm::metrics

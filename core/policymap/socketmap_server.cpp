@@ -141,6 +141,14 @@ class Shared {
         : handler_(std::move(handler)), idle_(idle), tcp_(tcp) {}
 
     [[nodiscard]] std::chrono::milliseconds idle_timeout() const { return idle_; }
+
+    // Set before the server starts; read-only afterwards.
+    void set_malformed_observer(SocketmapServer::MalformedObserver o) { malformed_ = std::move(o); }
+    void malformed(std::string_view kind) const {
+        if (malformed_) {
+            malformed_(kind);
+        }
+    }
     [[nodiscard]] bool tcp() const { return tcp_; }
 
     // A connection registers before it reads; false once stopping.
@@ -171,6 +179,7 @@ class Shared {
         const auto space = request.find(' ');
         if (space == std::string_view::npos || space == 0 || space + 1 == request.size()) {
             spdlog::warn("policy_map: malformed request \"{}\"", printable(request));
+            malformed("request");
             return std::string(kMalformed);
         }
         const std::string name(request.substr(0, space));
@@ -194,6 +203,7 @@ class Shared {
 
   private:
     SocketmapServer::Handler handler_;
+    SocketmapServer::MalformedObserver malformed_;
     std::chrono::milliseconds idle_;
     bool tcp_;
     std::mutex mu_;
@@ -270,6 +280,7 @@ class Connection final : public Poco::Net::TCPServerConnection {
                 // SPEC §7: over the limit or broken framing: no reply, close.
                 spdlog::warn("policy_map: {} request from {}: closing the connection",
                              to_string(status), peer_of(s));
+                shared_->malformed(status == NetstringStatus::oversize ? "oversize" : "framing");
                 return;
             }
         }
@@ -372,6 +383,13 @@ Result<std::unique_ptr<SocketmapServer>> SocketmapServer::create(
 
 SocketmapServer::~SocketmapServer() {
     stop();
+}
+
+void SocketmapServer::on_malformed(MalformedObserver observer) {
+    const std::lock_guard lock(impl_->mu);
+    if (!impl_->started) {
+        impl_->shared->set_malformed_observer(std::move(observer));
+    }
 }
 
 void SocketmapServer::start() {

@@ -31,6 +31,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "core/util/result.hpp"
 
@@ -42,6 +43,12 @@ class SocketmapServer {
     // "socketmap:inet:HOST:PORT:name"); `key`: the lookup key, verbatim.
     // Returns the reply without netstring framing.
     using Handler = std::function<std::string(const std::string& name, const std::string& key)>;
+
+    // Told of every request the protocol layer refuses, with its kind:
+    // "request" (no "name key": answered PERM), "oversize" (a netstring over
+    // the limit) or "framing" (not a netstring); after the last two the
+    // connection is closed unanswered (SPEC §7).
+    using MalformedObserver = std::function<void(std::string_view kind)>;
 
     static constexpr std::chrono::milliseconds kDefaultIdleTimeout{100000};
 
@@ -64,6 +71,9 @@ class SocketmapServer {
     ~SocketmapServer();
     SocketmapServer(const SocketmapServer&) = delete;
     SocketmapServer& operator=(const SocketmapServer&) = delete;
+
+    // Before start(): who is told of malformed requests (metrics).
+    void on_malformed(MalformedObserver observer);
 
     // Starts accepting. Once; a stopped server is not restarted.
     void start();

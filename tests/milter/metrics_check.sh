@@ -128,6 +128,53 @@ expect_delta 'dane_sts_milter_policy_map_requests_total{answer="NOTFOUND"}' 1 "p
 expect_delta 'dane_sts_milter_cache_hits_total' 1 "policy map from the cache"
 expect_delta 'dane_sts_milter_decisions_total{action="accept",connector="default",result="none"}' 0 "policy map is no RCPT decision"
 
+# SPEC §3: "u@" has an empty domain (550 5.1.3, never local), <postmaster>
+# has none (accepted, no verdict); neither matches a connector, both counted.
+prev=$last
+out=$(python3 "$srcdir/tests/support/milter_rcpt.py" "$mport" u@ postmaster); scrape
+line=$(grep '^u@ ' <<<"$out")
+[[ $line == "u@ 550 550 5.1.3 "* ]] && ok "RCPT <u@> -> 550 5.1.3" || bad "RCPT <u@> answered '$line'"
+[[ $(grep '^postmaster ' <<<"$out") == "postmaster c" ]] && ok "RCPT <postmaster> accepted" ||
+    bad "RCPT <postmaster>: $(grep '^postmaster ' <<<"$out")"
+expect_delta 'dane_sts_milter_unmatched_recipients_total{kind="invalid"}' 1 "RCPT <u@>"
+expect_delta 'dane_sts_milter_unmatched_recipients_total{kind="local"}' 1 "RCPT <postmaster>"
+expect_delta 'dane_sts_milter_cache_misses_total' 0 "neither is looked up"
+
+# SPEC §7: bad requests get PERM: a key that is no domain name (answered by
+# the milter) and a request without "name key" (by the protocol layer); a
+# broken netstring closes the connection unanswered. Raw netstrings: postmap
+# only reports PERM as a lookup error.
+sockmap() {  # REQUEST... -> one reply a line, "closed" when the server hung up
+    python3 - "$pmport" "$@" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+f = s.makefile("rb")
+for req in sys.argv[2:]:
+    raw = req.encode()
+    s.sendall(raw[4:] if req.startswith("raw:") else b"%d:%s," % (len(raw), raw))
+    digits = b""
+    while (c := f.read(1)) != b":":
+        if not c:
+            print("closed")
+            sys.exit(0)
+        digits += c
+    print(f.read(int(digits)).decode())
+    f.read(1)  # the ','
+PY
+}
+prev=$last; out=$(sockmap 'postfix bad..name.example' 'postfixnokey' 'raw:12x:junk,'); scrape
+mapfile -t answers <<<"$out"
+[[ ${answers[0]} == "PERM invalid domain name: "* ]] && ok "bad..name.example -> ${answers[0]}" ||
+    bad "bad..name.example answered '${answers[0]}'"
+[[ ${answers[1]} == "PERM "* ]] && ok "a request without key -> ${answers[1]}" ||
+    bad "a request without key answered '${answers[1]-}'"
+[[ ${answers[2]-} == closed ]] && ok "a broken netstring closes the connection" ||
+    bad "a broken netstring got '${answers[2]-}'"
+expect_delta 'dane_sts_milter_policy_map_requests_total{answer="PERM"}' 1 "invalid key"
+expect_delta 'dane_sts_milter_policy_map_malformed_total{kind="request"}' 1 "request without key"
+expect_delta 'dane_sts_milter_policy_map_malformed_total{kind="framing"}' 1 "broken netstring"
+expect_delta 'dane_sts_milter_cache_misses_total' 0 "bad requests are never looked up"
+
 # An MTA-STS domain: the TXT lookup and the HTTPS fetch are counted.
 prev=$last; a=$(postmap_q sts-enforce.test); scrape
 [[ $a == *secure* ]] && ok "sts-enforce.test -> $a" || bad "sts-enforce.test answered '$a'"

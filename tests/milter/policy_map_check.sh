@@ -72,7 +72,8 @@ expect bogus.test 1 "temporary"                            # dnssec-invalid defe
 # Postfix asks for parent domains after a NOTFOUND: never PERM (it would defer).
 expect .sts-testing.test 1 ""
 expect "[127.0.0.1]:25" 1 ""
-expect "bad..name.test" 1 ""
+# A key that is no domain name is a bad request (SPEC §7): PERM.
+expect "bad..name.test" 1 "permanent error: invalid domain name: empty label"
 grep -q "dnssec-invalid" "$work/milter.log" && ok "TEMP text logged with its result type" ||
     bad "no dnssec-invalid in the policy map log"
 

@@ -87,7 +87,15 @@ BOOST_AUTO_TEST_CASE(local_recipients) {
     check("postmaster", RecipientKind::local, "");
     check("<>", RecipientKind::local, "");
     check("", RecipientKind::local, "");
-    check("<user@>", RecipientKind::local, "");
+}
+
+BOOST_AUTO_TEST_CASE(empty_domain_is_invalid) {
+    // SPEC §3: an empty label is never looked up and never local.
+    for (const char* in : {"<user@>", "<u@>", "user@", "<@a,@b:u@>", "<\"a@b\"@>"}) {
+        BOOST_TEST_CONTEXT(in) {
+            BOOST_TEST(invalid(in).error.find("empty domain") != std::string::npos);
+        }
+    }
 }
 
 BOOST_AUTO_TEST_CASE(address_literals) {
