@@ -17,9 +17,9 @@ set -euo pipefail
 
 die() { echo "sendmail/install.sh: $*" >&2; exit 2; }
 [[ $# -eq 0 ]] || die "usage: $0 (no arguments)"
+cache=${DSM_TESTBED_CACHE:-/var/cache/dsm-testbed}
 ((EUID == 0)) || die "must run as root (apt-get, dpkg-deb into $cache)"
 
-cache=${DSM_TESTBED_CACHE:-/var/cache/dsm-testbed}
 export DEBIAN_FRONTEND=noninteractive
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok installed'; }
