@@ -474,7 +474,7 @@ maillog_for "${qid[$d]:-none}"
 
 # Postfix itself asked the map for each domain (after the priming above).
 for d in dane-ok.test partner.test sts-enforce.test; do
-    asked=$(tail -n +"$((primed_lines + 1))" "$milter_log" | grep -c " policy_map key=$d " || true)
+    asked=$(tail -n +"$((primed_lines + 1))" "$milter_log" | grep -c " policy_map name=postfix key=$d " || true)
     expect "milter log: the policy map answered Postfix about $d ($asked times)" \
         test "$asked" -ge 1
 done
