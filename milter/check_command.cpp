@@ -287,6 +287,29 @@ int run_check(const config::Config& config, const std::vector<std::string>& doma
             if (all.sts) {
                 jd->set("sts_steps", sts_json(*all.sts));
             }
+            // SPEC §8: every step, the STARTTLS probes (SPEC §5) included.
+            Array::Ptr jprobes = new Array;
+            for (const auto* probes : {&all.dane_probes, &all.sts_probes}) {
+                for (const auto& r : *probes) {
+                    Object::Ptr jp = new Object;
+                    jp->set("kind", std::string(probes == &all.dane_probes ? "dane" : "webpki"));
+                    jp->set("host", r.host);
+                    jp->set("address", r.address);
+                    jp->set("outcome", std::string(probe::to_string(r.outcome)));
+                    // RFC 8460 §4.3 result type; "" when nothing failed.
+                    jp->set("result", std::string(probe::result_type(r.outcome)));
+                    jp->set("failure", probe::is_failure(r.outcome));
+                    jp->set("detail", r.detail);
+                    jp->set("took_ms", static_cast<Poco::Int64>(r.took.count()));
+                    jp->set("tls_version", r.tls_version);
+                    jp->set("cipher", r.cipher);
+                    jp->set("peer_subject", r.peer_subject);
+                    jp->set("verify_error", r.verify_error);
+                    jp->set("matched_tlsa", r.matched_tlsa);
+                    jprobes->add(jp);
+                }
+            }
+            jd->set("probes", jprobes);
             jd->set("connectors", jconnectors);
             report->add(jd);
         }

@@ -13,6 +13,12 @@ constexpr std::size_t kShards = 64;
 constexpr std::size_t kMaxQueuedLookups = 16384;
 // Share of the refresh point by which entries are spread out.
 constexpr double kJitter = 0.1;
+// A refresh starts at the latest this many times the last lookup's duration
+// (plus one prefetch period) before expiry: lookup times vary (retries,
+// back-off), and a refresh that lands after expiry makes RCPTs serve stale.
+constexpr int kLookupSlack = 2;
+// How often the prefetch thread runs prefetch_once().
+constexpr std::chrono::seconds kPrefetchPeriod{1};
 
 template <typename Rep, typename Period>
 Clock::duration to_clock(std::chrono::duration<Rep, Period> d) {
@@ -21,6 +27,8 @@ Clock::duration to_clock(std::chrono::duration<Rep, Period> d) {
 }  // namespace
 
 struct VerdictCache::Flight {
+    explicit Flight(Clock::time_point at) : started(at) {}
+    const Clock::time_point started;  // for the entry's last_lookup
     std::mutex mu;
     std::condition_variable cv;
     VerdictPtr result;
@@ -79,12 +87,19 @@ std::chrono::seconds VerdictCache::lifetime(const verdict::DomainVerdict& v) con
     return std::clamp(v.ttl, settings_.min_ttl, settings_.max_ttl);
 }
 
-Clock::time_point VerdictCache::refresh_point(Clock::time_point from,
-                                              Clock::time_point expires) const {
+Clock::time_point VerdictCache::refresh_point(Clock::time_point from, Clock::time_point expires,
+                                              Clock::duration last_lookup) const {
     thread_local std::minstd_rand rng{std::random_device{}()};
     std::uniform_real_distribution<double> jitter(1.0 - kJitter, 1.0);
     const double share = prefetch_.refresh_ahead * jitter(rng);
-    return from + std::chrono::duration_cast<Clock::duration>((expires - from) * share);
+    const auto ahead = from + std::chrono::duration_cast<Clock::duration>((expires - from) * share);
+    // SPEC §6, a domain in steady use never waits: on a slow name server the
+    // refresh_ahead share may leave less time than a lookup takes, so start
+    // early enough for the last lookup's duration to fit twice, plus the
+    // prefetcher's own period. Lookups slower than the lifetime refresh at
+    // once (still one at a time per domain: single flight).
+    const auto in_time = expires - kLookupSlack * last_lookup - to_clock(kPrefetchPeriod);
+    return std::max(from, std::min(ahead, in_time));
 }
 
 // RFC 8767 style: a good verdict keeps serving for stale_ttl past its expiry
@@ -131,7 +146,7 @@ VerdictCache::VerdictPtr VerdictCache::get(const std::string& domain,
             return stale;
         }
         if (!e.flight) {
-            e.flight = std::make_shared<Flight>();
+            e.flight = std::make_shared<Flight>(now);
             start = true;
         }
         flight = e.flight;
@@ -140,32 +155,27 @@ VerdictCache::VerdictPtr VerdictCache::get(const std::string& domain,
 
     if (start) {
         misses_.fetch_add(1, std::memory_order_relaxed);
-        if (!start_lookup(domain, flight)) {
+        if (!start_lookup(domain, flight) && !stale) {
             timeouts_.fetch_add(1, std::memory_order_relaxed);
-            return stale ? stale
-                         : std::make_shared<const verdict::DomainVerdict>(
-                               verdict::pending_verdict(domain));
+            return std::make_shared<const verdict::DomainVerdict>(verdict::pending_verdict(domain));
         }
-    } else {
+    }
+    if (stale) {
+        // SPEC §6: RCPT never waits on a refresh in flight. The refresh (this
+        // call's or an earlier one's) replaces the entry when it lands, or,
+        // if it fails, leaves this verdict serving until stale_ttl.
+        stale_.fetch_add(1, std::memory_order_relaxed);
+        return stale;
+    }
+    if (!start) {
         joined_.fetch_add(1, std::memory_order_relaxed);
     }
 
     {
         std::unique_lock lock(flight->mu);
         if (flight->cv.wait_for(lock, timeout, [&] { return flight->result != nullptr; })) {
-            VerdictPtr result = flight->result;
-            lock.unlock();
-            // A failed refresh of a good verdict: the stale one serves.
-            if (result->is_error() && stale) {
-                stale_.fetch_add(1, std::memory_order_relaxed);
-                return stale;
-            }
-            return result;
+            return flight->result;
         }
-    }
-    if (stale) {
-        stale_.fetch_add(1, std::memory_order_relaxed);
-        return stale;
     }
     timeouts_.fetch_add(1, std::memory_order_relaxed);
     return std::make_shared<const verdict::DomainVerdict>(verdict::pending_verdict(domain));
@@ -229,13 +239,19 @@ void VerdictCache::run_lookup(const std::string& domain, const std::shared_ptr<F
     std::optional<Clock::time_point> expires;
     if (stored_expiry) {
         expires = clock_->now() + to_clock(*stored_expiry - clock_->wall());
-    } else if (persistence_.save && !result->is_error()) {
-        persistence_.save(
-            *result,
-            clock_->wall() +
-                std::chrono::duration_cast<std::chrono::system_clock::duration>(lifetime(*result)));
     }
-    store_result(domain, result, expires);
+    const auto wall = clock_->wall();
+    const bool served = store_result(domain, result, expires, flight->started);
+    // SPEC §6: every verdict is stored, errors included (with error_ttl), so
+    // that a restart or a fleet member answers as this milter does; but the
+    // store holds what the cache serves: a failed refresh that left a good
+    // verdict serving stale must not replace it there. What came from the
+    // store is already in it.
+    if (served && !stored_expiry && persistence_.save) {
+        persistence_.save(*result,
+                          wall + std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                                     lifetime(*result)));
+    }
     {
         std::lock_guard lock(flight->mu);
         flight->result = result;
@@ -243,8 +259,9 @@ void VerdictCache::run_lookup(const std::string& domain, const std::shared_ptr<F
     flight->cv.notify_all();
 }
 
-void VerdictCache::store_result(const std::string& domain, VerdictPtr result,
-                                std::optional<Clock::time_point> expires_override) {
+bool VerdictCache::store_result(const std::string& domain, VerdictPtr result,
+                                std::optional<Clock::time_point> expires_override,
+                                Clock::time_point started) {
     const auto now = clock_->now();
     Shard& shard = shard_for(domain);
     std::lock_guard lock(shard.mu);
@@ -257,18 +274,20 @@ void VerdictCache::store_result(const std::string& domain, VerdictPtr result,
     }
     Entry& e = it->second;
     e.flight.reset();
+    e.last_lookup = now - started;
     if (result->is_error() && usable_stale(e, now)) {
         // Keep the good verdict (stale) and retry the refresh after error_ttl.
         e.retry_at = now + to_clock(settings_.error_ttl);
         e.refresh_at = e.retry_at;
-        return;
+        return false;
     }
     e.verdict = std::move(result);
     e.stored = now;
     e.expires = expires_override ? *expires_override : now + to_clock(lifetime(*e.verdict));
-    e.refresh_at = refresh_point(now, e.expires);
+    e.refresh_at = refresh_point(now, e.expires, e.last_lookup);
     e.retry_at = {};
     evict_if_full(shard);
+    return true;
 }
 
 void VerdictCache::insert(const verdict::DomainVerdict& v,
@@ -287,7 +306,7 @@ void VerdictCache::insert(const verdict::DomainVerdict& v,
     e.verdict = std::make_shared<const verdict::DomainVerdict>(v);
     e.stored = now;
     e.expires = now + to_clock(expires - wall);
-    e.refresh_at = refresh_point(now, e.expires);
+    e.refresh_at = refresh_point(now, e.expires, e.last_lookup);
     // Loaded, not used: the prefetcher keeps it fresh only once it is used.
     evict_if_full(shard);
 }
@@ -304,7 +323,7 @@ void VerdictCache::warm(const std::vector<std::string>& domains) {
             if ((e.verdict && now < e.expires) || e.flight) {
                 continue;
             }
-            e.flight = std::make_shared<Flight>();
+            e.flight = std::make_shared<Flight>(now);
             flight = e.flight;
             evict_if_full(shard);
         }
@@ -330,7 +349,7 @@ std::size_t VerdictCache::prefetch_once() {
                     now - e.last_used > window) {
                     continue;
                 }
-                e.flight = std::make_shared<Flight>();
+                e.flight = std::make_shared<Flight>(now);
                 due.emplace_back(domain, e.flight);
             }
         }
@@ -351,7 +370,7 @@ void VerdictCache::start_prefetcher() {
             lock.unlock();
             prefetch_once();
             lock.lock();
-            prefetch_cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; });
+            prefetch_cv_.wait_for(lock, kPrefetchPeriod, [this] { return stopping_; });
         }
     });
 }

@@ -15,16 +15,27 @@
 // Persistence::save (written behind, SPEC §6).
 //
 // Lifetimes: the verdict's smallest DNS TTL clamped to [min_ttl, max_ttl];
-// error verdicts (bogus, SERVFAIL, timeout) live `error_ttl`. When a refresh
-// of an unexpired-within-stale_ttl good verdict fails, the old verdict keeps
-// serving (flagged `stale`) until `stale_ttl` after its expiry (RFC 8767);
-// the failure is retried after `error_ttl`.
+// error verdicts (bogus, SERVFAIL, timeout) live `error_ttl`, and are stored
+// like any other (SPEC §6: a restart or another milter of the fleet keeps
+// deferring a bogus domain until its error_ttl ends, whatever DNS does). When
+// a refresh of an unexpired-within-stale_ttl good verdict fails, the old
+// verdict keeps serving (flagged `stale`) until `stale_ttl` after its expiry
+// (RFC 8767); the failure is retried after `error_ttl` and is not stored: the
+// store holds what the cache serves.
+//
+// Never waiting on a refresh (SPEC §6): an expired entry that may serve
+// stale answers at once from what it holds while its refresh runs (started
+// by the prefetcher, or by this very call); only a miss, or an expired error
+// verdict (never served stale), waits up to `timeout`.
 //
 // Prefetch: prefetch_once() (called every second by the prefetch thread, or
 // by tests) refreshes every entry used within `active_window` once
 // `refresh_ahead` of its lifetime has passed (each entry's point is jittered
-// down by up to 10% so same-TTL entries spread out), keeping at most
-// `concurrency` lookups queued; a domain in steady use never misses.
+// down by up to 10% so same-TTL entries spread out), or earlier when its last
+// lookup was slow: at the latest 2 x that lookup's duration plus one prefetch
+// period before expiry, so the refresh lands in time even on a slow name
+// server. At most `concurrency` lookups are kept queued; a domain in steady
+// use never misses and never waits.
 //
 // Bounded: at most `max_entries` (each shard holds its share, the shares add
 // up to max_entries exactly, and a full shard evicts its least recently used
@@ -90,9 +101,10 @@ class VerdictCache {
     VerdictCache& operator=(const VerdictCache&) = delete;
 
     // The verdict of `domain` (normalised). A fresh cached verdict returns at
-    // once; otherwise waits at most `timeout` for the (shared) lookup and
-    // returns a stale verdict (within stale_ttl) or a `pending` one if it has
-    // not finished. Never throws for lookup failures.
+    // once, and so does a stale one (within stale_ttl) while its refresh
+    // runs; otherwise waits at most `timeout` for the (shared) lookup and
+    // returns a `pending` verdict if it has not finished. Never throws for
+    // lookup failures.
     VerdictPtr get(const std::string& domain, std::chrono::milliseconds timeout);
 
     // The cached verdict if fresh, without starting a lookup.
@@ -123,6 +135,7 @@ class VerdictCache {
         Clock::time_point refresh_at{};  // the prefetcher refreshes from here on
         Clock::time_point retry_at{};    // after a failed refresh: not before this
         Clock::time_point last_used{};
+        Clock::duration last_lookup{};   // how long its last lookup took
         std::shared_ptr<Flight> flight;  // set while a lookup runs
         std::list<std::string>::iterator lru;
     };
@@ -140,11 +153,13 @@ class VerdictCache {
     verdict::DomainVerdict compute_or_load(
         const std::string& domain,
         std::optional<std::chrono::system_clock::time_point>* stored_expiry);
-    void store_result(const std::string& domain, VerdictPtr result,
-                      std::optional<Clock::time_point> expires_override);
+    // Puts a finished lookup's result into its entry; false when the entry
+    // kept its good verdict instead (a failed refresh, served stale).
+    bool store_result(const std::string& domain, VerdictPtr result,
+                      std::optional<Clock::time_point> expires_override, Clock::time_point started);
     [[nodiscard]] std::chrono::seconds lifetime(const verdict::DomainVerdict& v) const;
-    [[nodiscard]] Clock::time_point refresh_point(Clock::time_point from,
-                                                  Clock::time_point expires) const;
+    [[nodiscard]] Clock::time_point refresh_point(Clock::time_point from, Clock::time_point expires,
+                                                  Clock::duration last_lookup) const;
     [[nodiscard]] VerdictPtr usable_stale(const Entry& e, Clock::time_point now) const;
     void evict_if_full(Shard& shard);
 

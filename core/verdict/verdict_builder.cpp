@@ -37,21 +37,37 @@ bool probes_failed(const std::vector<probe::ProbeResult>& probes) {
     return !verified && failure;
 }
 
-std::string probe_summary(const std::vector<probe::ProbeResult>& probes) {
+// "host (result-type): detail; ..." for the probes `pick` selects: one line
+// for sts_why / dane_why, so that the log, the reply text and --check say
+// which MX failed and how (RFC 8460 §4.3 result types).
+template <typename Pick>
+std::string probe_list(const std::vector<probe::ProbeResult>& probes, Pick pick) {
     std::string out;
     for (const auto& r : probes) {
-        if (!probe::is_failure(r.outcome)) {
+        if (!pick(r)) {
             continue;
         }
         if (!out.empty()) {
             out += "; ";
         }
-        out += r.host + " (" + std::string(probe::result_type(r.outcome)) + ")";
+        const std::string_view type = probe::result_type(r.outcome);
+        out += r.host + " (" + std::string(type.empty() ? probe::to_string(r.outcome) : type) + ")";
         if (!r.detail.empty()) {
             out += ": " + r.detail;
         }
     }
     return out;
+}
+
+std::string probe_summary(const std::vector<probe::ProbeResult>& probes) {
+    return probe_list(probes,
+                      [](const probe::ProbeResult& r) { return probe::is_failure(r.outcome); });
+}
+
+bool any_verified(const std::vector<probe::ProbeResult>& probes) {
+    return std::any_of(probes.begin(), probes.end(), [](const probe::ProbeResult& r) {
+        return r.outcome == probe::ProbeOutcome::verified;
+    });
 }
 
 }  // namespace
@@ -66,9 +82,11 @@ void VerdictBuilder::probe_hosts(DomainFacts& facts) const {
             facts.dane_probes.push_back(probe::probe_dane_host(*prober_, h, h.addresses.front()));
         }
     }
-    // MTA-STS-eligible MXs that DANE does not govern: WebPKI with the MX name
-    // (RFC 8461 §4.2).
-    if (facts.sts && facts.sts->state == sts::StsState::enforce) {
+    // MTA-STS-eligible MXs that DANE does not govern (RFC 8461 §2): WebPKI
+    // with the MX name (§4.2). Testing policies too: §5 wants their failures
+    // reported, though never enforced (verdict_from_facts keeps them testing).
+    if (facts.sts && (facts.sts->state == sts::StsState::enforce ||
+                      facts.sts->state == sts::StsState::testing)) {
         for (const auto& m : facts.sts->mx) {
             if (!m.eligible) {
                 continue;
@@ -123,6 +141,23 @@ DomainVerdict verdict_from_facts(const DomainFacts& facts,
             v.sts = StsField::fail;
             v.sts_why =
                 "no eligible MX host passed the STARTTLS probe: " + probe_summary(facts.sts_probes);
+        } else if (v.sts == StsField::enforce && !facts.sts_probes.empty() &&
+                   !any_verified(facts.sts_probes)) {
+            // SPEC §5: a MX that does not answer may merely be down, so no
+            // answer from any of them is not a failure: the domain stays
+            // enforce (require=sts), and the MTA verifies the certificate
+            // itself when it delivers (the policy map's "secure match=").
+            // Deferring here would add nothing but a second queue.
+            v.sts_why +=
+                "; no eligible MX host answered the STARTTLS probe (not a failure by "
+                "itself, SPEC §5): " +
+                probe_list(facts.sts_probes, [](const probe::ProbeResult&) { return true; });
+        } else if (v.sts == StsField::testing && probes_failed(facts.sts_probes)) {
+            // RFC 8461 §5: testing mode reports failures and delivers anyway.
+            v.sts_why +=
+                "; testing policy, so reported only: no eligible MX host passed the "
+                "STARTTLS probe: " +
+                probe_summary(facts.sts_probes);
         }
         if (facts.sts->ttl.count() > 0) {
             v.ttl = v.ttl.count() > 0 ? std::min(v.ttl, facts.sts->ttl) : facts.sts->ttl;

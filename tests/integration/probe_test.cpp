@@ -2,8 +2,11 @@
 // server on 127.0.20.1 and 127.0.40.x, port 2525; its cases.txt gives each
 // case's address, MX name and TLSA record). No DNS: the TLSA records are
 // parameters, as the verdict pipeline passes them after its own lookup.
+// Except the last suite (probe_sts_verdicts): the MTA-STS probe as the
+// verdict builder runs it, with the DNS and HTTPS test beds (sts-probe-*.test).
 #include <boost/test/unit_test.hpp>
 
+#include <unistd.h>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -16,8 +19,13 @@
 #include <thread>
 #include <vector>
 
+#include "core/cache/clock.hpp"
 #include "core/config/config.hpp"
+#include "core/dns/unbound_resolver.hpp"
 #include "core/probe/probe.hpp"
+#include "core/sts/policy_cache.hpp"
+#include "core/sts/policy_fetcher.hpp"
+#include "core/verdict/verdict_builder.hpp"
 
 namespace dsm::probe {
 inline std::ostream& operator<<(std::ostream& o, ProbeOutcome p) {
@@ -464,6 +472,141 @@ BOOST_AUTO_TEST_CASE(shared_prober_many_threads) {
         t.join();
     }
     BOOST_TEST(wrong.load() == 0);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(probe_webpki_sts_cases)
+
+// The MXs behind the sts-probe-*.test domains, one RFC 8460 §4.3 result type
+// each (cases.txt says which).
+BOOST_AUTO_TEST_CASE(each_case_gives_its_result_type) {
+    auto p = prober();
+    const std::map<std::string, std::pair<ProbeOutcome, std::string>> want = {
+        {"sts-probe-ok", {ProbeOutcome::verified, ""}},
+        {"sts-probe-wrongname",
+         {ProbeOutcome::certificate_host_mismatch, "certificate-host-mismatch"}},
+        {"sts-probe-expired", {ProbeOutcome::certificate_expired, "certificate-expired"}},
+        {"sts-probe-untrusted", {ProbeOutcome::certificate_not_trusted, "certificate-not-trusted"}},
+        {"sts-probe-nostarttls", {ProbeOutcome::starttls_not_supported, "starttls-not-supported"}},
+        // SPEC §5: not a failure, and no result type.
+        {"sts-probe-refused", {ProbeOutcome::not_answering, ""}},
+    };
+    for (const auto& [name, expected] : want) {
+        const Case& c = get(name);
+        BOOST_TEST(c.expected == std::string(to_string(expected.first)), name);
+        const ProbeResult r = webpki(name, *p);
+        BOOST_TEST(r.outcome == expected.first, name);
+        BOOST_TEST(dsm::probe::result_type(r.outcome) == expected.second, name);
+        BOOST_TEST(dsm::probe::is_failure(r.outcome) == !expected.second.empty(), name);
+    }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+namespace {
+
+// The whole lookup of one domain with the probe on: the DNS test bed, the
+// HTTPS test bed's policies, the SMTP test bed's listeners. The probe trusts
+// both test CAs, as [sts] ca_file would (one bundle for fetch and probe).
+struct StsProbeStack {
+    std::string testbed = std::string(std::getenv("DSM_TESTBED_DIR"));  // NOLINT
+    std::string bundle = (std::filesystem::temp_directory_path() /
+                          ("dsm-probe-test-ca-" + std::to_string(::getpid()) + ".pem"))
+                             .string();
+    std::unique_ptr<dsm::dns::UnboundResolver> resolver;
+    std::unique_ptr<dsm::sts::PolicyFetcher> fetcher;
+    dsm::sts::PolicyCache policies;
+    dsm::cache::SystemClock clock;
+    std::unique_ptr<Prober> prober;
+    std::unique_ptr<dsm::verdict::VerdictBuilder> builder;
+
+    StsProbeStack() {
+        {
+            std::ofstream out(bundle, std::ios::trunc);
+            for (const char* part : {"/https/ca.crt", "/smtp/webpki-ca.crt"}) {
+                std::ifstream in(testbed + part);
+                BOOST_TEST_REQUIRE(in.good(), testbed << part << " missing");
+                out << in.rdbuf();
+            }
+        }
+        dsm::config::ResolverSettings rs;
+        rs.stub_zones = {{"test.", "127.0.10.53@53"}};
+        rs.trust_anchor_file = testbed + "/dns/test.ds";
+        rs.timeout = milliseconds(3000);
+        auto r = dsm::dns::UnboundResolver::create(rs);
+        BOOST_TEST_REQUIRE(r.ok());
+        resolver = std::move(r).value();
+        dsm::config::StsSettings ss;
+        ss.ca_file = bundle;
+        ss.https_port = 8443;
+        ss.fetch_timeout = milliseconds(5000);
+        fetcher = dsm::sts::make_https_fetcher(*resolver, ss);
+        ProbeSettings ps;
+        ps.enabled = true;
+        ps.port = kPort;
+        ps.timeout = kTimeout;
+        prober = make_smtp_prober(ps, bundle);
+        builder = std::make_unique<dsm::verdict::VerdictBuilder>(*resolver, fetcher.get(), policies,
+                                                                 clock, prober.get());
+    }
+    ~StsProbeStack() { std::filesystem::remove(bundle); }
+    StsProbeStack(const StsProbeStack&) = delete;
+    StsProbeStack& operator=(const StsProbeStack&) = delete;
+};
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(probe_sts_verdicts, StsProbeStack)
+
+// Issue 12 item 1: every eligible MX of an enforce or testing policy is
+// probed against WebPKI and its name (RFC 8461 §4.2); sts=fail only when one
+// answered and none verified (SPEC §5); testing stays testing (§5).
+BOOST_AUTO_TEST_CASE(sts_field_per_case) {
+    struct Want {
+        std::string domain;
+        ProbeOutcome outcome;
+        std::string sts;
+    };
+    const std::vector<Want> cases = {
+        {"sts-probe-ok.test", ProbeOutcome::verified, "enforce"},
+        {"sts-probe-wrongname.test", ProbeOutcome::certificate_host_mismatch, "fail"},
+        {"sts-probe-expired.test", ProbeOutcome::certificate_expired, "fail"},
+        {"sts-probe-untrusted.test", ProbeOutcome::certificate_not_trusted, "fail"},
+        {"sts-probe-nostarttls.test", ProbeOutcome::starttls_not_supported, "fail"},
+        {"sts-probe-refused.test", ProbeOutcome::not_answering, "enforce"},
+        {"sts-probe-testing.test", ProbeOutcome::certificate_host_mismatch, "testing"},
+    };
+    for (const auto& w : cases) {
+        const auto facts = builder->lookup(w.domain, true);
+        BOOST_TEST_REQUIRE(facts.sts.has_value(), w.domain);
+        BOOST_TEST(facts.dane_probes.empty(), w.domain);
+        BOOST_TEST_REQUIRE(facts.sts_probes.size() == 1U, w.domain);
+        const ProbeResult& r = logged(facts.sts_probes.front());
+        BOOST_TEST(r.host == "mx." + w.domain);
+        BOOST_TEST(r.outcome == w.outcome, w.domain);
+        const auto v = dsm::verdict::verdict_from_facts(facts, clock.wall());
+        BOOST_TEST(std::string(dsm::verdict::to_string(v.sts)) == w.sts, w.domain);
+        const std::string type(dsm::probe::result_type(w.outcome));
+        // The cause names the MX and its RFC 8460 result type (log, reply),
+        // or says that it did not answer.
+        const std::string said = type.empty() ? std::string(to_string(w.outcome)) : type;
+        if (w.outcome != ProbeOutcome::verified) {
+            BOOST_TEST(v.sts_why.find("mx." + w.domain + " (" + said + ")") != std::string::npos,
+                       v.sts_why);
+        }
+    }
+}
+
+// Only eligible MXs are probed (RFC 8461 §4.1), and never a DANE MX with
+// WebPKI (§2: DANE governs it); no policy, no probe.
+BOOST_AUTO_TEST_CASE(only_eligible_non_dane_mxs) {
+    for (const char* d : {"sts-nomatch.test", "sts-dane.test", "sts-none.test", "sts-notxt.test"}) {
+        const auto facts = builder->lookup(d, true);
+        BOOST_TEST(facts.sts_probes.empty(), d);
+    }
+    // Without MTA-STS validation, nothing is fetched or probed.
+    BOOST_TEST(builder->lookup("sts-probe-wrongname.test", false).sts_probes.empty());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

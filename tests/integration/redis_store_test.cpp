@@ -110,6 +110,46 @@ StoredVerdict make(const std::string& domain, std::chrono::seconds lifetime,
     return s;
 }
 
+// The three kinds of error verdict (SPEC §4: bogus, a failed lookup, an
+// MTA-STS error), living error_ttl (60 s) from `wall`.
+std::vector<StoredVerdict> error_verdicts(std::chrono::system_clock::time_point wall) {
+    std::vector<StoredVerdict> out(3);
+    out[0].verdict.domain = "bogus.test";
+    out[0].verdict.dnssec = verdict::DnssecField::bogus;
+    out[0].verdict.dane = verdict::DaneField::error;
+    out[0].verdict.dane_why = "MX lookup for bogus.test is bogus: validation failure";
+    out[1].verdict.domain = "noanswer.test";
+    out[1].verdict.dnssec = verdict::DnssecField::error;
+    out[1].verdict.dane = verdict::DaneField::error;
+    out[1].verdict.sts = verdict::StsField::pending;
+    out[1].verdict.dane_why = "MX lookup for noanswer.test failed: timeout after 1000 ms";
+    out[2].verdict.domain = "sts-404.test";
+    out[2].verdict.dnssec = verdict::DnssecField::secure;
+    out[2].verdict.dane = verdict::DaneField::none;
+    out[2].verdict.sts = verdict::StsField::error;
+    out[2].verdict.sts_why = "HTTP 404 for https://mta-sts.sts-404.test/.well-known/mta-sts.txt";
+    for (auto& s : out) {
+        s.verdict.at = wall;
+        s.verdict.ttl = std::chrono::seconds(300);
+        s.expires = wall + std::chrono::seconds(60);
+    }
+    return out;
+}
+
+void check_same_error(const StoredVerdict& got, const StoredVerdict& want) {
+    BOOST_TEST_CONTEXT(want.verdict.domain) {
+        BOOST_TEST(got.verdict.is_error());
+        BOOST_TEST(got.verdict.domain == want.verdict.domain);
+        BOOST_TEST(got.verdict.dnssec == want.verdict.dnssec);
+        BOOST_TEST(got.verdict.dane == want.verdict.dane);
+        BOOST_TEST(got.verdict.sts == want.verdict.sts);
+        BOOST_TEST(got.verdict.dane_why == want.verdict.dane_why);
+        BOOST_TEST(got.verdict.sts_why == want.verdict.sts_why);
+        BOOST_TEST((got.verdict.at == want.verdict.at));
+        BOOST_TEST((got.expires == want.expires));
+    }
+}
+
 template <typename F>
 std::chrono::milliseconds timed(F&& f) {
     const auto t0 = std::chrono::steady_clock::now();
@@ -152,6 +192,23 @@ BOOST_FIXTURE_TEST_CASE(put_then_get_from_a_second_store, RedisUp) {
     BOOST_TEST(reader.load(100).empty());  // read lazily, never scanned
     BOOST_TEST(writer.errors() == 0U);
     BOOST_TEST(reader.errors() == 0U);
+}
+
+// SPEC §6: error verdicts are shared with the fleet like any other: a second
+// milter gets them, whole, until their error_ttl ends (the key's TTL).
+BOOST_FIXTURE_TEST_CASE(error_verdicts_shared_until_error_ttl, RedisUp) {
+    RedisStore writer(target());
+    RedisStore reader(target());
+    const auto errors = error_verdicts(std::chrono::system_clock::now());
+    writer.put(errors);
+    for (const auto& e : errors) {
+        const auto got = reader.get(e.verdict.domain);
+        BOOST_TEST_REQUIRE(got.has_value(), e.verdict.domain);
+        check_same_error(*got, e);
+        const long ttl = std::stol(cli("TTL dane-sts-milter:v1:verdict:" + e.verdict.domain));
+        BOOST_TEST(ttl <= 60);
+        BOOST_TEST(ttl >= 50);
+    }
 }
 
 BOOST_FIXTURE_TEST_CASE(keys_namespaced_in_the_selected_db, RedisUp) {

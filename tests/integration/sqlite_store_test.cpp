@@ -60,6 +60,46 @@ StoredVerdict make(const std::string& domain, const cache::Clock& clock,
     return s;
 }
 
+// The three kinds of error verdict (SPEC §4: bogus, a failed lookup, an
+// MTA-STS error), living error_ttl (60 s) from `wall`.
+std::vector<StoredVerdict> error_verdicts(std::chrono::system_clock::time_point wall) {
+    std::vector<StoredVerdict> out(3);
+    out[0].verdict.domain = "bogus.test";
+    out[0].verdict.dnssec = verdict::DnssecField::bogus;
+    out[0].verdict.dane = verdict::DaneField::error;
+    out[0].verdict.dane_why = "MX lookup for bogus.test is bogus: validation failure";
+    out[1].verdict.domain = "noanswer.test";
+    out[1].verdict.dnssec = verdict::DnssecField::error;
+    out[1].verdict.dane = verdict::DaneField::error;
+    out[1].verdict.sts = verdict::StsField::pending;
+    out[1].verdict.dane_why = "MX lookup for noanswer.test failed: timeout after 1000 ms";
+    out[2].verdict.domain = "sts-404.test";
+    out[2].verdict.dnssec = verdict::DnssecField::secure;
+    out[2].verdict.dane = verdict::DaneField::none;
+    out[2].verdict.sts = verdict::StsField::error;
+    out[2].verdict.sts_why = "HTTP 404 for https://mta-sts.sts-404.test/.well-known/mta-sts.txt";
+    for (auto& s : out) {
+        s.verdict.at = wall;
+        s.verdict.ttl = std::chrono::seconds(300);
+        s.expires = wall + std::chrono::seconds(60);
+    }
+    return out;
+}
+
+void check_same_error(const StoredVerdict& got, const StoredVerdict& want) {
+    BOOST_TEST_CONTEXT(want.verdict.domain) {
+        BOOST_TEST(got.verdict.is_error());
+        BOOST_TEST(got.verdict.domain == want.verdict.domain);
+        BOOST_TEST(got.verdict.dnssec == want.verdict.dnssec);
+        BOOST_TEST(got.verdict.dane == want.verdict.dane);
+        BOOST_TEST(got.verdict.sts == want.verdict.sts);
+        BOOST_TEST(got.verdict.dane_why == want.verdict.dane_why);
+        BOOST_TEST(got.verdict.sts_why == want.verdict.sts_why);
+        BOOST_TEST((got.verdict.at == want.verdict.at));
+        BOOST_TEST((got.expires == want.expires));
+    }
+}
+
 std::vector<std::string> query_strings(const fs::path& db, const std::string& sql) {
     static const bool registered = [] {
         Poco::Data::SQLite::Connector::registerConnector();
@@ -121,6 +161,29 @@ BOOST_AUTO_TEST_CASE(put_get_load) {
     BOOST_TEST(store.load(1).size() == 1U);
     BOOST_TEST(store.load(0).empty());
     BOOST_TEST(store.errors() == 0U);
+}
+
+// SPEC §6: error verdicts are stored like any other, with error_ttl: after a
+// restart (the file reopened) they are loaded and served until then.
+BOOST_AUTO_TEST_CASE(error_verdicts_survive_reopen_until_error_ttl) {
+    TempDir dir;
+    auto clock = std::make_shared<ManualClock>();
+    const auto path = (dir.path / "verdicts.db").string();
+    const auto errors = error_verdicts(clock->wall());
+    {
+        SqliteStore store(path, clock);
+        store.put(errors);
+    }
+    SqliteStore store(path, clock);
+    for (const auto& e : errors) {
+        auto got = store.get(e.verdict.domain);
+        BOOST_TEST_REQUIRE(got.has_value(), e.verdict.domain);
+        check_same_error(*got, e);
+    }
+    BOOST_TEST(store.load(10).size() == 3U);
+    clock->advance(61s);
+    BOOST_TEST(!store.get("bogus.test").has_value());
+    BOOST_TEST(store.load(10).empty());
 }
 
 BOOST_AUTO_TEST_CASE(load_is_newest_first) {

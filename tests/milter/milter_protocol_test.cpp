@@ -6,6 +6,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <future>
 #include <map>
@@ -13,6 +14,7 @@
 #include <thread>
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "tests/support/milter_client.hpp"
 #include "tests/support/milter_process.hpp"
@@ -336,6 +338,97 @@ BOOST_AUTO_TEST_CASE(probe_decides_dane) {
     BOOST_TEST(contains(probing.log(), "dane=fail"));
     c.quit();
     BOOST_TEST(probing.stop() == 0);
+}
+
+// SPEC §5 and §4 rows 10-12 with the probe on, for MTA-STS MXs (issue 12
+// item 1): the MX of each sts-probe-*.test domain is a real STARTTLS listener
+// (tests/testbed/smtp) and [sts] ca_file holds the HTTPS test bed's CA plus
+// the SMTP test bed's WebPKI CA. A failed probe defers at RCPT (row 11,
+// validation-failure, the MX's RFC 8460 result type in the text); a MX that
+// does not answer, or a testing policy, does not. Senders from
+// trial.example.test get a test-mode connector for the failing domains, so
+// their header shows sts=fail.
+BOOST_AUTO_TEST_CASE(probe_decides_sts) {
+    const std::string bundle = std::filesystem::temp_directory_path() /
+                               ("dsm-sts-probe-ca-" + std::to_string(::getpid()) + ".pem");
+    {
+        std::ofstream out(bundle, std::ios::trunc);
+        for (const char* part : {"/https/ca.crt", "/smtp/webpki-ca.crt"}) {
+            std::ifstream in(testbed_dir() + part);
+            BOOST_TEST_REQUIRE(in.good(), testbed_dir() << part << " missing");
+            out << in.rdbuf();
+        }
+    }
+    std::string conf = kConfig;
+    const std::string ca = "ca_file = @TESTBED@/https/ca.crt";
+    conf.replace(conf.find(ca), ca.size(), "ca_file = " + bundle);
+    conf.replace(conf.find("[cache]"), 7,
+                 "[probe]\nenabled = yes\nport = 2525\ntimeout_ms = 3000\n\n[cache]");
+    conf.replace(conf.find("lookup_timeout_ms = 1500"), 24, "lookup_timeout_ms = 8000");
+    conf += R"(
+[connector.probetrial]
+recipient_domains = sts-probe-wrongname.test, sts-probe-expired.test, sts-probe-untrusted.test, sts-probe-nostarttls.test
+sender_domains = trial.example.test
+test_mode = yes
+)";
+    MilterProcess probing(DSM_MILTER_BINARY, conf);
+    auto c = open_session(probing, "<sender@example.test>");
+    // Row 10: the MX verified against WebPKI and its name (RFC 8461 §4.2).
+    BOOST_TEST(c.rcpt("<user@sts-probe-ok.test>").code == 'c');
+    // Row 11: every eligible MX answered and failed.
+    for (const auto& [domain, type] : std::vector<std::pair<std::string, std::string>>{
+             {"sts-probe-wrongname.test", "certificate-host-mismatch"},
+             {"sts-probe-expired.test", "certificate-expired"},
+             {"sts-probe-untrusted.test", "certificate-not-trusted"},
+             {"sts-probe-nostarttls.test", "starttls-not-supported"}}) {
+        auto r = c.rcpt("<user@" + domain + ">");
+        BOOST_TEST(r.code == 'y', domain);
+        BOOST_TEST(r.text.rfind("450 4.7.5 " + domain + ": connector \"default\"", 0) == 0U,
+                   r.text);
+        BOOST_TEST(contains(r.text, "(validation-failure)"), r.text);
+        BOOST_TEST(contains(r.text, "mx." + domain + " (" + type + ")"), r.text);
+    }
+    // SPEC §5: no answer is no failure; RFC 8461 §5: testing never defers.
+    BOOST_TEST(c.rcpt("<user@sts-probe-refused.test>").code == 'c');
+    BOOST_TEST(c.rcpt("<user@sts-probe-testing.test>").code == 'c');
+    BOOST_TEST(c.end_of_headers().code == 'c');
+    auto headers_of = [](const EomResult& eom) {
+        std::map<std::string, std::string> h;
+        for (const auto& m : eom.modifications) {
+            if (m.code == 'h') {
+                h[m.value.substr(0, m.value.find(';'))] = m.value;
+            }
+        }
+        return h;
+    };
+    auto h = headers_of(c.end_of_message());
+    BOOST_REQUIRE(h.size() == 3U);
+    BOOST_TEST(contains(h["sts-probe-ok.test"], "sts=enforce"));
+    BOOST_TEST(contains(h["sts-probe-ok.test"], "require=sts"));
+    BOOST_TEST(contains(h["sts-probe-refused.test"], "sts=enforce"));
+    BOOST_TEST(contains(h["sts-probe-refused.test"], "require=sts"));
+    BOOST_TEST(contains(h["sts-probe-testing.test"], "sts=testing"));
+    BOOST_TEST(contains(h["sts-probe-testing.test"], "require=none"));
+    c.quit();
+
+    auto t = open_session(probing, "<sender@trial.example.test>");
+    for (const char* d : {"sts-probe-wrongname.test", "sts-probe-expired.test",
+                          "sts-probe-untrusted.test", "sts-probe-nostarttls.test"}) {
+        BOOST_TEST(t.rcpt(std::string("<user@") + d + ">").code == 'c', d);
+    }
+    BOOST_TEST(t.end_of_headers().code == 'c');
+    h = headers_of(t.end_of_message());
+    BOOST_REQUIRE(h.size() == 4U);
+    for (const auto& [domain, header] : h) {
+        BOOST_TEST(contains(header, "sts=fail"), header);
+        BOOST_TEST(contains(header, "would=defer"), header);
+        BOOST_TEST(contains(header, "result=validation-failure"), header);
+    }
+    t.quit();
+    // One decision line per RCPT, with the MX's result type in the cause.
+    BOOST_TEST(contains(probing.log(), "certificate-host-mismatch"));
+    BOOST_TEST(probing.stop() == 0);
+    std::filesystem::remove(bundle);
 }
 
 BOOST_AUTO_TEST_CASE(sighup_reloads_and_keeps_transactions_on_their_snapshot) {

@@ -7,6 +7,16 @@
 # a failing Redis never stops answers and writes resume when it returns; a
 # corrupt SQLite file does not keep the milter from starting. Lookups are
 # driven through the policy map with Postfix's postmap.
+#
+# Error verdicts are stored too (SPEC §6, with error_ttl): a bogus domain
+# (bogus.test: TLSA bogus; expired.test: every signature expired), one whose
+# name server does not answer (noanswer.test: SERVFAIL/timeout, dnssec=error)
+# and an MTA-STS error (sts-404.test: TXT present, policy 404) answer, after a
+# restart with DNS down (SQLite) and from a second milter with DNS down
+# (Redis), exactly as before: the same policy-map answer, the same RCPT reply
+# (over the milter protocol) and the same verdict fields in the decision log.
+# With DNS down a fresh lookup would say otherwise (dnssec=error, deferred
+# with another cause), so only the stored verdict gives the same answers.
 set -uo pipefail
 bin=$1 testbed=$2 work=$3 srcdir=$4
 rm -rf "$work" && mkdir -p "$work/postfix"
@@ -27,17 +37,20 @@ trap cleanup EXIT
 # start_milter NAME STORE DNS-ADDRESS -> sets $pmport; DNS-ADDRESS 127.0.10.54
 # has no server: that milter's DNS is down.
 start_milter() {
-    local name=$1 store=$2 dns=$3
-    pmport=$(free_port)
+    local name=$1 store=$2 dns=$3 mport
+    pmport=$(free_port) mport=$(free_port)
     cat >"$work/$name.conf" <<CONF
 [milter]
-socket = inet:$(free_port)@127.0.0.1
+socket = inet:$mport@127.0.0.1
 log_level = debug
 log_target = file:$work/$name.log
 [resolver]
 trust_anchor_file = $testbed/dns/test.ds
 stub_zones = test.=$dns
 timeout_ms = 1000
+[sts]
+ca_file = $testbed/https/ca.crt
+https_port = 8443
 [cache]
 store = $store
 [rcpt]
@@ -52,6 +65,7 @@ CONF
     pids+=($!)
     eval "${name}_pid=$!"
     eval "${name}_port=$pmport"
+    eval "${name}_mport=$mport"
     for _ in $(seq 1 100); do
         (exec 3<>"/dev/tcp/127.0.0.1/$pmport") 2>/dev/null && return 0
         sleep 0.1
@@ -66,6 +80,73 @@ stop_milter() {  # NAME: SIGTERM, the store is flushed
 query() {  # PORT KEY
     postmap -c "$work/postfix" -q "$2" "socketmap:inet:127.0.0.1:$1:postfix" 2>&1
 }
+# rcpt NAME DOMAIN... -> per domain "DOMAIN CODE [TEXT]": milter NAME's answer
+# to RCPT TO <user@DOMAIN> ('c' accept, or the SMTP code and reply text).
+rcpt() {
+    local mport_var="${1}_mport" d to=()
+    shift
+    for d; do to+=("user@$d"); done
+    python3 "$srcdir/tests/support/milter_rcpt.py" "${!mport_var}" "${to[@]}" | sed 's/^user@//'
+}
+# fields NAME DOMAIN -> the verdict fields of milter NAME's last RCPT decision
+# for DOMAIN, from its log.
+fields() {
+    grep 'rcpt=' "$work/$1.log" | grep "domain=\"\?$2\"\? " | tail -1 |
+        grep -oE '(dnssec|dane|sts|require|action|result)=[^ ]+' | tr '\n' ' '
+}
+# map_answer PORT DOMAIN -> the policy-map answer, without the map's address
+# (its port differs from milter to milter) in postmap's messages.
+map_answer() { query "$1" "$2" | sed -E 's/socketmap:inet:127\.0\.0\.1:[0-9]+:/socketmap:/g'; }
+error_domains=(bogus.test expired.test noanswer.test sts-404.test)
+declare -A pm_before rcpt_before fields_before
+# remember_errors NAME: milter NAME (DNS up) decides the error domains.
+remember_errors() {
+    local d got port_var="${1}_port"
+    for d in "${error_domains[@]}"; do pm_before[$d]=$(map_answer "${!port_var}" "$d"); done
+    got=$(rcpt "$1" "${error_domains[@]}")
+    for d in "${error_domains[@]}"; do
+        rcpt_before[$d]=$(grep "^$d " <<<"$got")
+        fields_before[$d]=$(fields "$1" "$d")
+    done
+}
+# same_errors NAME WHAT: milter NAME (DNS down) answers as remembered, from
+# the store: with DNS down every lookup takes the resolver's timeout_ms
+# (1000 ms; noanswer.test's would fail just as before), so the four RCPTs
+# must be answered in less than that.
+same_errors() {
+    local d got pm line f port_var="${1}_port" start took
+    start=$(date +%s%N)
+    got=$(rcpt "$1" "${error_domains[@]}")
+    took=$((($(date +%s%N) - start) / 1000000))
+    ((took < 1000)) && ok "$2: the error domains answered without a lookup ($took ms)" ||
+        bad "$2: the error domains took $took ms: looked up again?"
+    for d in "${error_domains[@]}"; do
+        pm=$(map_answer "${!port_var}" "$d")
+        line=$(grep "^$d " <<<"$got")
+        f=$(fields "$1" "$d")
+        if [[ $pm == "${pm_before[$d]}" && $line == "${rcpt_before[$d]}" && $f == "${fields_before[$d]}" ]]; then
+            ok "$2: $d answers as before (RCPT '${line#"$d "}'; $f; the same policy-map answer)"
+        else
+            bad "$2: $d: policy map '$pm' (before '${pm_before[$d]}'), RCPT '$line' (before '${rcpt_before[$d]}'), log '$f' (before '${fields_before[$d]}')"
+        fi
+    done
+}
+# The kinds the error domains must give with DNS up (tests/testbed/dns/README.md).
+check_error_kinds() {
+    [[ ${fields_before[bogus.test]} == *"dane=error"* && ${rcpt_before[bogus.test]} == *" 450 4.7.5 "* ]] &&
+        ok "$1: bogus.test is an error verdict, deferred (${fields_before[bogus.test]})" ||
+        bad "$1: bogus.test: ${rcpt_before[bogus.test]}, ${fields_before[bogus.test]}"
+    [[ ${fields_before[expired.test]} == *"dnssec=bogus"* && ${rcpt_before[expired.test]} == *" 450 4.7.5 "* ]] &&
+        ok "$1: expired.test is bogus, deferred (${fields_before[expired.test]})" ||
+        bad "$1: expired.test: ${rcpt_before[expired.test]}, ${fields_before[expired.test]}"
+    [[ ${fields_before[noanswer.test]} == *"dnssec=error"* && ${rcpt_before[noanswer.test]} == *" 450 4.7.5 "* ]] &&
+        ok "$1: noanswer.test is a lookup error, deferred (${fields_before[noanswer.test]})" ||
+        bad "$1: noanswer.test: ${rcpt_before[noanswer.test]}, ${fields_before[noanswer.test]}"
+    [[ ${fields_before[sts-404.test]} == *"sts=error"* && ${rcpt_before[sts-404.test]} == "sts-404.test c" ]] &&
+        ok "$1: sts-404.test is an MTA-STS error, accepted (${fields_before[sts-404.test]})" ||
+        bad "$1: sts-404.test: ${rcpt_before[sts-404.test]}, ${fields_before[sts-404.test]}"
+}
+
 # knot_queries ZONE: how many queries for ZONE the test bed's knotd has
 # answered since it started (mod-stats, tests/testbed/dns/start.sh).
 knot_queries() {
@@ -79,6 +160,8 @@ knot_queries() {
 start_milter a "sqlite:$work/cache.db" 127.0.10.53
 [[ $(query "$a_port" dane-ok.test) == dane-only ]] && ok "sqlite: looked up with DNS" ||
     bad "sqlite: first answer: $(query "$a_port" dane-ok.test)"
+remember_errors a
+check_error_kinds sqlite
 stop_milter a
 start_milter b "sqlite:$work/cache.db" 127.0.10.54
 got=$(query "$b_port" dane-ok.test)
@@ -90,6 +173,7 @@ got=$(query "$b_port" dane-ok2.test)
 [[ $got == *"temporary error: 4.7.5 dane-ok2.test: "*"(dnssec-invalid)"* ]] &&
     ok "sqlite: an unknown domain with DNS down is not invented ($got)" ||
     bad "sqlite: unknown domain: '$got'"
+same_errors b "sqlite: after a restart with DNS down"
 stop_milter b
 
 # --- a corrupt SQLite file ----------------------------------------------------
@@ -136,6 +220,20 @@ control_after=$(knot_queries mixed.test)
 got=$(query "$r3_port" dane-ok2.test)
 [[ $got == dane-only ]] && ok "redis: a third milter, without DNS, decides from the fleet's verdict" ||
     bad "redis: third milter got '$got'"
+# Error verdicts: the first milter (DNS up) decides them; the third (no DNS)
+# answers the same from Redis.
+remember_errors r1
+check_error_kinds redis
+for d in "${error_domains[@]}"; do  # written behind: wait until they are in Redis
+    for _ in $(seq 1 50); do
+        [[ -n $(redis-cli -p "$redis_port" --raw KEYS "*$d*") ]] && break
+        sleep 0.1
+    done
+done
+same_errors r3 "redis: a second milter with DNS down"
+ttl=$(redis-cli -p "$redis_port" TTL "$(redis-cli -p "$redis_port" --raw KEYS '*bogus.test*' | head -1)")
+((ttl > 0 && ttl <= 60)) && ok "redis: an error verdict's key lives error_ttl ($ttl s of 60)" ||
+    bad "redis: bogus.test's TTL '$ttl' (error_ttl is 60 s)"
 ttl=$(redis-cli -p "$redis_port" TTL "$(redis-cli -p "$redis_port" --raw KEYS '*dane-ok2.test*' | head -1)")
 ((ttl > 0 && ttl <= 86400)) && ok "redis: the key has a TTL ($ttl s)" || bad "redis: TTL '$ttl'"
 

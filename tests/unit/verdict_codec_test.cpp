@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "core/cache/store.hpp"
+#include "core/decision/decision.hpp"
+#include "core/decision/verdict_header.hpp"
 #include "tests/support/enum_print.hpp"
 
 using namespace dsm;
@@ -146,6 +148,90 @@ BOOST_AUTO_TEST_CASE(round_trip_odd_strings) {
         v.verdict.sts_why = s;
         round_trip(v);
     }
+}
+
+// SPEC §6: error verdicts are stored too (with error_ttl), and a restart or
+// a fleet member must answer from the record exactly as the milter that
+// computed it: same decision row, action, reply and result type under every
+// connector mode, same header and log line. Realistic records of each kind:
+// a bogus domain, a SERVFAIL/timeout `error`, an MTA-STS `error`.
+BOOST_AUTO_TEST_CASE(error_verdicts_decide_the_same_after_a_round_trip) {
+    const auto at =
+        std::chrono::system_clock::time_point(std::chrono::nanoseconds(1'712'345'678'123'456'789));
+    std::vector<StoredVerdict> errors(3);
+    {
+        auto& v = errors[0].verdict;  // bogus.test: TLSA bogus (RFC 7672 §2.1.1)
+        v.domain = "bogus.test";
+        v.dnssec = DnssecField::bogus;
+        v.dane = DaneField::error;
+        v.sts = StsField::none;
+        v.dane_why = "DNSSEC validation of the TLSA records of mx.bogus.test failed (bogus)";
+    }
+    {
+        auto& v = errors[1].verdict;  // noanswer.test: the lookups time out
+        v.domain = "noanswer.test";
+        v.dnssec = DnssecField::error;
+        v.dane = DaneField::error;
+        v.sts = StsField::pending;
+        v.dane_why = "the MX lookup of noanswer.test failed: timeout after 1000 ms";
+    }
+    {
+        auto& v = errors[2].verdict;  // sts-404.test: TXT present, no policy
+        v.domain = "sts-404.test";
+        v.dnssec = DnssecField::secure;
+        v.dane = DaneField::none;
+        v.sts = StsField::error;
+        v.mx_insecure = false;
+        v.dane_why = "no MX host of sts-404.test publishes TLSA records";
+        v.sts_why = "fetching https://mta-sts.sts-404.test/.well-known/mta-sts.txt: HTTP 404";
+    }
+    for (auto& s : errors) {
+        s.verdict.at = at;
+        s.verdict.ttl = std::chrono::seconds(300);
+        s.expires = at + std::chrono::seconds(60);  // error_ttl
+        BOOST_TEST_REQUIRE(s.verdict.is_error());
+    }
+    for (const auto& in : errors) {
+        BOOST_TEST_CONTEXT(in.verdict.domain) {
+            const auto out = round_trip(in);
+            BOOST_TEST(out.verdict.is_error());
+            for (const auto dane : {config::DaneMode::opportunistic, config::DaneMode::mandatory,
+                                    config::DaneMode::none}) {
+                for (const auto sts : {config::StsMode::opportunistic, config::StsMode::none}) {
+                    config::Connector c;
+                    c.name = "partners";
+                    c.dane = dane;
+                    c.mta_sts = sts;
+                    const auto before = decision::decide(c, in.verdict);
+                    const auto after = decision::decide(c, out.verdict);
+                    BOOST_TEST(after.row == before.row);
+                    BOOST_TEST(after.action == before.action);
+                    BOOST_TEST(after.require == before.require);
+                    BOOST_TEST(after.result == before.result);
+                    BOOST_TEST(after.reply_code == before.reply_code);
+                    BOOST_TEST(after.enhanced_code == before.enhanced_code);
+                    BOOST_TEST(after.reply_text == before.reply_text);
+                    BOOST_TEST(decision::format_verdict_header("X-DANE-STS-Verdict", c, out.verdict,
+                                                               after) ==
+                               decision::format_verdict_header("X-DANE-STS-Verdict", c, in.verdict,
+                                                               before));
+                    const std::string rcpt = "user@" + in.verdict.domain;
+                    const decision::LogContext ctx{"4XyZ", rcpt};
+                    BOOST_TEST(decision::format_decision_log(ctx, c, out.verdict, after) ==
+                               decision::format_decision_log(ctx, c, in.verdict, before));
+                }
+            }
+        }
+    }
+    // The bogus domain under a DANE connector defers (SPEC §4 row 3): what a
+    // restart must keep answering.
+    config::Connector dane_only;
+    dane_only.name = "partners";
+    dane_only.dane = config::DaneMode::opportunistic;
+    dane_only.mta_sts = config::StsMode::none;
+    const auto d = decision::decide(dane_only, decode_verdict(encode_verdict(errors[0]))->verdict);
+    BOOST_TEST(d.action == decision::Action::defer);
+    BOOST_TEST(d.result == decision::ResultType::dnssec_invalid);
 }
 
 BOOST_AUTO_TEST_CASE(round_trip_extreme_numbers) {

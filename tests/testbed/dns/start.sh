@@ -57,7 +57,10 @@ sts_signed=(sts-enforce.test sts-wild.test sts-nomatch.test sts-testing.test
             sts-unknownca.test sts-404.test sts-html.test sts-big.test
             sts-drip.test sts-noversion.test sts-badmaxage.test sts-ipmx.test
             sts-midwild.test sts-dane.test sts-twotxt.test sts-notxt.test
-            sts-nohost.test)
+            sts-nohost.test
+            sts-probe-ok.test sts-probe-wrongname.test sts-probe-expired.test
+            sts-probe-untrusted.test sts-probe-nostarttls.test sts-probe-refused.test
+            sts-probe-testing.test)
 knot_signed+=("${sts_signed[@]}")
 unsigned+=(sts-insecure.test)
 # Where every mta-sts.<domain> points: the HTTPS test bed's nginx.
@@ -364,6 +367,18 @@ _25._tcp.mx TLSA 3 1 1 ${spki[mx.insecure.test]}
 EOF
 } >"$zones/insecure.test.zone"
 
+# The STARTTLS probe of MTA-STS MXs (SPEC §5, RFC 8461 §4.2): the MX of each
+# sts-probe-*.test is a listener of the SMTP test bed (tests/testbed/smtp,
+# 127.0.40.x port 2525) presenting the certificate the name says; policies
+# enforce with mx: mx.<domain> (sts-probe-testing.test: testing).
+sts_zone sts-probe-ok.test         mx 127.0.40.21 20260101 >"$zones/sts-probe-ok.test.zone"
+sts_zone sts-probe-wrongname.test  mx 127.0.40.5  20260101 >"$zones/sts-probe-wrongname.test.zone"
+sts_zone sts-probe-expired.test    mx 127.0.40.22 20260101 >"$zones/sts-probe-expired.test.zone"
+sts_zone sts-probe-untrusted.test  mx 127.0.40.23 20260101 >"$zones/sts-probe-untrusted.test.zone"
+sts_zone sts-probe-nostarttls.test mx 127.0.40.4  20260101 >"$zones/sts-probe-nostarttls.test.zone"
+sts_zone sts-probe-refused.test    mx 127.0.40.20 20260101 >"$zones/sts-probe-refused.test.zone"
+sts_zone sts-probe-testing.test    mx 127.0.40.5  20260101 >"$zones/sts-probe-testing.test.zone"
+
 # MTA-STS needs no DNSSEC: an enforce policy for an unsigned domain.
 sts_zone sts-insecure.test mx 127.0.21.22 20260101 >"$zones/sts-insecure.test.zone"
 
@@ -461,6 +476,16 @@ sts-twotxt.test     none  sts=none     two valid v=STSv1 TXT records (id=1, id=2
 sts-notxt.test      none  sts=none     no _mta-sts TXT (a valid enforce policy is served anyway)
 sts-nohost.test     none  sts=error    TXT present, mta-sts.sts-nohost.test is NXDOMAIN
 sts-insecure.test   none  sts=enforce  unsigned zone, no DS; policy enforce mx mx.sts-insecure.test
+# The probe cases: MXs on the SMTP test bed (127.0.40.x:2525).  sts= is the
+# field without the probe; "probe:" the field with [probe] enabled = yes and
+# the result type of the MX's probe (RFC 8460 §4.3).
+sts-probe-ok.test         none  sts=enforce  probe: enforce, verified (WebPKI leaf for mx.sts-probe-ok.test)
+sts-probe-wrongname.test  none  sts=enforce  probe: fail, certificate-host-mismatch (127.0.40.5 presents mx.other-webpki.test)
+sts-probe-expired.test    none  sts=enforce  probe: fail, certificate-expired
+sts-probe-untrusted.test  none  sts=enforce  probe: fail, certificate-not-trusted (leaf from the SMTP test bed's untrusted CA)
+sts-probe-nostarttls.test none  sts=enforce  probe: fail, starttls-not-supported (127.0.40.4)
+sts-probe-refused.test    none  sts=enforce  probe: enforce, not-answering (127.0.40.20 refuses; not a failure, SPEC §5)
+sts-probe-testing.test    none  sts=testing  probe: testing, certificate-host-mismatch reported only (127.0.40.5)
 EOF
 
 # --- start ---------------------------------------------------------------------------

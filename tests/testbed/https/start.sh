@@ -73,6 +73,13 @@ sts-twotxt.test     ok                         enforce  served, but two STSv1 TX
 sts-notxt.test      ok                         enforce  served, but no TXT record: never fetched
 sts-nohost.test     dns_error                  -        mta-sts.sts-nohost.test does not exist (NXDOMAIN)
 sts-insecure.test   ok                         enforce  mode enforce, mx mx.sts-insecure.test (unsigned zone)
+sts-probe-ok.test         ok                   enforce  mode enforce, mx mx.sts-probe-ok.test (MX on the SMTP test bed)
+sts-probe-wrongname.test  ok                   enforce  mode enforce, mx mx.sts-probe-wrongname.test (MX on the SMTP test bed)
+sts-probe-expired.test    ok                   enforce  mode enforce, mx mx.sts-probe-expired.test (MX on the SMTP test bed)
+sts-probe-untrusted.test  ok                   enforce  mode enforce, mx mx.sts-probe-untrusted.test (MX on the SMTP test bed)
+sts-probe-nostarttls.test ok                   enforce  mode enforce, mx mx.sts-probe-nostarttls.test (MX on the SMTP test bed)
+sts-probe-refused.test    ok                   enforce  mode enforce, mx mx.sts-probe-refused.test (MX on the SMTP test bed)
+sts-probe-testing.test    ok                   testing  mode testing, mx mx.sts-probe-testing.test (MX on the SMTP test bed)
 EOF
 }
 
@@ -136,6 +143,11 @@ policy enforce mx.sts-dane.test | put mta-sts.sts-dane.test
 policy enforce mx.sts-twotxt.test | put mta-sts.sts-twotxt.test
 policy enforce mx.sts-notxt.test | put mta-sts.sts-notxt.test
 policy enforce mx.sts-insecure.test | put mta-sts.sts-insecure.test
+# The STARTTLS probe cases (SPEC §5): the MXs are SMTP test bed listeners.
+for d in ok wrongname expired untrusted nostarttls refused; do
+    policy enforce "mx.sts-probe-$d.test" | put "mta-sts.sts-probe-$d.test"
+done
+policy testing mx.sts-probe-testing.test | put mta-sts.sts-probe-testing.test
 [[ $(stat -c %s "$www/mta-sts.sts-big.test/.well-known/mta-sts.txt") -eq 71680 ]] ||
     die "sts-big.test policy is not 71680 bytes"
 

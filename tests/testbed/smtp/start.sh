@@ -33,6 +33,15 @@
 #   127.0.40.11  454 to STARTTLS
 #   127.0.40.12  220 to STARTTLS plus a second reply in the same packet
 #   127.0.40.20  nothing listens: connections are refused
+# and the MXs of the DNS test bed's sts-probe-*.test domains (the milter's
+# MTA-STS probe cases, SPEC §5; WebPKI leaves from webpki-ca.crt, which the
+# milter tests add to the HTTPS test bed's ca.crt for [sts] ca_file):
+#   127.0.40.21  WebPKI leaf for mx.sts-probe-ok.test
+#   127.0.40.22  WebPKI leaf for mx.sts-probe-expired.test, expired in 2020
+#   127.0.40.23  leaf for mx.sts-probe-untrusted.test from the untrusted CA
+#   (sts-probe-wrongname.test and sts-probe-testing.test point at 127.0.40.5,
+#   sts-probe-nostarttls.test at 127.0.40.4, sts-probe-refused.test at
+#   127.0.40.20)
 set -euo pipefail
 
 die() { echo "start.sh: $*" >&2; exit 1; }
@@ -53,7 +62,7 @@ readonly PORT=2525
 # Every address something listens on; 127.0.40.20 is the refusing MX.
 readonly LISTEN=(127.0.20.1 127.0.40.1 127.0.40.2 127.0.40.3 127.0.40.4 127.0.40.5
                  127.0.40.6 127.0.40.7 127.0.40.8 127.0.40.9 127.0.40.10 127.0.40.11
-                 127.0.40.12 127.0.20.12)
+                 127.0.40.12 127.0.20.12 127.0.40.21 127.0.40.22 127.0.40.23)
 readonly REFUSING=127.0.40.20
 
 # A server left over from an earlier run in DIR still holds the addresses.
@@ -154,6 +163,10 @@ new_leaf webpki-right mx.webpki.test webpki-ca
 new_leaf webpki-wrong mx.other-webpki.test webpki-ca
 new_leaf webpki-expired mx.webpki.test webpki-ca 20200101000000Z 20200201000000Z
 new_leaf webpki-unknownca mx.webpki.test untrusted-ca
+# The sts-probe-*.test MXs (RFC 8461 §4.2 cases as the milter meets them).
+new_leaf sts-probe-ok mx.sts-probe-ok.test webpki-ca
+new_leaf sts-probe-expired mx.sts-probe-expired.test webpki-ca 20200101000000Z 20200201000000Z
+new_leaf sts-probe-untrusted mx.sts-probe-untrusted.test untrusted-ca
 cp "$certs/webpki-ca.crt" "$dir/webpki-ca.crt"
 # For the listeners that never get as far as TLS.
 new_leaf plain mx.plain.test self
@@ -188,6 +201,12 @@ tls-hang             127.0.40.10  mx.tls-hang.test      3 1 1 $dane_ok    not-an
 starttls-454         127.0.40.11  mx.starttls-454.test  3 1 1 $dane_ok    starttls-not-supported
 starttls-inject      127.0.40.12  mx.inject.test        3 1 1 $dane_ok    protocol-error
 refused              $REFUSING  mx.refused.test       3 1 1 $dane_ok    not-answering
+sts-probe-ok         127.0.40.21  mx.sts-probe-ok.test         -    verified
+sts-probe-expired    127.0.40.22  mx.sts-probe-expired.test    -    certificate-expired
+sts-probe-untrusted  127.0.40.23  mx.sts-probe-untrusted.test  -    certificate-not-trusted
+sts-probe-wrongname  127.0.40.5   mx.sts-probe-wrongname.test  -    certificate-host-mismatch
+sts-probe-nostarttls 127.0.40.4   mx.sts-probe-nostarttls.test -    starttls-not-supported
+sts-probe-refused    $REFUSING  mx.sts-probe-refused.test    -    not-answering
 EOF
 } >"$dir/cases.txt"
 
@@ -216,7 +235,11 @@ listener() { # CASE ADDRESS MODE NAME CERTNAME [BANNER_LINES]
     # mx.partner.test publishes a 3 1 1 record for its own key in the DNS test
     # bed; presenting another key makes partner.test a DANE domain whose MX
     # fails the probe (the milter's end-to-end probe case, SPEC §5).
-    listener dane-mismatch 127.0.20.12 starttls mx.partner.test plain; echo
+    listener dane-mismatch 127.0.20.12 starttls mx.partner.test plain; echo ,
+    # The MXs of the sts-probe-*.test domains (DNS test bed).
+    listener sts-probe-ok 127.0.40.21 starttls mx.sts-probe-ok.test sts-probe-ok; echo ,
+    listener sts-probe-expired 127.0.40.22 starttls mx.sts-probe-expired.test sts-probe-expired; echo ,
+    listener sts-probe-untrusted 127.0.40.23 starttls mx.sts-probe-untrusted.test sts-probe-untrusted; echo
     echo ']}'
 } >"$dir/listeners.json"
 

@@ -1,0 +1,90 @@
+// One TCP connection of a probe, bounded by one deadline (internal to
+// core/probe). The socket is non-blocking from the start and every wait
+// (connect, each read, each write, every step of the TLS handshake, which
+// runs on the same descriptor) is a poll() for at most the time left until
+// the deadline: a server that drips one byte a second cannot stretch a probe.
+// Reads SMTP replies (RFC 5321 §4.2.1) in the clear and, after handshake(),
+// inside TLS. Our own writes use send(MSG_NOSIGNAL); OpenSSL's socket BIO
+// writes with write(), so callers block SIGPIPE (util::SigpipeBlock).
+#pragma once
+
+#include <openssl/ssl.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace dsm::probe::detail {
+
+using Clock = std::chrono::steady_clock;
+
+struct SslFree {
+    void operator()(SSL* ssl) const { SSL_free(ssl); }
+};
+struct SslCtxFree {
+    void operator()(SSL_CTX* ctx) const { SSL_CTX_free(ctx); }
+};
+using SslPtr = std::unique_ptr<SSL, SslFree>;
+using SslCtxPtr = std::unique_ptr<SSL_CTX, SslCtxFree>;
+
+// std::strerror is not thread-safe; probes run on many threads at once.
+std::string errno_text(int err);
+
+// Drains this thread's OpenSSL error queue into one line.
+std::string openssl_errors();
+
+enum class Io { ok, timeout, closed, error };
+
+struct Reply {
+    int code = 0;
+    std::vector<std::string> lines;  // text after "NNN-" / "NNN "
+    [[nodiscard]] std::string first() const {
+        return std::to_string(code) + (lines.empty() ? "" : " " + lines.front());
+    }
+};
+
+enum class ReplyStatus { ok, timeout, closed, error, malformed };
+
+// One TCP connection with a deadline; plain until start_tls().
+class Session {
+  public:
+    explicit Session(Clock::time_point deadline) : deadline_(deadline) {}
+    ~Session() {
+        ssl_.reset();
+        if (fd_ >= 0) {
+            ::close(fd_);
+        }
+    }
+    Session(const Session&) = delete;
+    Session& operator=(const Session&) = delete;
+
+    void set_deadline(Clock::time_point d) { deadline_ = d; }
+    [[nodiscard]] bool buffered() const { return !in_.empty(); }
+    [[nodiscard]] SSL* ssl() const { return ssl_.get(); }
+    [[nodiscard]] const std::string& error() const { return error_; }
+
+    Io connect(const std::string& address, std::uint16_t port);
+    [[nodiscard]] std::string local_literal() const;
+    Io send(std::string_view data);
+    ReplyStatus read_reply(Reply& reply);
+    // Takes `ssl`, binds it to the socket and runs the handshake.
+    Io handshake(SslPtr ssl);
+    void shutdown_tls();
+
+  private:
+    Io wait(short events);
+    Io fill();
+    template <typename F>
+    Io ssl_call(F&& call, int& ret);
+
+    Clock::time_point deadline_;
+    int fd_ = -1;
+    SslPtr ssl_;
+    std::string in_;
+    std::string error_;
+};
+
+}  // namespace dsm::probe::detail

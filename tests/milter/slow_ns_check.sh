@@ -1,0 +1,183 @@
+#!/bin/bash
+# SPEC §6 "RCPT never waits on a refresh in flight" and "a domain in steady
+# use never misses", with real parts over the milter protocol: dane-ok.test
+# lives 2 s (min_ttl = max_ttl = 2 play a 2 s DNS TTL; the test bed's records
+# have 300 s) and its name server answers 1.5 s late; the milter waits at most
+# lookup_timeout_ms = 1000 on a miss. After the first lookup has landed, a
+# RCPT for it every 0.3 s for 12 s: every answer comes within 100 ms (a cache
+# hit's time; a wait on the lookup would take up to 1000 ms), every one is
+# decided from the DANE verdict (require=dane, never `pending`), and lookups
+# of the domain kept going through the slow server meanwhile.
+#
+# The slow name server is a MOCK (slow_dns_proxy.py): a relay in front of the
+# test bed's knotd that holds every answer 1.5 s, the fault knotd itself
+# cannot produce. Only the zone dane-ok.test is sent to it (a stub zone of
+# this milter's own resolver); its DS still comes from knotd's test. zone, so
+# DNSSEC validates as usual. libunbound's own cache would answer refreshes
+# without asking the name server: its cache-max-ttl is 1 s here.
+set -uo pipefail
+bin=$1 testbed=$2 work=$3
+here=$(cd "$(dirname "$0")" && pwd)
+rm -rf "$work" && mkdir -p "$work"
+passed=0 failed=0
+ok()  { echo "ok: $1"; passed=$((passed + 1)); }
+bad() { echo "FAIL: $1"; failed=$((failed + 1)); }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+slow_addr=127.0.10.57  # the mock name server of dane-ok.test
+domain=dane-ok.test
+
+proxy_pid= milter_pid=
+cleanup() {
+    for p in $milter_pid $proxy_pid; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+}
+trap cleanup EXIT
+
+python3 "$here/slow_dns_proxy.py" "$slow_addr" 127.0.10.53 1.5 "$work/proxy.port" \
+    "$work/proxy.count" 2>"$work/proxy.stderr" &
+proxy_pid=$!
+for _ in $(seq 1 50); do [[ -s $work/proxy.port ]] && break; sleep 0.1; done
+proxy_port=$(cat "$work/proxy.port" 2>/dev/null)
+[[ $proxy_port =~ ^[0-9]+$ ]] || { bad "the mock name server did not start: $(cat "$work/proxy.stderr")"; exit 1; }
+# The mock is slow, and relays knotd's signed answer.
+start=$(date +%s%N)
+out=$(kdig +retry=0 +timeout=5 +dnssec -p "$proxy_port" @"$slow_addr" MX "$domain" 2>&1)
+took=$(( ($(date +%s%N) - start) / 1000000 ))
+[[ $out == *"status: NOERROR"* && $out == *RRSIG* ]] && ((took >= 1400)) &&
+    ok "the mock name server relays knotd's signed answer, ${took} ms late" ||
+    bad "mock name server: ${took} ms, $out"
+
+port=$(free_port)
+printf 'server:\n    cache-max-ttl: 1\n' >"$work/unbound.conf"
+cat >"$work/milter.conf" <<CONF
+[milter]
+socket = inet:$port@127.0.0.1
+log_level = info
+log_target = file:$work/milter.log
+[resolver]
+trust_anchor_file = $testbed/dns/test.ds
+stub_zones = $domain.=$slow_addr@$proxy_port, test.=127.0.10.53
+unbound_config = $work/unbound.conf
+timeout_ms = 10000
+[cache]
+store = memory
+min_ttl = 2
+max_ttl = 2
+[rcpt]
+lookup_timeout_ms = 1000
+[connector.default]
+recipient_domains = *
+dane = opportunistic
+mta_sts = none
+CONF
+"$bin" -c "$work/milter.conf" >"$work/stderr.log" 2>&1 &
+milter_pid=$!
+started=no
+for _ in $(seq 1 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && { started=yes; break; }
+    sleep 0.1
+done
+[[ $started == yes ]] || { bad "the milter did not start: $(cat "$work/stderr.log")"; exit 1; }
+
+# One milter session; every INTERVAL s for SECONDS s (or once), RCPT TO
+# user@DOMAIN; prints per RCPT "MS CODE" (how long the answer took, the
+# milter's answer: 'c' accept or the SMTP code). Protocol as in
+# tests/support/milter_rcpt.py (version 6, libmilter's mfdef.h).
+rcpt_loop() {
+    python3 - "$port" "$1" "$2" "$3" <<'PY'
+import socket, struct, sys, time
+port, domain, interval, seconds = int(sys.argv[1]), sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
+s = socket.create_connection(("127.0.0.1", port), timeout=15)
+def send(cmd, data=b""):
+    s.sendall(struct.pack("!I", len(data) + 1) + cmd + data)
+def exact(n):
+    buf = b""
+    while len(buf) < n:
+        chunk = s.recv(n - len(buf))
+        if not chunk:
+            raise SystemExit("milter closed the connection")
+        buf += chunk
+    return buf
+def reply():
+    while True:
+        body = exact(struct.unpack("!I", exact(4))[0])
+        if body[:1] != b"p":
+            return body[:1].decode(), body[1:].rstrip(b"\0")
+send(b"O", struct.pack("!III", 6, 0x1FF, 0x1 | 0x2 | 0x10 | 0x20 | 0x40 | 0x100 | 0x200))
+code, body = reply()
+steps = struct.unpack("!I", body.ljust(12, b"\0")[8:12])[0]
+if not steps & 0x1:
+    send(b"C", b"client.test\0" + b"4" + struct.pack("!H", 25) + b"127.0.0.1\0")
+    reply()
+if not steps & 0x2:
+    send(b"H", b"client.test\0")
+    reply()
+send(b"M", b"<sender@example.test>\0")
+reply()
+begin = time.monotonic()
+n = 0
+while True:
+    t0 = time.monotonic()
+    send(b"R", b"<user@" + domain.encode() + b">\0")
+    code, text = reply()
+    ms = (time.monotonic() - t0) * 1000
+    text = text.decode(errors="replace")
+    print(f"{ms:.1f} {text[:3] if code == 'y' and text else code}", flush=True)
+    n += 1
+    nxt = begin + n * interval
+    if nxt - begin > seconds:
+        break
+    time.sleep(max(0.0, nxt - time.monotonic()))
+send(b"A")
+send(b"Q")
+PY
+}
+log_lines() { wc -l <"$work/milter.log"; }
+decisions() { tail -n +"$(($1 + 1))" "$work/milter.log" | grep "domain=\"\?$domain\"\? "; }
+
+# --- 1. the first RCPT misses: its lookup outlasts lookup_timeout_ms ----------
+mark=$(log_lines)
+first=$(rcpt_loop "$domain" 1 0)
+read -r ms code <<<"$first"
+line=$(decisions "$mark")
+awk -v m="$ms" 'BEGIN { exit !(m >= 900) }' && [[ $line == *"dane=pending"* ]] &&
+    ok "cold miss: the first RCPT waited lookup_timeout_ms (${ms} ms, dane=pending): the server is slow" ||
+    bad "cold miss: ${ms} ms '$code', log: $line"
+
+# --- 2. wait for that lookup to land ---------------------------------------------
+landed=no
+for _ in $(seq 1 60); do
+    mark=$(log_lines)
+    rcpt_loop "$domain" 1 0 >/dev/null
+    if decisions "$mark" | grep -q 'dane=pass'; then landed=yes; break; fi
+    sleep 0.5
+done
+[[ $landed == yes ]] && ok "the first lookup landed: dane=pass" ||
+    { bad "no dane=pass verdict for $domain: $(tail -3 "$work/milter.log")"; echo "$passed passed, $failed failed"; exit 1; }
+
+# --- 3. steady use: every 0.3 s for 12 s -----------------------------------------
+mark=$(log_lines)
+count_before=$(cat "$work/proxy.count")
+times=$(rcpt_loop "$domain" 0.3 12)
+count_after=$(cat "$work/proxy.count")
+n=$(wc -l <<<"$times")
+slowest=$(sort -n <<<"$times" | tail -1 | cut -d' ' -f1)
+codes=$(cut -d' ' -f2 <<<"$times" | sort | uniq -c | tr -s ' ' | tr '\n' ',')
+echo "RCPT answer times (ms): $(cut -d' ' -f1 <<<"$times" | tr '\n' ' ')"
+((n >= 40)) && ok "steady use: $n RCPTs in 12 s" || bad "steady use: only $n RCPTs"
+awk -v m="$slowest" 'BEGIN { exit !(m <= 100) }' &&
+    ok "steady use: no RCPT waited (slowest answer ${slowest} ms, at most 100 ms)" ||
+    bad "steady use: a RCPT took ${slowest} ms (more than a cache hit's 100 ms)"
+[[ $codes == " $n c," ]] && ok "steady use: all $n accepted" || bad "steady use: answers $codes"
+lines=$(decisions "$mark")
+total=$(grep -c . <<<"$lines")
+dane=$(grep -c 'dane=pass.*require=dane' <<<"$lines")
+stale=$(grep -c 'stale=yes' <<<"$lines")
+((total == n && dane == n)) &&
+    ok "steady use: every decision from the DANE verdict, require=dane ($stale of them stale=yes)" ||
+    bad "steady use: $dane of $total decisions (of $n RCPTs) dane=pass require=dane: $(grep -v 'dane=pass' <<<"$lines" | head -2)"
+((count_after - count_before >= 6)) &&
+    ok "steady use: lookups kept going through the slow server ($((count_after - count_before)) late answers)" ||
+    bad "steady use: only $((count_after - count_before)) answers from the slow server: were refreshes made?"
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]

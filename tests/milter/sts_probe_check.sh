@@ -1,0 +1,143 @@
+#!/bin/bash
+# SPEC §5 for MTA-STS MXs (issue 12 item 1), end to end through the built
+# milter with [probe] enabled = yes: the MX of each sts-probe-*.test domain
+# (DNS test bed) is a real STARTTLS listener of the SMTP test bed, its policy
+# comes from the HTTPS test bed. Each case is checked where an administrator
+# meets it: the RCPT reply (tests/support/milter_rcpt.py on the wire), the
+# policy map (Postfix's postmap) and `--check` (text and --json).
+# ctest: FIXTURES_REQUIRED "dns;https;smtp".
+set -uo pipefail
+bin=$1 testbed=$2 work=$3 srcdir=$4
+rm -rf "$work" && mkdir -p "$work/postfix"
+passed=0 failed=0
+ok()  { echo "ok: $1"; passed=$((passed + 1)); }
+bad() { echo "FAIL: $1"; failed=$((failed + 1)); }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+for f in https/ca.crt smtp/webpki-ca.crt smtp/cases.txt; do
+    [[ -s $testbed/$f ]] || { echo "FAIL: no $testbed/$f (test beds running?)"; exit 1; }
+done
+grep -q '^sts-probe-ok ' "$testbed/smtp/cases.txt" ||
+    { echo "FAIL: the SMTP test bed predates the sts-probe-* listeners: restart it"; exit 1; }
+# [sts] ca_file is the WebPKI trust store of the policy fetch and of the probe
+# (RFC 8461 §3.3, §4.2): here both test CAs, as a system bundle holds many.
+cat "$testbed/https/ca.crt" "$testbed/smtp/webpki-ca.crt" >"$work/ca.pem"
+
+pmport=$(free_port) mport=$(free_port)
+cat >"$work/milter.conf" <<CONF
+[milter]
+socket = inet:$mport@127.0.0.1
+log_level = debug
+log_target = file:$work/milter.log
+[resolver]
+trust_anchor_file = $testbed/dns/test.ds
+stub_zones = test.=127.0.10.53
+timeout_ms = 3000
+[sts]
+ca_file = $work/ca.pem
+https_port = 8443
+[probe]
+enabled = yes
+port = 2525
+timeout_ms = 3000
+[cache]
+store = memory
+[rcpt]
+lookup_timeout_ms = 8000
+[policy_map]
+listen = inet:127.0.0.1:$pmport
+[connector.default]
+recipient_domains = *
+mode = opportunistic
+CONF
+printf 'compatibility_level = 3.6\n' >"$work/postfix/main.cf"
+
+# domain, MX probe outcome (core/probe to_string), sts field, RCPT answer.
+cases=(
+    "sts-probe-ok.test         verified                   enforce c"
+    "sts-probe-wrongname.test  certificate-host-mismatch  fail    450"
+    "sts-probe-expired.test    certificate-expired        fail    450"
+    "sts-probe-untrusted.test  certificate-not-trusted    fail    450"
+    "sts-probe-nostarttls.test starttls-not-supported     fail    450"
+    "sts-probe-refused.test    not-answering              enforce c"
+    "sts-probe-testing.test    certificate-host-mismatch  testing c"
+)
+
+# --- --check, text and JSON (no daemon needed) ----------------------------------
+for c in "${cases[@]}"; do
+    read -r d outcome sts answer <<<"$c"
+    want_rc=0; [[ $answer == c ]] || want_rc=1
+    rc=0; "$bin" -c "$work/milter.conf" --check "$d" >"$work/check-$d.out" 2>&1 || rc=$?
+    [[ $rc == "$want_rc" ]] && ok "--check $d: exit $rc" || { bad "--check $d: exit $rc, expected $want_rc"; cat "$work/check-$d.out"; }
+    grep -qF "probe mx.$d [" "$work/check-$d.out" && grep -qF "(WebPKI): $outcome" "$work/check-$d.out" &&
+        ok "--check $d shows the probe: $outcome" || bad "--check $d lacks 'probe mx.$d ... (WebPKI): $outcome'"
+    grep -qF "sts=$sts" "$work/check-$d.out" && ok "--check $d: sts=$sts" || bad "--check $d: no sts=$sts"
+    if [[ $answer == 450 ]]; then
+        grep -qF "defer 450 4.7.5 $d: " "$work/check-$d.out" && grep -qF "(validation-failure)" "$work/check-$d.out" &&
+            ok "--check $d: defer 450 4.7.5 (validation-failure)" || bad "--check $d: no row-11 defer"
+    fi
+    rc=0; "$bin" -c "$work/milter.conf" --check --json "$d" >"$work/json-$d.out" 2>&1 || rc=$?
+    if python3 - "$work/json-$d.out" "$outcome" "$sts" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))[0]
+p = [x for x in d["probes"] if x["kind"] == "webpki"]
+assert len(p) == 1, d["probes"]
+assert p[0]["host"] == "mx." + d["domain"], p[0]
+assert p[0]["outcome"] == sys.argv[2], p[0]
+# RFC 8460 §4.3 result type: none for a verified or silent MX.
+want = "" if sys.argv[2] in ("verified", "not-answering") else sys.argv[2]
+assert p[0]["result"] == want, p[0]
+assert d["sts"] == sys.argv[3], d["sts"]
+PY
+    then ok "--check --json $d: probe $outcome, sts=$sts"
+    else bad "--check --json $d: $(head -c 600 "$work/json-$d.out")"; fi
+done
+
+# --- the daemon: RCPT and the policy map ------------------------------------------
+"$bin" -c "$work/milter.conf" >"$work/stderr.log" 2>&1 &
+pid=$!
+trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null' EXIT
+for _ in $(seq 1 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$pmport") 2>/dev/null && break
+    sleep 0.1
+done
+
+rcpts=()
+for c in "${cases[@]}"; do read -r d _ <<<"$c"; rcpts+=("user@$d"); done
+python3 "$srcdir/tests/support/milter_rcpt.py" "$mport" "${rcpts[@]}" >"$work/rcpt.out" 2>&1
+cat "$work/rcpt.out"
+for c in "${cases[@]}"; do
+    read -r d outcome sts answer <<<"$c"
+    line=$(grep "^user@$d " "$work/rcpt.out")
+    got=$(awk '{ print $2 }' <<<"$line")
+    if [[ $answer == c ]]; then
+        [[ $got == c ]] && ok "RCPT $d accepted" || bad "RCPT $d: '$line'"
+    elif [[ $got == 450 && $line == *"450 4.7.5 $d: "* && $line == *"(validation-failure)"* &&
+            $line == *"mx.$d ($outcome)"* ]]; then
+        ok "RCPT $d: 450 4.7.5 naming mx.$d ($outcome)"
+    else
+        bad "RCPT $d: '$line'"
+    fi
+    grep -q "domain=$d .*sts=$sts" "$work/milter.log" && ok "log: $d sts=$sts" ||
+        bad "log: no decision line for $d with sts=$sts"
+done
+
+# SPEC §7: the map answers from the same cached verdicts (no new probe).
+before=$(grep -c "" "$testbed/smtp/server.log" 2>/dev/null || echo 0)
+for c in "${cases[@]}"; do
+    read -r d outcome sts answer <<<"$c"
+    rc=0; out=$(postmap -c "$work/postfix" -q "$d" "socketmap:inet:127.0.0.1:$pmport:postfix" 2>&1) || rc=$?
+    case $sts in
+        enforce) [[ $rc == 0 && $out == "secure match=mx.$d servername=hostname" ]] ;;
+        # postmap cuts the TEMP text it prints; the start names the cause.
+        fail)    [[ $rc == 1 && $out == *"temporary error: 4.7.5 $d: "* &&
+                    $out == *"no eligible MX host passed the STARTTLS probe: mx.$d ("* ]] ;;
+        testing) [[ $rc == 1 && -z $out ]] ;;
+    esac && ok "policy map $d -> rc $rc '$out'" || bad "policy map $d -> rc $rc '$out' (sts=$sts)"
+done
+after=$(grep -c "" "$testbed/smtp/server.log" 2>/dev/null || echo 0)
+[[ $before == "$after" ]] && ok "the policy map answered from the cache: no new probe" ||
+    bad "the listeners saw $((after - before)) more log lines during the policy map queries"
+
+echo "passed=$passed failed=$failed"
+[[ $failed == 0 ]]
