@@ -1,8 +1,12 @@
 // make_store and the verdict record format.
 //
-// Record, version 1: 14 fields separated by TAB, one line:
-//   v1 domain destination dnssec dane sts null_mx nxdomain mx_insecure
-//      dane_why sts_why at_ns ttl_s expires_ns
+// Record, version 2: 15 fields separated by TAB, one line:
+//   v2 domain destination dnssec dane sts null_mx nxdomain mx_insecure
+//      dane_why sts_why sts_mx at_ns ttl_s expires_ns
+// sts_mx: the enforce policy's mx patterns, space-separated (RFC 8461 §3.2
+// patterns hold no blanks); the policy map answers "secure match=" from them.
+// Version 1 lacked it: its records are misses (looked up again), never
+// verdicts without their patterns.
 // Enums are the SPEC §4 words (to_string); booleans 0/1; times are
 // nanoseconds since the Unix epoch, exact for system_clock. Text fields
 // escape `\` `\t` `\n` `\r` and NUL as `\\` `\t` `\n` `\r` `\0`, so a record
@@ -27,8 +31,8 @@ using verdict::Destination;
 using verdict::DnssecField;
 using verdict::StsField;
 
-constexpr std::string_view kVersion = "v1";
-constexpr std::size_t kFields = 14;
+constexpr std::string_view kVersion = "v2";
+constexpr std::size_t kFields = 15;
 
 constexpr std::array kDnssec = {DnssecField::secure, DnssecField::insecure, DnssecField::bogus,
                                 DnssecField::error,  DnssecField::skipped,  DnssecField::pending};
@@ -269,6 +273,15 @@ std::string encode_verdict(const StoredVerdict& v) {
     append_escaped(out, d.dane_why);
     out += '\t';
     append_escaped(out, d.sts_why);
+    std::string patterns;
+    for (const auto& p : d.sts_mx) {
+        if (!patterns.empty()) {
+            patterns += ' ';
+        }
+        patterns += p;
+    }
+    out += '\t';
+    append_escaped(out, patterns);
     field(std::to_string(to_ns(d.at)));
     field(std::to_string(d.ttl.count()));
     field(std::to_string(to_ns(v.expires)));
@@ -303,15 +316,16 @@ std::optional<StoredVerdict> decode_verdict(const std::string& text) {
     const auto mx_insecure = parse_bool(f[8]);
     auto dane_why = unescape(f[9]);
     auto sts_why = unescape(f[10]);
-    const auto at = parse_int(f[11]);
-    const auto ttl = parse_int(f[12]);
-    const auto expires = parse_int(f[13]);
+    auto sts_mx = unescape(f[11]);
+    const auto at = parse_int(f[12]);
+    const auto ttl = parse_int(f[13]);
+    const auto expires = parse_int(f[14]);
     const bool literal = f[2] == destination_word(Destination::address_literal);
     if (!literal && f[2] != destination_word(Destination::dns_name)) {
         return std::nullopt;
     }
     if (!domain || !dnssec || !dane || !sts || !null_mx || !nxdomain || !mx_insecure || !dane_why ||
-        !sts_why || !at || !ttl || !expires) {
+        !sts_why || !at || !ttl || !expires || !sts_mx) {
         return std::nullopt;
     }
     StoredVerdict out;
@@ -329,6 +343,15 @@ std::optional<StoredVerdict> decode_verdict(const std::string& text) {
     d.at = from_ns(*at);
     d.ttl = std::chrono::seconds(*ttl);
     out.expires = from_ns(*expires);
+    for (std::size_t pos = 0; pos < sts_mx->size();) {
+        const auto space = sts_mx->find(' ', pos);
+        const auto end = space == std::string::npos ? sts_mx->size() : space;
+        if (end == pos) {
+            return std::nullopt;  // an empty pattern: not a record this writes
+        }
+        d.sts_mx.emplace_back(sts_mx->substr(pos, end - pos));
+        pos = end + 1;
+    }
     return out;
 }
 

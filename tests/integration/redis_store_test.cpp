@@ -217,7 +217,7 @@ BOOST_FIXTURE_TEST_CASE(keys_namespaced_in_the_selected_db, RedisUp) {
     BOOST_TEST(cli("KEYS '*'") == "dane-sts-milter:v1:verdict:a.test");
     BOOST_TEST(cli("EXISTS dane-sts-milter:v1:verdict:a.test", 0) == "0");
     const auto value = cli("GET dane-sts-milter:v1:verdict:a.test");
-    BOOST_TEST(value.rfind("v1\ta.test\t", 0) == 0U, value);
+    BOOST_TEST(value.rfind("v2\ta.test\t", 0) == 0U, value);
 }
 
 BOOST_FIXTURE_TEST_CASE(redis_ttl_is_the_verdict_lifetime, RedisUp) {

@@ -162,6 +162,12 @@ start_milter a "sqlite:$work/cache.db" 127.0.10.53
     bad "sqlite: first answer: $(query "$a_port" dane-ok.test)"
 remember_errors a
 check_error_kinds sqlite
+# An MTA-STS enforce verdict keeps its mx patterns through the store: the
+# policy map answers "secure match=" from them (SPEC §7).
+sts_answer='secure match=mx.sts-enforce.test servername=hostname'
+got=$(query "$a_port" sts-enforce.test)
+[[ $got == "$sts_answer" ]] && ok "sqlite: sts-enforce.test -> $got" ||
+    bad "sqlite: sts-enforce.test answered '$got'"
 stop_milter a
 start_milter b "sqlite:$work/cache.db" 127.0.10.54
 got=$(query "$b_port" dane-ok.test)
@@ -174,6 +180,10 @@ got=$(query "$b_port" dane-ok2.test)
     ok "sqlite: an unknown domain with DNS down is not invented ($got)" ||
     bad "sqlite: unknown domain: '$got'"
 same_errors b "sqlite: after a restart with DNS down"
+got=$(query "$b_port" sts-enforce.test)
+[[ $got == "$sts_answer" ]] &&
+    ok "sqlite: after a restart with DNS down, sts-enforce.test still -> $got" ||
+    bad "sqlite: after a restart, sts-enforce.test answered '$got'"
 stop_milter b
 
 # --- a corrupt SQLite file ----------------------------------------------------

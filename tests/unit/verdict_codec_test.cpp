@@ -54,6 +54,7 @@ void check_same(const StoredVerdict& a, const StoredVerdict& b) {
     BOOST_TEST(a.verdict.mx_insecure == b.verdict.mx_insecure);
     BOOST_TEST(a.verdict.dane_why == b.verdict.dane_why);
     BOOST_TEST(a.verdict.sts_why == b.verdict.sts_why);
+    BOOST_TEST(a.verdict.sts_mx == b.verdict.sts_mx, boost::test_tools::per_element());
     BOOST_TEST((a.verdict.at == b.verdict.at));
     BOOST_TEST(a.verdict.ttl.count() == b.verdict.ttl.count());
     BOOST_TEST((a.expires == b.expires));
@@ -75,7 +76,28 @@ BOOST_AUTO_TEST_SUITE(verdict_codec)
 
 BOOST_AUTO_TEST_CASE(record_starts_with_version) {
     const std::string text = encode_verdict(sample());
-    BOOST_TEST(text.rfind("v1\texample.test\t", 0) == 0U);
+    BOOST_TEST(text.rfind("v2\texample.test\t", 0) == 0U);
+}
+
+// The policy map answers "secure match=" from the stored patterns: a
+// verdict from the store (restart, fleet) must carry them (SPEC §6, §7).
+BOOST_AUTO_TEST_CASE(round_trip_sts_mx_patterns) {
+    auto s = sample();
+    s.verdict.sts = StsField::enforce;
+    for (const std::vector<std::string>& mx :
+         {std::vector<std::string>{},
+          {"mx.example.test"},
+          {"mx1.example.test", "*.mx.example.test", "backup.example.net"}}) {
+        s.verdict.sts_mx = mx;
+        const auto out = round_trip(s);
+        BOOST_TEST(out.verdict.sts_mx == mx, boost::test_tools::per_element());
+    }
+    // An empty pattern between two blanks is no record this writes.
+    s.verdict.sts_mx = {"a.test", "b.test"};
+    std::string t = encode_verdict(s);
+    const auto at = t.find("a.test b.test");
+    BOOST_TEST_REQUIRE(at != std::string::npos);
+    BOOST_TEST(!decode_verdict(t.replace(at, 13, "a.test  b.test")).has_value());
 }
 
 BOOST_AUTO_TEST_CASE(round_trip_defaults) {
@@ -248,7 +270,7 @@ BOOST_AUTO_TEST_CASE(round_trip_extreme_numbers) {
 
 BOOST_AUTO_TEST_CASE(unknown_versions_rejected) {
     std::string text = encode_verdict(sample());
-    for (const std::string v : {"v2", "v0", "V1", "", "v1 ", "v10"}) {
+    for (const std::string v : {"v1", "v3", "v0", "V2", "", "v2 ", "v20"}) {
         std::string t = v + text.substr(2);
         BOOST_TEST(!decode_verdict(t).has_value(), "version " << v);
     }
@@ -305,10 +327,10 @@ BOOST_AUTO_TEST_CASE(malformed_fields_rejected) {
 BOOST_AUTO_TEST_CASE(garbage_never_crashes) {
     const std::vector<std::string> garbage = {"",
                                               "\t",
-                                              "v1",
-                                              "v1\t",
-                                              std::string(13, '\t'),
-                                              "v1" + std::string(13, '\t'),
+                                              "v2",
+                                              "v2\t",
+                                              std::string(14, '\t'),
+                                              "v2" + std::string(14, '\t'),
                                               R"(\\\)",
                                               "SQLite format 3"};
     for (const auto& g : garbage) {
