@@ -143,7 +143,8 @@ work=$(mktemp -d "$shm/dsm-mta-bench.XXXXXX")
 chmod 755 "$work"
 # Not the sockets: Sendmail refuses a milter socket below a world-writable
 # directory such as /dev/shm (a unix socket costs no disk I/O anyway).
-sock=$build/mta-bench-sock
+# Not below the build directory either: a checkout may lie below /tmp.
+sock=/run/dsm-mta-bench-sock
 mkdir -p "$sock"
 chmod 755 "$sock"
 results=$work/results   # MTA CONFIG SESSIONS SECONDS MESSAGES ROUND, one run a line
@@ -160,6 +161,7 @@ cleanup() {
     trap - EXIT INT TERM
     set +e
     [[ -z $sleep_pid ]] || kill "$sleep_pid" 2>/dev/null
+    [[ -z ${sock:-} ]] || rm -rf -- "$sock"
     stop_postfix
     local d
     for d in "${sendmail_dirs[@]}"; do "$testbed/sendmail/stop.sh" "$d"; done

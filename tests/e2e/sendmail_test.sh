@@ -59,7 +59,10 @@ sink_dir=$work/sink
 milter_conf=$work/milter.conf
 milter_log=$work/milter.log
 # The milter's unix socket, in a directory like the shipped one (0750).
-sock_dir=$work/milter-sock
+# Sendmail refuses a milter socket below a world-writable directory ("unsafe:
+# World writable directory"), and WORK may lie below /tmp (a checkout there):
+# the socket directory lives in /run, whose ancestors only root may write.
+sock_dir=/run/dsm-e2e-sendmail
 sock=$sock_dir/milter.sock
 started_at=$SECONDS
 
@@ -101,6 +104,7 @@ cleanup() {
     "$sm_testbed/stop.sh" "$sm_dir"
     stop_pid smtp_sink.py "$sink_pid"
     stop_pid dane-sts-milter "$milter_pid"
+    rm -rf -- "$sock_dir"
     if ((rc != 0)); then
         dump_logs
     fi
@@ -179,6 +183,7 @@ write_milter_conf "on_failure = defer"
 # As shipped (systemd runs it as dane-sts-milter): the milter runs as an
 # unprivileged user (here nobody), which owns the socket directory (0750) and
 # the socket (umask 117: 0660); Sendmail (root) must take them as safe.
+rm -rf -- "$sock_dir"
 mkdir -m 0750 "$sock_dir"
 chown nobody: "$sock_dir"
 : >"$milter_log"
