@@ -85,14 +85,7 @@ tag=$$-$RANDOM  # in every Subject: messages of another run never count
 # running, cmdline_has, stop_pid, pid_from: shared with the test beds.
 . "$src/tests/testbed/lib.sh"
 
-sendmail_bin=
-# Sendmail's queue (mailq), under the daemon's dotted host name (otherwise
-# Sendmail waits 60 s to qualify its own).
-mailq() {
-    [[ -n $sendmail_bin && -f $sm_dir/sendmail.cf ]] || return 0
-    unshare --uts sh -c 'hostname sm.example.test && exec "$@"' sh \
-        "$sendmail_bin" -C "$sm_dir/sendmail.cf" -bp 2>&1 </dev/null || true
-}
+mailq() { "$sm_testbed/mailq.sh" "$sm_dir" 2>&1 || true; }
 
 dump_logs() {
     local f
@@ -151,7 +144,7 @@ wait_accepts() { # WHAT ADDR PORT [PID]
     return 1
 }
 
-sendmail_bin=$("$sm_testbed/install.sh") || die "tests/testbed/sendmail/install.sh failed"
+"$sm_testbed/install.sh" >/dev/null || die "tests/testbed/sendmail/install.sh failed"
 
 # --- 1. the milter, for its policy map (SPEC §7) -----------------------------------------
 mkdir -m 0750 "$work/milter-sock"

@@ -70,14 +70,7 @@ started_at=$SECONDS
 # running, cmdline_has, stop_pid, pid_from: shared with the test beds.
 . "$src/tests/testbed/lib.sh"
 
-sendmail_bin=
-# The queue as Sendmail sees it (mailq), for the logs.  Under the same
-# dotted host name as the daemon: otherwise Sendmail waits 60 s to qualify it.
-mailq() {
-    [[ -n $sendmail_bin && -f $sm_dir/sendmail.cf ]] || return 0
-    unshare --uts sh -c 'hostname sm.example.test && exec "$@"' sh \
-        "$sendmail_bin" -C "$sm_dir/sendmail.cf" -bp 2>&1 </dev/null || true
-}
+mailq() { "$sm_testbed/mailq.sh" "$sm_dir" 2>&1 || true; }
 
 dump_logs() {
     local f
@@ -127,7 +120,7 @@ for ap in "$SM_ADDR:$SM_PORT" "$SINK_ADDR:$SINK_PORT"; do
     ! accepts "${ap%:*}" "${ap#*:}" || die "$ap is already in use"
 done
 
-sendmail_bin=$("$sm_testbed/install.sh") || die "tests/testbed/sendmail/install.sh failed"
+"$sm_testbed/install.sh" >/dev/null || die "tests/testbed/sendmail/install.sh failed"
 
 # Polls until the milter's unix socket exists; fails early when it died.
 wait_socket() { # PID

@@ -80,56 +80,10 @@ done
 
 # One milter session; every INTERVAL s for SECONDS s (or once), RCPT TO
 # user@DOMAIN; prints per RCPT "MS CODE" (how long the answer took, the
-# milter's answer: 'c' accept or the SMTP code). Protocol as in
-# tests/support/milter_rcpt.py (version 6, libmilter's mfdef.h).
+# milter's answer: 'c' accept or the SMTP code).
 rcpt_loop() {
-    python3 - "$port" "$1" "$2" "$3" <<'PY'
-import socket, struct, sys, time
-port, domain, interval, seconds = int(sys.argv[1]), sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
-s = socket.create_connection(("127.0.0.1", port), timeout=15)
-def send(cmd, data=b""):
-    s.sendall(struct.pack("!I", len(data) + 1) + cmd + data)
-def exact(n):
-    buf = b""
-    while len(buf) < n:
-        chunk = s.recv(n - len(buf))
-        if not chunk:
-            raise SystemExit("milter closed the connection")
-        buf += chunk
-    return buf
-def reply():
-    while True:
-        body = exact(struct.unpack("!I", exact(4))[0])
-        if body[:1] != b"p":
-            return body[:1].decode(), body[1:].rstrip(b"\0")
-send(b"O", struct.pack("!III", 6, 0x1FF, 0x1 | 0x2 | 0x10 | 0x20 | 0x40 | 0x100 | 0x200))
-code, body = reply()
-steps = struct.unpack("!I", body.ljust(12, b"\0")[8:12])[0]
-if not steps & 0x1:
-    send(b"C", b"client.test\0" + b"4" + struct.pack("!H", 25) + b"127.0.0.1\0")
-    reply()
-if not steps & 0x2:
-    send(b"H", b"client.test\0")
-    reply()
-send(b"M", b"<sender@example.test>\0")
-reply()
-begin = time.monotonic()
-n = 0
-while True:
-    t0 = time.monotonic()
-    send(b"R", b"<user@" + domain.encode() + b">\0")
-    code, text = reply()
-    ms = (time.monotonic() - t0) * 1000
-    text = text.decode(errors="replace")
-    print(f"{ms:.1f} {text[:3] if code == 'y' and text else code}", flush=True)
-    n += 1
-    nxt = begin + n * interval
-    if nxt - begin > seconds:
-        break
-    time.sleep(max(0.0, nxt - time.monotonic()))
-send(b"A")
-send(b"Q")
-PY
+    python3 "$here/../support/milter_rcpt.py" --every "$2" --for "$3" "$port" "user@$1" |
+        awk '{ print $1, $3 }'
 }
 log_lines() { wc -l <"$work/milter.log"; }
 decisions() { tail -n +"$(($1 + 1))" "$work/milter.log" | grep "domain=\"\?$domain\"\? "; }
