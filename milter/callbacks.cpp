@@ -9,6 +9,7 @@
 #include "core/address/recipient.hpp"
 #include "core/decision/verdict_header.hpp"
 #include "core/pipeline/recipient_check.hpp"
+#include "core/report/decision_keys.hpp"
 #include "milter/session.hpp"
 #include "milter/session_gate.hpp"
 #include "milter/trampoline.hpp"
@@ -117,6 +118,13 @@ sfsistat on_envrcpt(SMFICTX* ctx, char** argv) {
 
     spdlog::info(
         decision::format_decision_log({queue_id, rcpt}, *check.connector, *check.verdict, d));
+    if (g_runtime->counter) {
+        // SPEC §11: in memory only; the flusher writes to the store.
+        const std::string day = report::utc_day(std::chrono::system_clock::now());
+        for (auto& key : report::decision_keys(*check.connector, *check.verdict, d, day)) {
+            g_runtime->counter->add(std::move(key));
+        }
+    }
     g_runtime->metrics->decision(decision::to_string(d.action), check.connector->name,
                                  decision::to_string(d.result));
     if (d.action == decision::Action::accept) {

@@ -20,7 +20,11 @@
 #include "core/log/logging.hpp"
 #include "milter/callbacks.hpp"
 #include "milter/check_command.hpp"
+#include "milter/control_commands.hpp"
+#include "milter/listener_heartbeat.hpp"
+#include "milter/report_command.hpp"
 #include "milter/runtime.hpp"
+#include "milter/service_notify.hpp"
 #include "milter/session.hpp"
 #include "milter/session_gate.hpp"
 #include "milter/signals.hpp"
@@ -34,13 +38,18 @@ void usage(std::FILE* to) {
     std::fprintf(to,
                  "usage: dane-sts-milter [-c FILE] [-n]\n"
                  "       dane-sts-milter [-c FILE] --check [--json] DOMAIN...\n"
+                 "       dane-sts-milter [-c FILE] --control flush|show DOMAIN... | stats\n"
+                 "       dane-sts-milter [-c FILE] --report [--connector NAME] [--days N] "
+                 "[--json]\n"
                  "       dane-sts-milter --version | -V\n"
                  "       dane-sts-milter --help | -h\n"
                  "  -c FILE      configuration (default %s)\n"
                  "  -n           check the configuration and exit 0 (valid) or 1\n"
                  "  --check      resolve DOMAINs and print every step and each connector's "
                  "decision\n"
-                 "  --json       with --check: print JSON\n",
+                 "  --json       with --check: print JSON\n"
+                 "  --control    send a command to the running daemon's [control] socket\n"
+                 "  --report     print the readiness report from the store (SPEC 11)\n",
                  kDefaultConfig);
 }
 
@@ -147,6 +156,11 @@ int run_milter(const std::shared_ptr<const dsm::config::Config>& cfg) {
         spdlog::error("{}", metrics.error());
         return 1;
     }
+    auto control = dsm::milter::bind_control(**runtime, cfg->milter.user);
+    if (!control) {
+        spdlog::error("{}", control.error());
+        return 1;
+    }
     if (!drop_privileges(cfg->milter.user)) {
         return 1;
     }
@@ -161,10 +175,28 @@ int run_milter(const std::shared_ptr<const dsm::config::Config>& cfg) {
         (*runtime)->metrics_server->start();
         spdlog::info("metrics listen={}", cfg->metrics->listen);
     }
+    if ((*runtime)->control) {
+        (*runtime)->control->start();
+        spdlog::info("control socket={}", cfg->control->socket);
+    }
     dsm::milter::session_gate().set_lookup_timeout(cfg->rcpt.lookup_timeout);
     const dsm::milter::Reloader reloader(**runtime, cfg->path);
-    const int rc = smfi_main();
+    // SPEC §8: READY once every socket listens (a connection made now waits
+    // in the backlog for smfi_main()'s accept loop) and privileges are
+    // dropped. The watchdog pings while that loop turns.
+    dsm::milter::notify_ready(dsm::milter::service_status(**runtime));
+    dsm::milter::arm_listener_heartbeat();
+    int rc = MI_FAILURE;
+    {
+        const dsm::milter::Watchdog watchdog(dsm::milter::listener_alive);
+        rc = smfi_main();
+    }
+    // Already sent on SIGTERM/SIGINT; this covers smfi_main() failing.
+    dsm::milter::notify_stopping("stopping");
     const bool drained = finish_sessions();
+    if ((*runtime)->control) {
+        (*runtime)->control->stop();
+    }
     if ((*runtime)->policy_map) {
         (*runtime)->policy_map->stop();
     }
@@ -175,6 +207,10 @@ int run_milter(const std::shared_ptr<const dsm::config::Config>& cfg) {
         spdlog::warn("store={}: not every verdict could be written before stopping",
                      (*runtime)->store->name());
     }
+    if ((*runtime)->count_flusher && !(*runtime)->count_flusher->flush()) {
+        spdlog::warn("store={}: the last readiness counts could not be written before stopping",
+                     (*runtime)->store->name());
+    }
     if (!drained) {
         // Left to the process's end rather than destroyed under that callback.
         static_cast<void>(runtime->release());
@@ -183,21 +219,53 @@ int run_milter(const std::shared_ptr<const dsm::config::Config>& cfg) {
     return rc == MI_SUCCESS ? 0 : 1;
 }
 
+// `--control COMMAND…` (SPEC §8, like unbound-control): 0 when the daemon
+// answered ok, 1 when it answered an error or cannot be reached, 2 for a
+// configuration without [control].
+int control_client(const std::string& config_path, const std::vector<std::string>& words) {
+    auto cfg = dsm::config::load_config(config_path);
+    if (!cfg) {
+        std::fprintf(stderr, "dane-sts-milter: %s\n", cfg.error().c_str());
+        return 2;
+    }
+    if (!(*cfg)->control) {
+        std::fprintf(stderr, "dane-sts-milter: %s: no [control] socket configured\n",
+                     config_path.c_str());
+        return 2;
+    }
+    // A flush waits for each domain's fresh lookup (rcpt.lookup_timeout_ms).
+    const auto timeout = std::chrono::milliseconds(10000) +
+                         (*cfg)->rcpt.lookup_timeout * static_cast<long>(words.size());
+    auto reply = dsm::control::send_command((*cfg)->control->socket, words, timeout);
+    if (!reply) {
+        std::fprintf(stderr, "dane-sts-milter: %s\n", reply.error().c_str());
+        return 1;
+    }
+    if (!reply->ok) {
+        std::fprintf(stderr, "dane-sts-milter: %s\n", reply->text.c_str());
+        return 1;
+    }
+    std::fputs(reply->text.c_str(), stdout);
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+    if (dsm::milter::wants_report(argc, argv)) {
+        return dsm::milter::report_main(argc, argv, kDefaultConfig);
+    }
     std::string config_path = kDefaultConfig;
     bool check_only = false;
     bool check_domains = false;
     bool json = false;
+    bool control = false;
 
-    enum { kVersion = 1000, kCheck, kJson, kHelp };
+    enum { kVersion = 1000, kCheck, kJson, kHelp, kControl };
     const option long_options[] = {
-        {"version", no_argument, nullptr, kVersion},
-        {"check", no_argument, nullptr, kCheck},
-        {"json", no_argument, nullptr, kJson},
-        {"help", no_argument, nullptr, kHelp},
-        {nullptr, 0, nullptr, 0},
+        {"version", no_argument, nullptr, kVersion}, {"check", no_argument, nullptr, kCheck},
+        {"json", no_argument, nullptr, kJson},       {"control", no_argument, nullptr, kControl},
+        {"help", no_argument, nullptr, kHelp},       {nullptr, 0, nullptr, 0},
     };
     int opt = 0;
     while ((opt = getopt_long(argc, argv, "c:nhV", long_options, nullptr)) != -1) {
@@ -214,6 +282,9 @@ int main(int argc, char** argv) {
             case kJson:
                 json = true;
                 break;
+            case kControl:
+                control = true;
+                break;
             case 'V':
             case kVersion:
                 std::printf("dane-sts-milter %s\n", DSM_VERSION);
@@ -228,6 +299,13 @@ int main(int argc, char** argv) {
         }
     }
     std::vector<std::string> domains(argv + optind, argv + argc);
+    if (control) {
+        if (domains.empty() || check_domains || json || check_only) {
+            usage(stderr);
+            return 2;
+        }
+        return control_client(config_path, domains);
+    }
     if ((!check_domains && !domains.empty()) || (check_domains && domains.empty()) ||
         (json && !check_domains)) {
         usage(stderr);

@@ -2,9 +2,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <chrono>
 #include <fstream>
 
 #include "core/address/recipient.hpp"
+#include "core/cache/policy_store.hpp"
 #include "core/dns/unbound_resolver.hpp"
 #include "core/metrics/cache_metrics.hpp"
 #include "core/metrics/metered_fetcher.hpp"
@@ -58,7 +61,16 @@ Result<std::unique_ptr<Runtime>> make_runtime(std::shared_ptr<const config::Conf
     rt->clock = std::make_shared<cache::SystemClock>();
     rt->fetcher = std::make_unique<metrics::MeteredFetcher>(
         sts::make_https_fetcher(*rt->resolver, config->sts), *rt->metrics);
-    rt->policies = std::make_unique<sts::PolicyCache>(config->cache.max_entries);
+    auto store = cache::make_store(config->cache.store);
+    if (!store) {
+        return Error{config->path + ": [cache] store: " + store.error()};
+    }
+    rt->store = std::move(store.value());
+    // RFC 8461 §3.3, §5.1: a fetched policy outlives a restart and is shared
+    // by a fleet, like the verdicts.
+    rt->policies = std::make_unique<sts::PolicyCache>(
+        config->cache.max_entries,
+        rt->store ? std::make_shared<cache::StorePolicies>(rt->store) : nullptr);
     if (config->probe.enabled) {
         rt->prober = std::make_unique<metrics::MeteredProber>(
             probe::make_smtp_prober(config->probe, config->sts.ca_file), *rt->metrics);
@@ -67,14 +79,12 @@ Result<std::unique_ptr<Runtime>> make_runtime(std::shared_ptr<const config::Conf
         *rt->resolver, rt->fetcher.get(), *rt->policies, *rt->clock, rt->prober.get());
     Runtime* self = rt.get();
 
-    auto store = cache::make_store(config->cache.store);
-    if (!store) {
-        return Error{config->path + ": [cache] store: " + store.error()};
-    }
-    rt->store = std::move(store.value());
     cache::VerdictCache::Persistence persistence;
     if (rt->store) {
         rt->writer = std::make_unique<cache::WriteBehind>(rt->store);
+        rt->counter = std::make_unique<report::DecisionCounter>();
+        rt->count_flusher =
+            std::make_unique<report::CountFlusher>(*rt->counter, rt->store, config->report.days);
         persistence.load = [self](const std::string& domain)
             -> std::optional<
                 std::pair<verdict::DomainVerdict, std::chrono::system_clock::time_point>> {
@@ -121,6 +131,35 @@ Result<std::unique_ptr<Runtime>> make_runtime(std::shared_ptr<const config::Conf
     return rt;
 }
 
+namespace {
+
+// What a postfix-tlsrpt answer for an enforce policy adds beyond the verdict
+// (SPEC §7, policy_answer.hpp): the policy in force, for its max_age, and
+// how long Postfix may cache the answer, that is, what is left of the
+// verdict's lifetime (VerdictCache clamps the verdict's DNS TTL to
+// [cache] min_ttl..max_ttl). Nothing for other names and verdicts: the
+// policy cache is not asked on their behalf.
+policymap::TlsrptExtras tlsrpt_extras(Runtime& runtime, const config::Config& cfg,
+                                      const verdict::DomainVerdict& v,
+                                      policymap::MapClient client) {
+    policymap::TlsrptExtras extras;
+    if (client != policymap::MapClient::postfix_tlsrpt || v.sts != verdict::StsField::enforce) {
+        return extras;
+    }
+    if (runtime.policies) {
+        // Memory only: the policy map never waits on the store.
+        if (auto entry = runtime.policies->peek(v.domain, runtime.clock->now())) {
+            extras.policy = std::move(entry->policy);
+        }
+    }
+    const auto lifetime = std::clamp(v.ttl, cfg.cache.min_ttl, cfg.cache.max_ttl);
+    extras.ttl =
+        std::chrono::duration_cast<std::chrono::seconds>(v.at + lifetime - runtime.clock->wall());
+    return extras;
+}
+
+}  // namespace
+
 std::string answer_policy_query(Runtime& runtime, const std::string& name, const std::string& key) {
     const auto cfg = runtime.config.load();
     // After a NOTFOUND, Postfix's smtp client also asks for the parent
@@ -147,7 +186,9 @@ std::string answer_policy_query(Runtime& runtime, const std::string& name, const
     } else {
         v = runtime.cache->get(*domain, cfg->rcpt.lookup_timeout);
     }
-    std::string answer = policymap::policy_answer(c, *v, v->sts_mx, policymap::map_client(name));
+    const auto client = policymap::map_client(name);
+    std::string answer = policymap::policy_answer(c, *v, v->sts_mx, client,
+                                                  tlsrpt_extras(runtime, *cfg, *v, client));
     spdlog::debug("policy_map name={} key={} connector={} dnssec={} dane={} sts={} answer=\"{}\"",
                   name, *domain, c.name, verdict::to_string(v->dnssec), verdict::to_string(v->dane),
                   verdict::to_string(v->sts), answer);

@@ -10,10 +10,13 @@
 #include "core/cache/verdict_cache.hpp"
 #include "core/cache/write_behind.hpp"
 #include "core/config/config.hpp"
+#include "core/control/control_server.hpp"
 #include "core/dns/resolver.hpp"
 #include "core/metrics/metrics_server.hpp"
 #include "core/metrics/milter_metrics.hpp"
 #include "core/policymap/socketmap_server.hpp"
+#include "core/report/count_flusher.hpp"
+#include "core/report/decision_counter.hpp"
 #include "core/sts/policy_cache.hpp"
 #include "core/sts/policy_fetcher.hpp"
 #include "core/verdict/verdict_builder.hpp"
@@ -37,11 +40,18 @@ struct Runtime {
     // destroyed, after the cache's lookup threads have stopped.
     std::shared_ptr<cache::Store> store;
     std::unique_ptr<cache::WriteBehind> writer;
+    // SPEC §11 readiness counts, with a store only: RCPT adds to the
+    // counter, the flusher moves the counts to the store (and flushes once
+    // more when destroyed, before the store goes).
+    std::unique_ptr<report::DecisionCounter> counter;
+    std::unique_ptr<report::CountFlusher> count_flusher;
     std::unique_ptr<cache::VerdictCache> cache;
     // Last: stopped first, while the cache its handler reads still exists.
     std::unique_ptr<policymap::SocketmapServer> policy_map;
     // After the policy map: stopped first, while what its scrapes read exists.
     std::unique_ptr<metrics::MetricsServer> metrics_server;
+    // Last of all: its commands reach into everything above.
+    std::unique_ptr<control::ControlServer> control;
 };
 
 // Builds the resolver and the cache for `config`. Errors name the setting.

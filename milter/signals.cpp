@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/log/logging.hpp"
+#include "milter/service_notify.hpp"
 #include "milter/session_gate.hpp"
 
 // libmilter's signal thread sigwait()s on SIGHUP, SIGTERM and SIGINT and stops
@@ -22,6 +23,9 @@ extern "C" int sigwait(const sigset_t* set, int* sig) {
     sigdelset(&without_hup, SIGHUP);
     const int rc = real(&without_hup, sig);
     if (rc == 0 && (*sig == SIGTERM || *sig == SIGINT)) {
+        // Before the drain, which may take lookup_timeout_ms + kDrainGrace:
+        // systemd must not read the wait as a hang.
+        dsm::milter::notify_stopping("stopping: finishing open transactions");
         // libmilter drops every session as soon as it sees the stop: let the
         // transactions under way finish first (milter/session_gate.hpp).
         dsm::milter::session_gate().drain();
@@ -81,15 +85,20 @@ void Reloader::run() {
         if (sigwaitinfo(&hup, &info) != SIGHUP || stopping_) {
             continue;
         }
+        // READY=1 follows whatever happens: systemd holds the unit in
+        // "reloading" until it comes.
+        notify_reloading();
+        bool applied = false;
         try {
-            reload();
+            applied = reload();
         } catch (const std::exception& ex) {
             spdlog::error("reload failed: {}; keeping the current configuration", ex.what());
         }
+        notify_ready(service_status(runtime_) + (applied ? " reload=ok" : " reload=refused"));
     }
 }
 
-void Reloader::reload() {
+bool Reloader::reload() {
     auto fresh = config::load_config(path_);
     const auto old = runtime_.config.load();
     if (!fresh) {
@@ -99,7 +108,7 @@ void Reloader::reload() {
             spdlog::error("reload: [milter] {}; keeping the current log target", logging.error());
         }
         spdlog::error("reload refused: {}; keeping the current configuration", fresh.error());
-        return;
+        return false;
     }
     const auto& next = **fresh;
     if (auto logging = log::setup_logging(next.milter); !logging) {
@@ -151,6 +160,7 @@ void Reloader::reload() {
             spdlog::warn("connector={} validates neither DANE nor MTA-STS (mode none)", c.name);
         }
     }
+    return true;
 }
 
 }  // namespace dsm::milter

@@ -30,7 +30,8 @@ class Reloader {
 
   private:
     void run();
-    void reload();
+    // True when the new configuration is in force, false when it was refused.
+    bool reload();
 
     Runtime& runtime_;
     std::string path_;

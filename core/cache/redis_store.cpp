@@ -180,7 +180,7 @@ std::vector<StoredVerdict> RedisStore::load(std::size_t /*max*/) {
     return {};
 }
 
-std::optional<StoredVerdict> RedisStore::get(const std::string& domain) {
+std::optional<std::string> RedisStore::get_key(const std::string& key) {
     const auto deadline = SteadyClock::now() + timeouts_.get_budget;
     std::unique_lock lock(mu_, std::defer_lock);
     if (!lock.try_lock_until(deadline)) {
@@ -190,18 +190,30 @@ std::optional<StoredVerdict> RedisStore::get(const std::string& domain) {
     BulkString value;
     const bool ok = run_locked("GET", deadline, [&](Poco::Redis::Client& c) {
         Array cmd;
-        cmd << "GET" << key_for(domain);
+        cmd << "GET" << key;
         value = c.execute<BulkString>(cmd);
     });
     if (!ok || value.isNull()) {
         return std::nullopt;
     }
+    return value.value();
+}
+
+std::optional<StoredVerdict> RedisStore::get(const std::string& domain) {
+    const auto record = get_key(key_for(domain));
+    if (!record) {
+        return std::nullopt;
+    }
     // A record of another version, or of a clock ahead of ours, is a miss.
-    auto v = decode_verdict(value.value());
+    auto v = decode_verdict(*record);
     if (!v || v->verdict.domain != domain || v->expires <= clock_->wall()) {
         return std::nullopt;
     }
     return v;
+}
+
+std::optional<std::string> RedisStore::get_policy(const std::string& domain) {
+    return get_key(kPolicyKeyPrefix + domain);
 }
 
 void RedisStore::put(const std::vector<StoredVerdict>& verdicts) {
@@ -209,16 +221,34 @@ void RedisStore::put(const std::vector<StoredVerdict>& verdicts) {
     std::vector<Array> commands;
     commands.reserve(verdicts.size());
     for (const auto& v : verdicts) {
-        if (v.expires <= wall) {
-            continue;
+        if (v.expires > wall) {
+            commands.push_back(
+                set_command(key_for(v.verdict.domain), encode_verdict(v), v.expires, wall));
         }
-        const auto ttl = std::max<std::int64_t>(
-            1, std::chrono::ceil<std::chrono::seconds>(v.expires - wall).count());
-        Array cmd;
-        cmd << "SET" << key_for(v.verdict.domain) << encode_verdict(v) << "EX"
-            << std::to_string(ttl);
-        commands.push_back(std::move(cmd));
     }
+    set_all(commands);
+}
+
+void RedisStore::put_policy(const std::string& domain, const std::string& record,
+                            std::chrono::system_clock::time_point expires) {
+    const auto wall = clock_->wall();
+    if (expires > wall) {
+        set_all({set_command(kPolicyKeyPrefix + domain, record, expires, wall)});
+    }
+}
+
+// SET with EX = the rest of the lifetime, so Redis expires the key itself.
+Poco::Redis::Array RedisStore::set_command(const std::string& key, const std::string& value,
+                                           std::chrono::system_clock::time_point expires,
+                                           std::chrono::system_clock::time_point wall) {
+    const auto ttl =
+        std::max<std::int64_t>(1, std::chrono::ceil<std::chrono::seconds>(expires - wall).count());
+    Array cmd;
+    cmd << "SET" << key << value << "EX" << std::to_string(ttl);
+    return cmd;
+}
+
+void RedisStore::set_all(const std::vector<Poco::Redis::Array>& commands) {
     if (commands.empty()) {
         return;
     }
@@ -238,6 +268,137 @@ void RedisStore::put(const std::vector<StoredVerdict>& verdicts) {
             }
         }
     });
+}
+
+bool RedisStore::erase(const std::string& domain) {
+    const auto deadline = SteadyClock::now() + timeouts_.put_budget;
+    std::unique_lock lock(mu_, std::defer_lock);
+    if (!lock.try_lock_until(deadline)) {
+        return false;
+    }
+    const util::SigpipeBlock no_sigpipe;
+    return run_locked("DEL", deadline, [&](Poco::Redis::Client& c) {
+        Array cmd;
+        cmd << "DEL" << key_for(domain) << kPolicyKeyPrefix + domain;
+        c.execute<Poco::Int64>(cmd);
+    });
+}
+
+std::string RedisStore::count_field(const report::CountKey& k) {
+    return k.connector + "|" + k.domain + "|" + std::string(report::to_string(k.view)) + "|" +
+           std::string(report::to_string(k.outcome)) + "|" + k.cause;
+}
+
+std::optional<report::CountKey> RedisStore::parse_count_field(const std::string& day,
+                                                              const std::string& field) {
+    std::vector<std::string> parts;
+    std::size_t start = 0;
+    for (;;) {
+        const std::size_t bar = field.find('|', start);
+        parts.push_back(field.substr(start, bar - start));
+        if (bar == std::string::npos) {
+            break;
+        }
+        start = bar + 1;
+    }
+    if (parts.size() != 5) {
+        return std::nullopt;
+    }
+    const auto view = report::parse_view(parts[2]);
+    const auto outcome = report::parse_outcome(parts[3]);
+    if (!view || !outcome) {
+        return std::nullopt;
+    }
+    return report::CountKey{day, parts[0], parts[1], *view, *outcome, parts[4]};
+}
+
+bool RedisStore::add_counts(const std::vector<report::CountRow>& rows, unsigned keep_days) {
+    if (rows.empty()) {
+        return true;
+    }
+    // Each day's hash expires (keep_days + 1) days after its last write:
+    // whatever a report of the last keep_days days asks for is still there.
+    const std::string ttl = std::to_string((static_cast<std::uint64_t>(keep_days) + 1) * 86400);
+    std::vector<Array> commands;
+    std::vector<std::string> days;
+    for (const auto& r : rows) {
+        Array cmd;
+        cmd << "HINCRBY" << kCountsKeyPrefix + r.key.day << count_field(r.key)
+            << std::to_string(r.count);
+        commands.push_back(std::move(cmd));
+        if (std::find(days.begin(), days.end(), r.key.day) == days.end()) {
+            days.push_back(r.key.day);
+        }
+    }
+    for (const auto& day : days) {
+        Array cmd;
+        cmd << "EXPIRE" << kCountsKeyPrefix + day << ttl;
+        commands.push_back(std::move(cmd));
+    }
+    const auto deadline = SteadyClock::now() + timeouts_.put_budget;
+    std::unique_lock lock(mu_, std::defer_lock);
+    if (!lock.try_lock_until(deadline)) {
+        ++errors_;
+        return false;
+    }
+    const util::SigpipeBlock no_sigpipe;
+    return run_locked("HINCRBY", deadline, [&](Poco::Redis::Client& c) {
+        const Array replies = c.sendCommands(commands);
+        for (std::size_t i = 0; i < replies.size(); ++i) {
+            if (replies.getType(i) == Poco::Redis::RedisType::REDIS_ERROR) {
+                throw Poco::Redis::RedisException(replies.get<Poco::Redis::Error>(i).getMessage());
+            }
+        }
+    });
+}
+
+std::optional<std::vector<report::CountRow>> RedisStore::read_counts(const std::string& first_day,
+                                                                     const std::string& last_day) {
+    std::vector<std::string> days;
+    for (std::optional<std::string> d = first_day; d && *d <= last_day && days.size() <= 366;
+         d = report::add_days(*d, 1)) {
+        days.push_back(*d);
+    }
+    // Not on the RCPT path (--report): a generous budget for big hashes.
+    const auto deadline = SteadyClock::now() + std::chrono::seconds(10);
+    std::unique_lock lock(mu_, std::defer_lock);
+    if (!lock.try_lock_until(deadline)) {
+        return std::nullopt;
+    }
+    const util::SigpipeBlock no_sigpipe;
+    std::vector<report::CountRow> out;
+    const bool ok = run_locked("HGETALL", deadline, [&](Poco::Redis::Client& c) {
+        out.clear();
+        for (const auto& day : days) {
+            Array cmd;
+            cmd << "HGETALL" << kCountsKeyPrefix + day;
+            const auto reply = c.execute<Array>(cmd);
+            if (reply.isNull()) {
+                continue;  // Poco's empty array: no counts that day
+            }
+            for (std::size_t i = 0; i + 1 < reply.size(); i += 2) {
+                const auto field = reply.get<BulkString>(i);
+                const auto value = reply.get<BulkString>(i + 1);
+                if (field.isNull() || value.isNull()) {
+                    continue;
+                }
+                auto key = parse_count_field(day, field.value());
+                std::uint64_t n = 0;
+                try {
+                    n = std::stoull(value.value());
+                } catch (const std::exception&) {
+                    continue;
+                }
+                if (key) {
+                    out.push_back(report::CountRow{std::move(*key), n});
+                }
+            }
+        }
+    });
+    if (!ok) {
+        return std::nullopt;
+    }
+    return out;
 }
 
 }  // namespace dsm::cache

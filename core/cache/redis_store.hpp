@@ -3,9 +3,12 @@
 //
 // Keys `dane-sts-milter:v1:verdict:<domain>` hold encode_verdict() records,
 // each SET with `EX` = the verdict's remaining lifetime, so Redis expires
-// them itself. get() is one GET (read lazily on a cache miss); put() is one
+// them itself; keys `dane-sts-milter:v1:sts-policy:<domain>` hold MTA-STS
+// policy records the same way, with `EX` = the rest of their max_age.
+// get() is one GET (read lazily on a cache miss); put() is one
 // pipelined batch of SETs; load() returns nothing: scanning a fleet's
-// keyspace at start would cost more than the misses it saves.
+// keyspace at start would cost more than the misses it saves. Readiness
+// counts live in hashes `dane-sts-milter:v1:counts:<YYYY-MM-DD>`.
 //
 // Connection: ONE connection behind a mutex, not a pool. A GET or a batch of
 // SETs is one round trip well under a millisecond on a LAN, and only cache
@@ -35,9 +38,14 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "core/cache/clock.hpp"
 #include "core/cache/store.hpp"
+
+namespace Poco::Redis {
+class Array;
+}
 
 namespace dsm::cache {
 
@@ -59,6 +67,10 @@ struct RedisTimeouts {
 class RedisStore final : public Store {
   public:
     static constexpr const char* kKeyPrefix = "dane-sts-milter:v1:verdict:";
+    static constexpr const char* kPolicyKeyPrefix = "dane-sts-milter:v1:sts-policy:";
+    // One hash per UTC day of readiness counts (SPEC §11): HINCRBY, so a
+    // fleet's counts add up.
+    static constexpr const char* kCountsKeyPrefix = "dane-sts-milter:v1:counts:";
 
     // Tries to connect once (bounded by the timeouts); an unreachable server
     // gives an unhealthy store that reconnects by itself. `clock` times the
@@ -76,6 +88,21 @@ class RedisStore final : public Store {
     std::vector<StoredVerdict> load(std::size_t max) override;
     std::optional<StoredVerdict> get(const std::string& domain) override;
     void put(const std::vector<StoredVerdict>& verdicts) override;
+    std::optional<std::string> get_policy(const std::string& domain) override;
+    void put_policy(const std::string& domain, const std::string& record,
+                    std::chrono::system_clock::time_point expires) override;
+    bool erase(const std::string& domain) override;
+    // One pipelined batch of HINCRBY, then EXPIRE (keep_days + 1) days on
+    // each day's hash.
+    bool add_counts(const std::vector<report::CountRow>& rows, unsigned keep_days) override;
+    // One HGETALL per day.
+    std::optional<std::vector<report::CountRow>> read_counts(const std::string& first_day,
+                                                             const std::string& last_day) override;
+    // The hash field of a count: "connector|domain|view|outcome|cause" ('|'
+    // is in no connector name, domain or word).
+    static std::string count_field(const report::CountKey& k);
+    static std::optional<report::CountKey> parse_count_field(const std::string& day,
+                                                             const std::string& field);
     [[nodiscard]] bool healthy() const override { return healthy_.load(); }
     [[nodiscard]] std::uint64_t errors() const override { return errors_.load(); }
 
@@ -83,6 +110,11 @@ class RedisStore final : public Store {
     struct Conn;
     using Deadline = std::chrono::steady_clock::time_point;
 
+    std::optional<std::string> get_key(const std::string& key);
+    static Poco::Redis::Array set_command(const std::string& key, const std::string& value,
+                                          std::chrono::system_clock::time_point expires,
+                                          std::chrono::system_clock::time_point wall);
+    void set_all(const std::vector<Poco::Redis::Array>& commands);
     template <typename Op>
     bool run_locked(const char* what, Deadline deadline, Op&& op);
     bool connect_locked(Deadline deadline, std::string& why);

@@ -64,6 +64,24 @@ bool header_is_foreign(const std::string& path) {
     return got < head.size() || head != kMagic;
 }
 
+void create_policies_table(Poco::Data::Session& s) {
+    s << "CREATE TABLE policies (domain TEXT PRIMARY KEY, expires INTEGER NOT NULL,"
+         " record TEXT NOT NULL) WITHOUT ROWID",
+        now;
+    s << "CREATE INDEX policies_expires ON policies (expires)", now;
+}
+
+// SPEC §11 readiness counts: one row per day, connector, domain, view,
+// outcome and cause, added to by UPSERT. IF NOT EXISTS: schema 2 was not
+// released before the table joined it, so a schema-2 file may lack it.
+void create_counts_table(Poco::Data::Session& s) {
+    s << "CREATE TABLE IF NOT EXISTS decision_counts (day TEXT NOT NULL,"
+         " connector TEXT NOT NULL, domain TEXT NOT NULL, view TEXT NOT NULL,"
+         " outcome TEXT NOT NULL, cause TEXT NOT NULL, count INTEGER NOT NULL,"
+         " PRIMARY KEY (day, connector, domain, view, outcome, cause)) WITHOUT ROWID",
+        now;
+}
+
 // Creates our tables, or checks the recorded version. A different version
 // is replaced: rows of an unknown format must not be read as ours.
 void ensure_schema(Poco::Data::Session& s, const std::string& name) {
@@ -86,7 +104,19 @@ void ensure_schema(Poco::Data::Session& s, const std::string& name) {
         }
         const std::string want = std::to_string(SqliteStore::kSchemaVersion);
         if (meta != 0 && !version.empty() && version.front() == want) {
+            create_counts_table(s);
             s.commit();
+            return;
+        }
+        if (meta != 0 && !version.empty() && version.front() == "1") {
+            // Schema 2 only adds the policies and counts tables: the
+            // verdicts stay.
+            create_policies_table(s);
+            create_counts_table(s);
+            std::string v = want;
+            s << "UPDATE meta SET value = ? WHERE key = 'schema_version'", use(v), now;
+            s.commit();
+            spdlog::info("cache store sqlite:{}: schema 1 upgraded to {}", name, want);
             return;
         }
         if (meta != 0) {
@@ -94,12 +124,16 @@ void ensure_schema(Poco::Data::Session& s, const std::string& name) {
                          version.empty() ? std::string("(none)") : version.front(), want);
         }
         s << "DROP TABLE IF EXISTS verdicts", now;
+        s << "DROP TABLE IF EXISTS policies", now;
+        s << "DROP TABLE IF EXISTS decision_counts", now;
         s << "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)", now;
         s << "CREATE TABLE verdicts (domain TEXT PRIMARY KEY, expires INTEGER NOT NULL,"
              " stored INTEGER NOT NULL, record TEXT NOT NULL) WITHOUT ROWID",
             now;
         s << "CREATE INDEX verdicts_expires ON verdicts (expires)", now;
         s << "CREATE INDEX verdicts_stored ON verdicts (stored)", now;
+        create_policies_table(s);
+        create_counts_table(s);
         std::string v = want;
         s << "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", use(v), now;
         s.commit();
@@ -233,6 +267,7 @@ SqliteStore::Opened SqliteStore::try_open(std::string& why) {
         ensure_schema(s, path_);
         Poco::Int64 cutoff = wall_seconds();
         s << "DELETE FROM verdicts WHERE expires <= ?", use(cutoff), now;
+        s << "DELETE FROM policies WHERE expires <= ?", use(cutoff), now;
         last_purge_ = cutoff;
         db_ = std::move(db);
         return Opened::ok;
@@ -363,6 +398,7 @@ void SqliteStore::put(const std::vector<StoredVerdict>& verdicts) {
         if (purge) {
             Poco::Int64 cutoff = stored;
             s << "DELETE FROM verdicts WHERE expires <= ?", use(cutoff), now;
+            s << "DELETE FROM policies WHERE expires <= ?", use(cutoff), now;
         }
         s.commit();
         if (purge) {
@@ -375,6 +411,154 @@ void SqliteStore::put(const std::vector<StoredVerdict>& verdicts) {
         } catch (...) {  // NOLINT(bugprone-empty-catch): the session is dropped below anyway
         }
         failed_locked("write", e.displayText());
+    }
+}
+
+std::optional<std::string> SqliteStore::get_policy(const std::string& domain) {
+    const std::lock_guard lock(mu_);
+    if (!ready_locked()) {
+        return std::nullopt;
+    }
+    try {
+        std::string key = domain;
+        Poco::Int64 cutoff = wall_seconds();
+        std::vector<std::string> records;
+        db_->session << "SELECT record FROM policies WHERE domain = ? AND expires > ?", use(key),
+            use(cutoff), into(records), now;
+        succeeded_locked();
+        if (records.empty()) {
+            return std::nullopt;
+        }
+        return records.front();
+    } catch (const Poco::Exception& e) {
+        failed_locked("get policy", e.displayText());
+        return std::nullopt;
+    }
+}
+
+void SqliteStore::put_policy(const std::string& domain, const std::string& record,
+                             std::chrono::system_clock::time_point expires) {
+    if (expires <= clock_->wall()) {
+        return;
+    }
+    const std::lock_guard lock(mu_);
+    if (!ready_locked()) {
+        return;
+    }
+    try {
+        std::string key = domain;
+        std::string value = record;
+        Poco::Int64 until = ceil_seconds(expires);
+        db_->session
+            << "INSERT OR REPLACE INTO policies (domain, expires, record) VALUES (?, ?, ?)",
+            use(key), use(until), use(value), now;
+        succeeded_locked();
+    } catch (const Poco::Exception& e) {
+        failed_locked("write policy", e.displayText());
+    }
+}
+
+bool SqliteStore::erase(const std::string& domain) {
+    const std::lock_guard lock(mu_);
+    if (!ready_locked()) {
+        return false;
+    }
+    auto& s = db_->session;
+    try {
+        std::string key = domain;
+        s.begin();
+        s << "DELETE FROM verdicts WHERE domain = ?", use(key), now;
+        s << "DELETE FROM policies WHERE domain = ?", use(key), now;
+        s.commit();
+        succeeded_locked();
+        return true;
+    } catch (const Poco::Exception& e) {
+        try {
+            s.rollback();
+        } catch (...) {  // NOLINT(bugprone-empty-catch): the session is dropped below anyway
+        }
+        failed_locked("delete", e.displayText());
+        return false;
+    }
+}
+
+bool SqliteStore::add_counts(const std::vector<report::CountRow>& rows, unsigned keep_days) {
+    std::vector<std::string> day, connector, domain, view, outcome, cause;
+    std::vector<Poco::Int64> count;
+    for (const auto& r : rows) {
+        day.push_back(r.key.day);
+        connector.push_back(r.key.connector);
+        domain.push_back(r.key.domain);
+        view.emplace_back(report::to_string(r.key.view));
+        outcome.emplace_back(report::to_string(r.key.outcome));
+        cause.push_back(r.key.cause);
+        count.push_back(static_cast<Poco::Int64>(r.count));
+    }
+    // The oldest day kept: today and the keep_days - 1 before it.
+    std::string oldest = report::add_days(report::utc_day(clock_->wall()),
+                                          -static_cast<int>(std::max(1U, keep_days)) + 1)
+                             .value_or("");
+    const std::lock_guard lock(mu_);
+    if (!ready_locked()) {
+        return false;
+    }
+    auto& s = db_->session;
+    try {
+        s.begin();
+        if (!day.empty()) {
+            s << "INSERT INTO decision_counts"
+                 " (day, connector, domain, view, outcome, cause, count)"
+                 " VALUES (?, ?, ?, ?, ?, ?, ?)"
+                 " ON CONFLICT (day, connector, domain, view, outcome, cause)"
+                 " DO UPDATE SET count = count + excluded.count",
+                use(day), use(connector), use(domain), use(view), use(outcome), use(cause),
+                use(count), now;
+        }
+        s << "DELETE FROM decision_counts WHERE day < ?", use(oldest), now;
+        s.commit();
+        succeeded_locked();
+        return true;
+    } catch (const Poco::Exception& e) {
+        try {
+            s.rollback();
+        } catch (...) {  // NOLINT(bugprone-empty-catch): the session is dropped below anyway
+        }
+        failed_locked("write counts", e.displayText());
+        return false;
+    }
+}
+
+std::optional<std::vector<report::CountRow>> SqliteStore::read_counts(const std::string& first_day,
+                                                                      const std::string& last_day) {
+    const std::lock_guard lock(mu_);
+    if (!ready_locked()) {
+        return std::nullopt;
+    }
+    try {
+        std::string first = first_day;
+        std::string last = last_day;
+        std::vector<std::string> day, connector, domain, view, outcome, cause;
+        std::vector<Poco::Int64> count;
+        db_->session << "SELECT day, connector, domain, view, outcome, cause, count"
+                        " FROM decision_counts WHERE day >= ? AND day <= ?"
+                        " ORDER BY day, connector, domain, view, outcome, cause",
+            use(first), use(last), into(day), into(connector), into(domain), into(view),
+            into(outcome), into(cause), into(count), now;
+        succeeded_locked();
+        std::vector<report::CountRow> out;
+        for (std::size_t i = 0; i < day.size(); ++i) {
+            const auto v = report::parse_view(view[i]);
+            const auto o = report::parse_outcome(outcome[i]);
+            if (!v || !o || count[i] < 0) {
+                continue;  // written by a later version: not ours to read
+            }
+            out.push_back(report::CountRow{{day[i], connector[i], domain[i], *v, *o, cause[i]},
+                                           static_cast<std::uint64_t>(count[i])});
+        }
+        return out;
+    } catch (const Poco::Exception& e) {
+        failed_locked("read counts", e.displayText());
+        return std::nullopt;
     }
 }
 

@@ -2,11 +2,14 @@
 // restarts: the cache is warmed from it at start and written behind the RCPT
 // path (core/cache/write_behind.hpp).
 //
-// On disk: a `meta` table holding `schema_version` and a `verdicts` table
+// On disk: a `meta` table holding `schema_version`, a `verdicts` table
 // keyed by domain with `expires` (unix seconds), `stored` (unix seconds) and
-// the record of encode_verdict(). WAL journal (readers never wait for the
-// writer), synchronous=NORMAL (a crash may lose the last writes of a cache,
-// never corrupt it), busy timeout 500 ms (another process holding the file).
+// the record of encode_verdict(), and (schema 2) a `policies` table of
+// MTA-STS policies, keyed by domain with `expires` and the policy record,
+// and (schema 2) `decision_counts`, the readiness counts (SPEC §11).
+// A schema 1 file gains those two tables and keeps its verdicts. WAL journal (readers never
+// wait for the writer), synchronous=NORMAL (a crash may lose the last writes of a cache, never
+// corrupt it), busy timeout 500 ms (another process holding the file).
 //
 // Failures, all logged in one line and counted in errors(), none fatal:
 //   - a file that is not a database or fails `PRAGMA quick_check` is moved
@@ -38,7 +41,7 @@ namespace dsm::cache {
 
 class SqliteStore final : public Store {
   public:
-    static constexpr int kSchemaVersion = 1;
+    static constexpr int kSchemaVersion = 2;
 
     // `path` is absolute; its directory is created when missing. Never
     // throws: a store that cannot be opened yet is unhealthy and retries.
@@ -56,6 +59,15 @@ class SqliteStore final : public Store {
     // One transaction for the batch; expired verdicts are skipped, and
     // expired rows are deleted every 10 minutes.
     void put(const std::vector<StoredVerdict>& verdicts) override;
+    std::optional<std::string> get_policy(const std::string& domain) override;
+    void put_policy(const std::string& domain, const std::string& record,
+                    std::chrono::system_clock::time_point expires) override;
+    bool erase(const std::string& domain) override;
+    // One transaction: UPSERT every row, then delete days before the last
+    // `keep_days`.
+    bool add_counts(const std::vector<report::CountRow>& rows, unsigned keep_days) override;
+    std::optional<std::vector<report::CountRow>> read_counts(const std::string& first_day,
+                                                             const std::string& last_day) override;
     [[nodiscard]] bool healthy() const override { return healthy_.load(); }
     [[nodiscard]] std::uint64_t errors() const override { return errors_.load(); }
 

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "core/report/count_key.hpp"
 #include "core/util/result.hpp"
 #include "core/verdict/verdict.hpp"
 
@@ -40,6 +41,31 @@ class Store {
     virtual std::optional<StoredVerdict> get(const std::string& domain) = 0;
     // Stores (replaces) verdicts; expired ones may be dropped.
     virtual void put(const std::vector<StoredVerdict>& verdicts) = 0;
+    // MTA-STS policies (RFC 8461 §3.3, §5.1), kept apart from verdicts since
+    // they live for their max_age, not a DNS TTL. `record` is opaque here
+    // (core/cache/policy_store.hpp encodes it). get_policy gives the
+    // unexpired record of `domain`, if any; put_policy stores (replaces) it
+    // until `expires`. Same failure contract as verdicts.
+    virtual std::optional<std::string> get_policy(const std::string& domain) = 0;
+    virtual void put_policy(const std::string& domain, const std::string& record,
+                            std::chrono::system_clock::time_point expires) = 0;
+    // Deletes the verdict and the policy of `domain` (control `flush`, SPEC
+    // §8). False when the store failed (nothing or part deleted).
+    virtual bool erase(const std::string& domain) = 0;
+    // Readiness counts (SPEC §11). add_counts adds each row's count to what
+    // the store holds for its key (a fleet's milters add up) and forgets
+    // days before the last `keep_days` UTC days ([report] days); false when
+    // the store failed (the caller keeps the counts and tries again).
+    // read_counts gives the summed rows of the days first_day..last_day
+    // (YYYY-MM-DD, inclusive), nullopt when the store failed. A store that
+    // keeps no counts answers false / nullopt.
+    virtual bool add_counts(const std::vector<report::CountRow>& /*rows*/, unsigned /*keep_days*/) {
+        return false;
+    }
+    virtual std::optional<std::vector<report::CountRow>> read_counts(
+        const std::string& /*first_day*/, const std::string& /*last_day*/) {
+        return std::nullopt;
+    }
     // False while the backing store is failing (for logs and metrics).
     [[nodiscard]] virtual bool healthy() const = 0;
     // Errors so far (for metrics).

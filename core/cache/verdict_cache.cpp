@@ -209,6 +209,54 @@ VerdictCache::VerdictPtr VerdictCache::peek(const std::string& domain) const {
     return it->second.verdict;
 }
 
+std::optional<VerdictCache::Inspection> VerdictCache::inspect(const std::string& domain) const {
+    const auto now = clock_->now();
+    Shard& shard = shard_for(domain);
+    std::lock_guard lock(shard.mu);
+    auto it = shard.map.find(domain);
+    if (it == shard.map.end()) {
+        return std::nullopt;
+    }
+    const Entry& e = it->second;
+    Inspection out;
+    out.verdict = e.verdict;
+    out.lookup_running = e.flight != nullptr;
+    if (e.verdict) {
+        out.age = std::chrono::duration_cast<std::chrono::seconds>(now - e.stored);
+        out.left = std::chrono::duration_cast<std::chrono::seconds>(e.expires - now);
+        out.stale = now >= e.expires && usable_stale(e, now) != nullptr;
+    }
+    return out;
+}
+
+bool VerdictCache::forget(const std::string& domain, bool look_up_again) {
+    const auto now = clock_->now();
+    Shard& shard = shard_for(domain);
+    std::shared_ptr<Flight> flight;
+    bool had = false;
+    {
+        std::lock_guard lock(shard.mu);
+        if (auto it = shard.map.find(domain); it != shard.map.end()) {
+            shard.lru.erase(it->second.lru);
+            shard.map.erase(it);
+            had = true;
+        }
+        if (look_up_again) {
+            // Under the same lock: a lookup disowned above cannot slip its
+            // old answer in between.
+            Entry& e = entry_for(shard, domain);
+            e.last_used = now;
+            e.flight = std::make_shared<Flight>(now);
+            flight = e.flight;
+            evict_if_full(shard);
+        }
+    }
+    if (flight) {
+        start_lookup(domain, flight);
+    }
+    return had;
+}
+
 verdict::DomainVerdict VerdictCache::compute_or_load(
     const std::string& domain,
     std::optional<std::chrono::system_clock::time_point>* stored_expiry) {
@@ -241,7 +289,7 @@ void VerdictCache::run_lookup(const std::string& domain, const std::shared_ptr<F
         expires = clock_->now() + to_clock(*stored_expiry - clock_->wall());
     }
     const auto wall = clock_->wall();
-    const bool served = store_result(domain, result, expires, flight->started);
+    const bool served = store_result(domain, result, expires, flight);
     // SPEC §6: every verdict is stored, errors included (with error_ttl), so
     // that a restart or a fleet member answers as this milter does; but the
     // store holds what the cache serves: a failed refresh that left a good
@@ -261,7 +309,7 @@ void VerdictCache::run_lookup(const std::string& domain, const std::shared_ptr<F
 
 bool VerdictCache::store_result(const std::string& domain, VerdictPtr result,
                                 std::optional<Clock::time_point> expires_override,
-                                Clock::time_point started) {
+                                const std::shared_ptr<Flight>& flight) {
     const auto now = clock_->now();
     Shard& shard = shard_for(domain);
     std::lock_guard lock(shard.mu);
@@ -271,10 +319,12 @@ bool VerdictCache::store_result(const std::string& domain, VerdictPtr result,
         Entry& e = entry_for(shard, domain);
         e.last_used = now;
         it = shard.map.find(domain);
+    } else if (it->second.flight && it->second.flight != flight) {
+        return false;  // forgotten (flush) and looked up again: that lookup decides
     }
     Entry& e = it->second;
     e.flight.reset();
-    e.last_lookup = now - started;
+    e.last_lookup = now - flight->started;
     if (result->is_error() && usable_stale(e, now)) {
         // Keep the good verdict (stale) and retry the refresh after error_ttl.
         e.retry_at = now + to_clock(settings_.error_ttl);

@@ -110,6 +110,22 @@ class VerdictCache {
     // The cached verdict if fresh, without starting a lookup.
     [[nodiscard]] VerdictPtr peek(const std::string& domain) const;
 
+    // What the cache holds for `domain` (control `show`, SPEC §8).
+    struct Inspection {
+        VerdictPtr verdict;            // null while its first lookup runs
+        std::chrono::seconds age{0};   // since it was put here
+        std::chrono::seconds left{0};  // of its lifetime; negative once expired
+        bool stale = false;            // expired, still served (within stale_ttl)
+        bool lookup_running = false;
+    };
+    [[nodiscard]] std::optional<Inspection> inspect(const std::string& domain) const;
+
+    // Drops `domain` (control `flush`, SPEC §8) and, with `look_up_again`,
+    // starts a fresh lookup at once (get() joins it); a lookup still running
+    // for it is then disowned: its result is not kept, so an answer computed
+    // before the flush cannot land after it. True if there was an entry.
+    bool forget(const std::string& domain, bool look_up_again);
+
     // Puts a verdict with the wall-clock end of its lifetime (loading a store
     // at start). Expired ones are ignored.
     void insert(const verdict::DomainVerdict& v, std::chrono::system_clock::time_point expires);
@@ -156,7 +172,8 @@ class VerdictCache {
     // Puts a finished lookup's result into its entry; false when the entry
     // kept its good verdict instead (a failed refresh, served stale).
     bool store_result(const std::string& domain, VerdictPtr result,
-                      std::optional<Clock::time_point> expires_override, Clock::time_point started);
+                      std::optional<Clock::time_point> expires_override,
+                      const std::shared_ptr<Flight>& flight);
     [[nodiscard]] std::chrono::seconds lifetime(const verdict::DomainVerdict& v) const;
     [[nodiscard]] Clock::time_point refresh_point(Clock::time_point from, Clock::time_point expires,
                                                   Clock::duration last_lookup) const;

@@ -73,12 +73,21 @@ struct RcptSettings {
     std::chrono::milliseconds lookup_timeout{3000};
 };
 
+// SPEC §11: how many UTC days of readiness counts the store keeps.
+struct ReportSettings {
+    unsigned days = 30;
+};
+
 struct PolicyMapSettings {
     std::string listen;  // inet:HOST:PORT or unix:PATH
 };
 
 struct MetricsSettings {
     std::string listen;  // HOST:PORT
+};
+
+struct ControlSettings {
+    std::string socket;  // unix:/PATH (SPEC §8)
 };
 
 struct Config {
@@ -90,8 +99,10 @@ struct Config {
     CacheSettings cache;
     PrefetchSettings prefetch;
     RcptSettings rcpt;
+    ReportSettings report;
     std::optional<PolicyMapSettings> policy_map;  // section present
     std::optional<MetricsSettings> metrics;       // section present
+    std::optional<ControlSettings> control;       // section present
     ConnectorTable connectors;
 };
 

@@ -132,6 +132,8 @@ const std::vector<SectionSpec>& schema() {
         {"rcpt",
          {key("lookup_timeout_ms", &C::rcpt, &RcptSettings::lookup_timeout, ms_in(0, 60000))},
          {}},
+        // SPEC §11: a year and a day at most (a leap year's report).
+        {"report", {key("days", &C::report, &ReportSettings::days, uint_in<unsigned>(1, 366))}, {}},
         // Present means on: Loader::settings() creates the optional first.
         {"policy_map",
          {{"listen",
@@ -147,6 +149,13 @@ const std::vector<SectionSpec>& schema() {
                                   "HOST:PORT, e.g. 127.0.0.1:9464");
            }}},
          "listen"},
+        {"control",
+         {{"socket",
+           [](std::string_view v, Config& c) {
+               return set_scheme_checked(v, c.control->socket, is_unix_socket,
+                                         "unix:/PATH, e.g. unix:/run/dane-sts-milter/control.sock");
+           }}},
+         "socket"},
     };
     return s;
 }
@@ -321,15 +330,18 @@ std::optional<Error> Loader::section(const Section& s) {
     }
     return error_at(path_, s.line, s.name, {},
                     "unknown section; expected milter, resolver, sts, probe, cache, prefetch, "
-                    "rcpt, policy_map, metrics or connector.NAME");
+                    "rcpt, report, policy_map, metrics, control or connector.NAME");
 }
 
 std::optional<Error> Loader::settings(const Section& s, const SectionSpec& spec) {
-    // The presence of [policy_map] or [metrics] switches the feature on.
+    // The presence of [policy_map], [metrics] or [control] switches the
+    // feature on.
     if (spec.name == "policy_map") {
         config_.policy_map.emplace();
     } else if (spec.name == "metrics") {
         config_.metrics.emplace();
+    } else if (spec.name == "control") {
+        config_.control.emplace();
     }
     bool required_seen = spec.required.empty();
     for (const Entry& e : s.entries) {

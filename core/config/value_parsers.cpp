@@ -385,6 +385,10 @@ bool is_policy_map_listen(std::string_view v) {
     return starts_with_i(v, "inet:") && is_host_port(v.substr(5));
 }
 
+bool is_unix_socket(std::string_view v) {
+    return starts_with_i(v, "unix:") && is_absolute_path(v.substr(5));
+}
+
 // ---- connector values -------------------------------------------------------
 
 Problem parse_patterns(std::string_view v, std::vector<DomainPattern>& out) {

@@ -69,6 +69,8 @@ bool is_header_name(std::string_view v);
 bool is_user_name(std::string_view v);
 // inet:HOST:PORT | unix:/PATH
 bool is_policy_map_listen(std::string_view v);
+// unix:/ABSOLUTE/PATH ([control] socket).
+bool is_unix_socket(std::string_view v);
 
 // ---- setters ----------------------------------------------------------------
 

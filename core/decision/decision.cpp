@@ -179,7 +179,7 @@ Decision decide(const config::Connector& c, const verdict::DomainVerdict& v) {
                             b.who(), v.domain));
         }
         if (v.dane == DaneField::unusable) {
-            // Row 6: RFC 7672 §2.3: unusable TLSA records still demand TLS.
+            // Row 6: RFC 7672 §2.2, §3.1: unusable TLSA records still demand TLS.
             if (c.dane == DaneMode::opportunistic) {
                 return b.accept(6, Require::encrypt);
             }

@@ -41,10 +41,40 @@
 // for require=sts, TEMP for every refusal (a reject too: PERM would let the
 // mail out), and NOTFOUND for the rest. Postfix's dane-only, encrypt and may
 // mean nothing to Sendmail; its own DANE (confDANE) is separate.
+//
+// Postfix 3.10's TLSRPT support (map name "postfix-tlsrpt", SPEC §7). Read
+// from Postfix's own sources (vdukhovni/postfix: proto/TLSRPT_README.html
+// "MTA-STS Support via smtp_tls_policy_maps", src/smtp/smtp_tls_policy.c
+// tls_policy_lookup_one(), src/tls/tlsrpt_wrapper.c,
+// src/smtp/smtp_tlsrpt.c):
+//   - An STS plugin's answer may add policy_type, policy_domain, policy_ttl
+//     (seconds Postfix's SMTP client caches the answer), mx_host_pattern
+//     (one per policy "mx:" line, as written, "*." included) and
+//     policy_string (one per policy line, in "{ policy_string = ... }"
+//     because the value has spaces). An unknown attribute or value makes the
+//     whole policy invalid: the delivery is deferred ("4.7.5 client TLS
+//     configuration problem").
+//   - policy_type accepts only "sts" and "no-policy-found", and these
+//     attributes are "an error" for a non-STS policy. So only the require=sts
+//     answer carries them. dane-only stays as it is: Postfix reports DANE
+//     itself, with the TLSA records it looked up (policy type tlsa). may,
+//     encrypt, NOTFOUND, TEMP and PERM stay as they are too.
+//   - With policy_type=sts, smtp_tlsrpt.c reads the policy_string and
+//     mx_host_pattern lists without checking that they exist: the answer
+//     always has both (a secure answer has at least one usable pattern).
+//   - policy_failure (sts-policy-fetch-error, sts-policy-invalid,
+//     sts-webpki-invalid, validation-failure) would make Postfix connect and
+//     then fail the policy, but smtp_tlsrpt.c leaves forcing that failure as
+//     a TODO. A refusal therefore stays TEMP (never weaker than RCPT's
+//     promise), and is reported by the milter's own TLSRPT sender (SPEC §12).
+//   - Postfix gives up on replies over 100000 octets (dict_sockmap.c). An
+//     answer whose attributes would pass kMaxTlsrptAnswer goes out without
+//     them: the same enforcement, only unreported.
 #include "core/policymap/policy_answer.hpp"
 
 #include <algorithm>
 #include <cstddef>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -67,6 +97,9 @@ constexpr int kRowNullMx = 2;
 constexpr std::size_t kMaxReasonLength = 400;
 
 constexpr std::string_view kNotFound = "NOTFOUND ";
+
+// Well below dict_sockmap.c's 100000-octet limit on a reply.
+constexpr std::size_t kMaxTlsrptAnswer = 65536;
 
 // One printable US-ASCII line: the reason ends up in Postfix's log via
 // printable() and must not break the reply.
@@ -98,40 +131,76 @@ char lower(char c) {
     return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
 }
 
+// The policy's mx patterns that may go into an answer: lower case, valid
+// (RFC 8461 §3.2, so that nothing from the network can add an attribute to
+// the policy), repeats dropped, in policy order, "*." kept.
+std::vector<std::string> usable_patterns(const std::vector<std::string>& patterns) {
+    std::vector<std::string> out;
+    for (const auto& p : patterns) {
+        std::string lp(p.size(), '\0');
+        std::transform(p.begin(), p.end(), lp.begin(), lower);
+        if (sts::valid_mx_pattern(lp) && std::find(out.begin(), out.end(), lp) == out.end()) {
+            out.push_back(std::move(lp));
+        }
+    }
+    return out;
+}
+
 // As postfix-mta-sts-resolver answers an enforce policy: "OK secure
 // match=<patterns> servername=hostname", each pattern with its leading "*"
 // dropped (Postfix's secure level reads ".example.com" as "any sub-domain"),
 // joined by ":" (smtp_tls_policy.c splits `match` on ":"). servername=hostname
-// sends SNI with the MX name, as RFC 8461 §4.1 relies on. Patterns are
-// re-checked (RFC 8461 §3.2) so that nothing from the network can add an
-// attribute to the policy; repeats are dropped, the order is kept. Empty when
-// no pattern is usable.
+// sends SNI with the MX name, as RFC 8461 §4.1 relies on. Empty when no
+// pattern is usable.
 std::string secure_answer(const std::vector<std::string>& patterns) {
-    std::vector<std::string> match;
-    for (const auto& p : patterns) {
-        std::string lp(p.size(), '\0');
-        std::transform(p.begin(), p.end(), lp.begin(), lower);
-        if (!sts::valid_mx_pattern(lp)) {
-            continue;
-        }
-        if (lp.starts_with("*.")) {
-            lp.erase(0, 1);
-        }
-        if (std::find(match.begin(), match.end(), lp) == match.end()) {
-            match.push_back(std::move(lp));
-        }
-    }
-    if (match.empty()) {
+    const auto usable = usable_patterns(patterns);
+    if (usable.empty()) {
         return {};
     }
     std::string out = "OK secure match=";
-    for (std::size_t i = 0; i < match.size(); ++i) {
+    for (std::size_t i = 0; i < usable.size(); ++i) {
         if (i > 0) {
             out += ':';
         }
-        out += match[i];
+        // "*.example.com" -> ".example.com"; no two valid patterns meet here.
+        out += usable[i].starts_with("*.") ? usable[i].substr(1) : usable[i];
     }
     out += " servername=hostname";
+    return out;
+}
+
+// The attributes Postfix 3.10's TLSRPT support reads (TLSRPT_README.html),
+// for the enforce policy of `verdict`: the answer's policy strings are the
+// policy's lines as RFC 8460 §4.3 policy-string shows them ("version:
+// STSv1", "mode: enforce", "mx: ...", "max_age: N"), from the verdict, and
+// max_age from `tlsrpt.policy` when that is the same policy. Empty when no
+// pattern is usable (the caller then has no secure answer either).
+std::string tlsrpt_attributes(const verdict::DomainVerdict& verdict,
+                              const std::vector<std::string>& patterns,
+                              const TlsrptExtras& tlsrpt) {
+    const auto usable = usable_patterns(patterns);
+    if (usable.empty()) {
+        return {};
+    }
+    std::string out = " policy_type=sts policy_domain=" + verdict.domain;
+    if (tlsrpt.ttl && tlsrpt.ttl->count() > 0) {
+        out += " policy_ttl=" + std::to_string(tlsrpt.ttl->count());
+    }
+    for (const auto& p : usable) {
+        out += " mx_host_pattern=" + p;
+    }
+    const std::string_view mode = verdict::to_string(verdict.sts);
+    out += " { policy_string = version: STSv1 }";
+    out += " { policy_string = mode: ";
+    out += mode;
+    out += " }";
+    for (const auto& p : usable) {
+        out += " { policy_string = mx: " + p + " }";
+    }
+    const auto& policy = tlsrpt.policy;
+    if (policy && sts::to_string(policy->mode) == mode && usable_patterns(policy->mx) == usable) {
+        out += " { policy_string = max_age: " + std::to_string(policy->max_age) + " }";
+    }
     return out;
 }
 
@@ -177,11 +246,15 @@ std::string answer_for(const config::Connector& connector, const verdict::Domain
 }  // namespace
 
 MapClient map_client(std::string_view map_name) {
-    return map_name == "sts" ? MapClient::sendmail_sts : MapClient::postfix;
+    if (map_name == "sts") {
+        return MapClient::sendmail_sts;
+    }
+    return map_name == kTlsrptMapName ? MapClient::postfix_tlsrpt : MapClient::postfix;
 }
 
 std::string policy_answer(const config::Connector& connector, const verdict::DomainVerdict& verdict,
-                          const std::vector<std::string>& sts_mx_patterns, MapClient client) {
+                          const std::vector<std::string>& sts_mx_patterns, MapClient client,
+                          const TlsrptExtras& tlsrpt) {
     const Decision d = decision::decide(connector, verdict);
     std::string answer = answer_for(connector, verdict, d, sts_mx_patterns);
     // Test mode: RCPT accepted and only reported; the map must not enforce it.
@@ -193,6 +266,12 @@ std::string policy_answer(const config::Connector& connector, const verdict::Dom
             answer.replace(0, 4, "TEMP");
         } else if (answer.starts_with("OK ") && !answer.starts_with("OK secure ")) {
             answer = std::string(kNotFound);
+        }
+    }
+    if (client == MapClient::postfix_tlsrpt && answer.starts_with("OK secure ")) {
+        const auto attributes = tlsrpt_attributes(verdict, sts_mx_patterns, tlsrpt);
+        if (answer.size() + attributes.size() <= kMaxTlsrptAnswer) {
+            answer += attributes;
         }
     }
     return answer;

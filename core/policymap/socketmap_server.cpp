@@ -28,6 +28,7 @@
 #include <utility>
 
 #include "core/policymap/netstring.hpp"
+#include "core/util/unix_socket.hpp"
 
 namespace dsm::policymap {
 
@@ -112,26 +113,6 @@ Result<Endpoint> parse_listen(std::string_view listen) {
     e.host = std::string(host);
     e.port = static_cast<std::uint16_t>(value);
     return e;
-}
-
-// A stale socket file (a previous run that did not clean up) is removed; a
-// live one (something accepts on it) or any other file is left alone.
-void clear_unix_path(const std::string& path) {
-    struct stat st {};
-    if (::lstat(path.c_str(), &st) != 0) {
-        return;  // nothing there (or bind() will say why)
-    }
-    if (!S_ISSOCK(st.st_mode)) {
-        throw std::runtime_error(path + " exists and is not a socket");
-    }
-    try {
-        Poco::Net::StreamSocket probe;
-        probe.connect(Poco::Net::SocketAddress(Poco::Net::SocketAddress::UNIX_LOCAL, path));
-    } catch (const Poco::Exception&) {
-        ::unlink(path.c_str());  // nobody listens: stale
-        return;
-    }
-    throw std::runtime_error(path + " is in use by another process");
 }
 
 // What the connections share with the server; outlives both (shared_ptr).
@@ -344,7 +325,9 @@ SocketmapServer::SocketmapServer(const std::string& listen, Handler handler, uns
     try {
         Poco::Net::ServerSocket& socket = impl_->listener;
         if (impl_->endpoint.is_unix) {
-            clear_unix_path(impl_->endpoint.path);
+            if (auto cleared = util::clear_stale_unix_socket(impl_->endpoint.path); !cleared) {
+                throw std::runtime_error(cleared.error());
+            }
             socket.bind(Poco::Net::SocketAddress(Poco::Net::SocketAddress::UNIX_LOCAL,
                                                  impl_->endpoint.path),
                         false, false);

@@ -3,6 +3,7 @@
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
@@ -103,7 +104,15 @@ ProbeOutcome classify_verify_error(long error, Mode mode) {
 TlsVerifier::TlsVerifier(const std::string& ca_file) {
     ERR_clear_error();
     dane_ctx_.reset(SSL_CTX_new(TLS_client_method()));
-    if (!dane_ctx_ || SSL_CTX_dane_enable(dane_ctx_.get()) <= 0) {
+    // RFC 7671 §9 (RFC 7672 §5), digest algorithm agility: for one usage and
+    // selector, records of a weaker matching type are ignored once a stronger
+    // one is published, so a SHA2-256 record cannot rescue a SHA2-512 record
+    // that does not match. OpenSSL compares the ordinals given here (larger is
+    // stronger; Full(0) is never skipped); SSL_CTX_dane_enable installs these
+    // very values, set again so that the rule does not rest on a default.
+    if (!dane_ctx_ || SSL_CTX_dane_enable(dane_ctx_.get()) <= 0 ||
+        SSL_CTX_dane_mtype_set(dane_ctx_.get(), EVP_sha256(), 1, 1) <= 0 ||
+        SSL_CTX_dane_mtype_set(dane_ctx_.get(), EVP_sha512(), 2, 2) <= 0) {
         dane_ctx_error_ = "cannot set up OpenSSL for DANE: " + openssl_errors();
         dane_ctx_.reset();
     }
@@ -131,9 +140,16 @@ SslPtr TlsVerifier::new_ssl(const TlsTarget& target, ProbeResult& r) const {
     SslPtr ssl(SSL_new(ctx));
     bool ok = ssl != nullptr;
     // RFC 6125 §6.4.3 as RFC 7672 §3.2.3 and RFC 8461 §4.2 apply it: a
-    // wildcard only as the whole left-most label.
+    // wildcard only as the whole left-most label. Which names count differs:
+    // RFC 8461 §4.2 matches the MX name against the subjectAltName DNS-IDs
+    // only, so WebPKI never falls back to the subject CN (OpenSSL would when
+    // a certificate has no DNS SAN). RFC 7672 §3.2.3 lets DANE-TA(2) consider
+    // the CN-ID when no DNS-ID is present: DANE keeps OpenSSL's fallback.
     if (ok) {
-        SSL_set_hostflags(ssl.get(), X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+        SSL_set_hostflags(ssl.get(), target.mode == Mode::dane
+                                         ? X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS
+                                         : X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS |
+                                               X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
     }
     if (ok && target.mode == Mode::dane) {
         // RFC 7672 §8.1: SNI carries the TLSA base domain; SSL_dane_enable

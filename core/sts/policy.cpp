@@ -325,6 +325,17 @@ std::string_view to_string(PolicyMode m) {
     return "unknown";
 }
 
+std::string format_policy(const Policy& p) {
+    std::string out = "version: STSv1\nmode: ";
+    out += to_string(p.mode);
+    out += '\n';
+    for (const auto& mx : p.mx) {
+        out += "mx: " + mx + '\n';
+    }
+    out += "max_age: " + std::to_string(p.max_age) + '\n';
+    return out;
+}
+
 Result<Policy> parse_policy(std::string_view body) {
     if (body.empty()) {
         return Error{"empty policy: expected \"version: STSv1\" on line 1"};

@@ -36,4 +36,8 @@ struct Policy {
 // fetcher's (kMaxPolicySize). Pure and thread-safe.
 Result<Policy> parse_policy(std::string_view body);
 
+// The policy as a policy file (§3.2, LF line ends) that parse_policy() reads
+// back to the same Policy: how stores keep a fetched policy.
+std::string format_policy(const Policy& p);
+
 }  // namespace dsm::sts

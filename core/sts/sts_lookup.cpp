@@ -1,6 +1,7 @@
 #include "core/sts/sts_lookup.hpp"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "core/dns/rdata.hpp"
 #include "core/sts/mx_pattern.hpp"
@@ -88,6 +89,23 @@ std::string fetch_failure(const StsFacts& f) {
     return "no policy";
 }
 
+// §3.3: the administrator hears of a failed refresh of a policy in force
+// (one line per failed fetch; retries are 5 minutes apart), unless the policy
+// is mode none, which protects nothing.
+void warn_failed_refresh(const StsFacts& f, const PolicyCache::Entry& cached,
+                         std::chrono::steady_clock::time_point now) {
+    if (cached.policy.mode == PolicyMode::none) {
+        return;
+    }
+    const auto left = std::chrono::duration_cast<std::chrono::seconds>(cached.expires() - now);
+    spdlog::warn(
+        "sts_refresh=failed domain={} mode={} cached_id={} txt_id={} expires_in={}s "
+        "error=\"{}\"",
+        f.domain, to_string(cached.policy.mode), cached.id,
+        f.discovery.kind == TxtDiscovery::Kind::found ? f.discovery.id : "-", left.count(),
+        fetch_failure(f));
+}
+
 void classify(StsFacts& f, const std::vector<std::string>& mx_hosts) {
     const Policy& p = *f.policy;
     for (const auto& host : mx_hosts) {
@@ -160,7 +178,7 @@ StsFacts lookup_sts(dns::Resolver& resolver, PolicyFetcher& fetcher, PolicyCache
             f.why = f.discovery.why.empty() ? "no MTA-STS TXT record" : f.discovery.why;
             return f;
         }
-    } else if (cached && cached->id == f.discovery.id) {
+    } else if (cached && cached->id == f.discovery.id && !cached->refresh_due(now)) {
         use_cached();  // §3.3: same id, the cached policy is current
     } else if (cache.failed_recently(domain, f.discovery.id, now)) {
         f.fetch_skipped_after_failure = true;
@@ -178,9 +196,11 @@ StsFacts lookup_sts(dns::Resolver& resolver, PolicyFetcher& fetcher, PolicyCache
         return f;
     }
     classify(f, mx_hosts);
-    if (f.policy_from_cache && f.discovery.kind == TxtDiscovery::Kind::found &&
-        f.discovery.id != f.policy_id) {
+    if (f.policy_from_cache && (f.fetch || f.fetch_skipped_after_failure)) {
         f.why += "; refreshing it failed: " + fetch_failure(f);
+        if (f.fetch) {
+            warn_failed_refresh(f, *cached, now);
+        }
     }
     return f;
 }

@@ -29,15 +29,16 @@ probe.enabled probe.port probe.timeout_ms
 cache.store cache.max_entries cache.min_ttl cache.max_ttl cache.error_ttl cache.stale_ttl
 prefetch.concurrency prefetch.refresh_ahead prefetch.active_window prefetch.warm_list
 rcpt.lookup_timeout_ms
+report.days
 policy_map.listen
-metrics.listen
+metrics.listen control.socket
 connector.recipient_domains connector.sender_domains connector.mode connector.dane
 connector.mta_sts connector.on_failure connector.test_mode connector.tags
 "
 keys=$(printf '%s' "$keys" | tr -s ' \n' '  ')
 set -f # tags and keys are words, never globs
 # SPEC §8.
-flags="-c -n --version --check --json -h --help"
+flags="-c -n --version --check --json --control --report --connector --days -h --help"
 
 # The part of milter.conf(5) that documents SECTION: from ".SS [SECTION]" (for
 # connectors ".SH CONNECTORS") to the next heading, roff's \- made plain.

@@ -264,6 +264,82 @@ BOOST_AUTO_TEST_CASE(dane_ta_wrong_name_is_host_mismatch) {
     BOOST_TEST(r.peer_subject == "CN=wrong.dane-ta.test");
 }
 
+// RFC 7672 §3.2.3 (RFC 6125 §6.4.3): in DANE-TA name checks a wildcard
+// stands for exactly one whole left-most label. The 127.0.40.13 leaf (chain
+// to the same TA as dane-ta) has the SAN *.dane-ta.test: it names
+// mx.dane-ta.test, but not mx.sub.dane-ta.test (two labels).
+BOOST_AUTO_TEST_CASE(dane_ta_wildcard_stands_for_one_whole_label) {
+    auto p = prober();
+    const ProbeResult r = dane("dane-ta-wildcard", *p);
+    BOOST_TEST(r.outcome == ProbeOutcome::verified);
+    BOOST_TEST(r.verify_error == 0);
+    BOOST_TEST(r.peer_subject == "CN=*.dane-ta.test");
+    BOOST_TEST(r.matched_tlsa == upper(tlsa_of("dane-ta-wildcard").front().to_string()));
+    const ProbeResult two = dane("dane-ta-wildcard-2labels", *p);
+    BOOST_TEST(get("dane-ta-wildcard-2labels").host == "mx.sub.dane-ta.test");
+    BOOST_TEST(two.outcome == ProbeOutcome::certificate_host_mismatch);
+    BOOST_TEST(two.verify_error == kHostnameMismatch);
+    BOOST_TEST(two.peer_subject == "CN=*.dane-ta.test");
+}
+
+// ...never for part of one: SAN m*.dane-ta.test does not name mx.dane-ta.test
+// (X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS; OpenSSL alone would accept it).
+BOOST_AUTO_TEST_CASE(dane_ta_partial_wildcard_is_host_mismatch) {
+    auto p = prober();
+    const ProbeResult r = dane("dane-ta-partwild", *p);
+    BOOST_TEST(r.outcome == ProbeOutcome::certificate_host_mismatch);
+    BOOST_TEST(r.verify_error == kHostnameMismatch);
+    BOOST_TEST(r.peer_subject == "CN=m*.dane-ta.test");
+    BOOST_TEST(r.matched_tlsa.empty());
+}
+
+// RFC 7672 §3.2.3: the CN-ID counts when a certificate has no DNS-ID, so a
+// DANE-TA leaf with CN=mx.dane-ta.test and no SAN is accepted (unlike
+// WebPKI, RFC 8461 §4.2: probe_webpki/san_less_certificate_is_host_mismatch).
+BOOST_AUTO_TEST_CASE(dane_ta_san_less_certificate_matches_by_cn) {
+    auto p = prober();
+    const ProbeResult r = dane("dane-ta-nosan", *p);
+    BOOST_TEST(r.outcome == ProbeOutcome::verified);
+    BOOST_TEST(r.peer_subject == "CN=mx.dane-ta.test");
+}
+
+// RFC 7671 §9 (RFC 7672 §5), digest algorithm agility: with a SHA2-512
+// record published for usage 3 selector 1, the SHA2-256 record of the same
+// usage and selector is ignored, even though it matches. 127.0.20.1
+// presents the key of dane-ee (3 1 1); dane-ee-sha512-wrong is a 3 1 2
+// digest of no key.
+BOOST_AUTO_TEST_CASE(weaker_digest_is_ignored_when_a_stronger_one_is_published) {
+    auto p = prober();
+    const Case& ee = get("dane-ee");
+    const TlsaRecord sha256 = *ee.tlsa;
+    const TlsaRecord wrong512 = *get("dane-ee-sha512-wrong").tlsa;
+    BOOST_TEST_REQUIRE(sha256.mtype == 1);
+    BOOST_TEST_REQUIRE(wrong512.mtype == 2);
+    BOOST_TEST_REQUIRE((wrong512.usage == sha256.usage && wrong512.selector == sha256.selector));
+    // Alone, each does what it says.
+    BOOST_TEST(dane("dane-ee", *p).outcome == ProbeOutcome::verified);
+    BOOST_TEST(dane("dane-ee-sha512-wrong", *p).outcome == ProbeOutcome::validation_failure);
+    // Together, in either order: the right SHA2-256 digest does not count.
+    for (const auto& rrset :
+         {std::vector<TlsaRecord>{sha256, wrong512}, std::vector<TlsaRecord>{wrong512, sha256}}) {
+        const ProbeResult r = logged(p->probe_dane(ee.host, ee.address, rrset));
+        BOOST_TEST(r.outcome == ProbeOutcome::validation_failure);
+        BOOST_TEST(r.verify_error == kDaneNoMatch);
+        BOOST_TEST(r.matched_tlsa.empty());
+    }
+    // The right SHA2-512 digest next to it: that one matches.
+    const ProbeResult both =
+        logged(p->probe_dane(ee.host, ee.address, {sha256, *get("dane-ee-sha512").tlsa}));
+    BOOST_TEST(both.outcome == ProbeOutcome::verified);
+    BOOST_TEST(both.matched_tlsa == upper(get("dane-ee-sha512").tlsa->to_string()));
+    // Agility is per usage and selector: a matching 3 0 1 (selector 0) still
+    // counts next to the wrong 3 1 2.
+    const ProbeResult other_selector =
+        logged(p->probe_dane(ee.host, ee.address, {wrong512, *get("dane-ee-cert").tlsa}));
+    BOOST_TEST(other_selector.outcome == ProbeOutcome::verified);
+    BOOST_TEST(other_selector.matched_tlsa.rfind("3 0 1 ", 0) == 0U);
+}
+
 // A 2 0 1 record naming a certificate that is not in the chain: with the
 // TLSA records as the only trust anchors, nothing matches.
 BOOST_AUTO_TEST_CASE(dane_ta_other_anchor_is_validation_failure) {
@@ -410,6 +486,40 @@ BOOST_AUTO_TEST_CASE(unknown_ca_is_not_trusted) {
     BOOST_TEST(webpki("webpki-unknownca", *p).outcome == ProbeOutcome::certificate_not_trusted);
 }
 
+// RFC 8461 §4.2: the MX name must be a subjectAltName DNS-ID. The leaf on
+// 127.0.40.24 (trusted CA, valid dates) has CN=mx.sts-probe-nosan.test and
+// no SAN: OpenSSL would fall back to the CN without
+// X509_CHECK_FLAG_NEVER_CHECK_SUBJECT.
+BOOST_AUTO_TEST_CASE(san_less_certificate_is_host_mismatch) {
+    auto p = prober();
+    const ProbeResult r = webpki("sts-probe-nosan", *p);
+    BOOST_TEST(r.outcome == ProbeOutcome::certificate_host_mismatch);
+    BOOST_TEST(r.verify_error == kHostnameMismatch);
+    BOOST_TEST(r.peer_subject == "CN=mx.sts-probe-nosan.test");
+}
+
+// RFC 8461 §4.2 with RFC 6125 §6.4.3: SAN *.sts-probe-wildcard.test names
+// mx.sts-probe-wildcard.test (one whole label), not a.mx.sts-probe-wildcard.test.
+BOOST_AUTO_TEST_CASE(wildcard_san_stands_for_one_whole_label) {
+    auto p = prober();
+    const ProbeResult r = webpki("sts-probe-wildcard", *p);
+    BOOST_TEST(r.outcome == ProbeOutcome::verified);
+    BOOST_TEST(r.peer_subject == "CN=*.sts-probe-wildcard.test");
+    const ProbeResult two =
+        logged(p->probe_webpki("a.mx.sts-probe-wildcard.test", get("sts-probe-wildcard").address));
+    BOOST_TEST(two.outcome == ProbeOutcome::certificate_host_mismatch);
+    BOOST_TEST(two.verify_error == kHostnameMismatch);
+}
+
+// A partial wildcard (m*.sts-probe-partwild.test) names nothing.
+BOOST_AUTO_TEST_CASE(partial_wildcard_san_is_host_mismatch) {
+    auto p = prober();
+    const ProbeResult r = webpki("sts-probe-partwild", *p);
+    BOOST_TEST(r.outcome == ProbeOutcome::certificate_host_mismatch);
+    BOOST_TEST(r.verify_error == kHostnameMismatch);
+    BOOST_TEST(r.peer_subject == "CN=m*.sts-probe-partwild.test");
+}
+
 // A DANE-only certificate (self-signed) is not a WebPKI one.
 BOOST_AUTO_TEST_CASE(self_signed_is_not_trusted) {
     auto p = prober();
@@ -491,6 +601,11 @@ BOOST_AUTO_TEST_CASE(each_case_gives_its_result_type) {
         {"sts-probe-nostarttls", {ProbeOutcome::starttls_not_supported, "starttls-not-supported"}},
         // SPEC §5: not a failure, and no result type.
         {"sts-probe-refused", {ProbeOutcome::not_answering, ""}},
+        // RFC 8461 §4.2: DNS-IDs only, wildcards as whole left-most labels.
+        {"sts-probe-nosan", {ProbeOutcome::certificate_host_mismatch, "certificate-host-mismatch"}},
+        {"sts-probe-wildcard", {ProbeOutcome::verified, ""}},
+        {"sts-probe-partwild",
+         {ProbeOutcome::certificate_host_mismatch, "certificate-host-mismatch"}},
     };
     for (const auto& [name, expected] : want) {
         const Case& c = get(name);
@@ -576,6 +691,9 @@ BOOST_AUTO_TEST_CASE(sts_field_per_case) {
         {"sts-probe-nostarttls.test", ProbeOutcome::starttls_not_supported, "fail"},
         {"sts-probe-refused.test", ProbeOutcome::not_answering, "enforce"},
         {"sts-probe-testing.test", ProbeOutcome::certificate_host_mismatch, "testing"},
+        {"sts-probe-nosan.test", ProbeOutcome::certificate_host_mismatch, "fail"},
+        {"sts-probe-wildcard.test", ProbeOutcome::verified, "enforce"},
+        {"sts-probe-partwild.test", ProbeOutcome::certificate_host_mismatch, "fail"},
     };
     for (const auto& w : cases) {
         const auto facts = builder->lookup(w.domain, true);
@@ -607,6 +725,37 @@ BOOST_AUTO_TEST_CASE(only_eligible_non_dane_mxs) {
     }
     // Without MTA-STS validation, nothing is fetched or probed.
     BOOST_TEST(builder->lookup("sts-probe-wrongname.test", false).sts_probes.empty());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_FIXTURE_TEST_SUITE(probe_dane_verdicts, StsProbeStack)
+
+// RFC 7671 §9 through DNS: dane-agility.test publishes, for its MX on
+// 127.0.20.1, the right 3 1 1 record and a wrong 3 1 2 record (DNS test
+// bed). Both are usable, so the lookup alone says pass; the probe ignores the
+// weaker SHA2-256 record, nothing matches, and the verdict is dane=fail
+// (SPEC §4 row 5: 450 4.7.5, tlsa-invalid).
+BOOST_AUTO_TEST_CASE(weaker_digest_in_the_zone_does_not_verify) {
+    const auto facts = builder->lookup("dane-agility.test", false);
+    BOOST_TEST(to_string(facts.dane.dane) == "pass", facts.dane.why);
+    BOOST_TEST_REQUIRE(facts.dane.hosts.size() == 1U);
+    BOOST_TEST_REQUIRE(facts.dane.hosts.front().tlsa.size() == 1U);
+    const auto& records = facts.dane.hosts.front().tlsa.front().records;
+    BOOST_TEST_REQUIRE(records.size() == 2U);
+    BOOST_TEST_REQUIRE(facts.dane_probes.size() == 1U);
+    const ProbeResult& r = logged(facts.dane_probes.front());
+    BOOST_TEST(r.host == "mx.dane-agility.test");
+    BOOST_TEST(r.address == "127.0.20.1");
+    BOOST_TEST(r.outcome == ProbeOutcome::validation_failure);
+    BOOST_TEST(r.verify_error == kDaneNoMatch);
+    const auto v = dsm::verdict::verdict_from_facts(facts, clock.wall());
+    BOOST_TEST(std::string(dsm::verdict::to_string(v.dane)) == "fail");
+    BOOST_TEST(v.dane_why ==
+                   "no DANE MX presented a certificate matching its TLSA records: "
+                   "mx.dane-agility.test (validation-failure): " +
+                       r.detail,
+               v.dane_why);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -7,6 +7,7 @@
 
 #include <sys/types.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -17,11 +18,22 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "core/cache/clock.hpp"
 #include "core/cache/redis_store.hpp"
+#include "core/report/count_key.hpp"
 #include "tests/support/enum_print.hpp"
+
+// For Boost.Test's messages (found by ADL).
+namespace dsm::report {
+static std::ostream& operator<<(std::ostream& o, const CountRow& r) {
+    return o << r.key.day << ' ' << r.key.connector << ' ' << r.key.domain << ' '
+             << to_string(r.key.view) << ' ' << to_string(r.key.outcome) << ' ' << r.key.cause
+             << ' ' << r.count;
+}
+}  // namespace dsm::report
 
 using namespace dsm;
 using namespace std::chrono_literals;
@@ -170,9 +182,65 @@ class Hung {
     pid_t pid_;
 };
 
+report::CountRow count_row(std::string day, std::string domain, std::uint64_t n,
+                           report::Outcome o = report::Outcome::accepted, std::string cause = "") {
+    return report::CountRow{{std::move(day), "partners", std::move(domain),
+                             report::View::configured, o, std::move(cause)},
+                            n};
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(redis_store)
+
+// SPEC §11: two milters of a fleet add their counts to one hash per day,
+// which expires ([report] days + 1) days after its last write.
+BOOST_FIXTURE_TEST_CASE(counts_of_a_fleet_add_up, RedisUp) {
+    RedisStore one(target());
+    RedisStore two(target());
+    using report::Outcome;
+    BOOST_TEST(one.add_counts(
+        {count_row("2026-12-03", "a.test", 2),
+         count_row("2026-12-04", "b.test", 1, Outcome::would_defer, "dnssec-invalid")},
+        30));
+    BOOST_TEST(two.add_counts(
+        {count_row("2026-12-04", "b.test", 4, Outcome::would_defer, "dnssec-invalid"),
+         count_row("2026-12-04", "a.test", 1)},
+        30));
+    BOOST_TEST(cli("HGET dane-sts-milter:v1:counts:2026-12-04 "
+                   "'partners|b.test|configured|would-defer|dnssec-invalid'") == "5");
+    BOOST_TEST(
+        cli("HGET dane-sts-milter:v1:counts:2026-12-03 'partners|a.test|configured|accepted|'") ==
+        "2");
+    const long ttl = std::stol(cli("TTL dane-sts-milter:v1:counts:2026-12-04"));
+    BOOST_TEST(ttl > 31 * 86400 - 60);
+    BOOST_TEST(ttl <= 31 * 86400);
+    auto rows = one.read_counts("2026-12-03", "2026-12-04");
+    BOOST_TEST_REQUIRE(rows.has_value());
+    std::sort(rows->begin(), rows->end(), [](const report::CountRow& a, const report::CountRow& b) {
+        return std::tie(a.key.day, a.key.domain) < std::tie(b.key.day, b.key.domain);
+    });
+    BOOST_TEST(
+        *rows == (std::vector<report::CountRow>{
+                     count_row("2026-12-03", "a.test", 2), count_row("2026-12-04", "a.test", 1),
+                     count_row("2026-12-04", "b.test", 5, Outcome::would_defer, "dnssec-invalid")}),
+        boost::test_tools::per_element());
+    BOOST_TEST(two.read_counts("2026-12-04", "2026-12-04")->size() == 2u);
+    BOOST_TEST(two.read_counts("2026-12-05", "2026-12-31")->empty());
+    // A field this version cannot read is skipped.
+    cli("HSET dane-sts-milter:v1:counts:2026-12-05 'partners|x.test|sideways|accepted|' 1");
+    BOOST_TEST(two.read_counts("2026-12-05", "2026-12-05")->empty());
+}
+
+// A dead server: add_counts says so (the flusher keeps the counts) and
+// read_counts answers nothing.
+BOOST_FIXTURE_TEST_CASE(counts_fail_cleanly_without_a_server, RedisUp) {
+    stop_redis();
+    RedisStore store(target());
+    BOOST_TEST(!store.add_counts({count_row("2026-12-04", "a.test", 1)}, 30));
+    BOOST_TEST(!store.read_counts("2026-12-04", "2026-12-04").has_value());
+    start_redis();
+}
 
 BOOST_FIXTURE_TEST_CASE(put_then_get_from_a_second_store, RedisUp) {
     RedisStore writer(target());
@@ -209,6 +277,24 @@ BOOST_FIXTURE_TEST_CASE(error_verdicts_shared_until_error_ttl, RedisUp) {
         BOOST_TEST(ttl <= 60);
         BOOST_TEST(ttl >= 50);
     }
+}
+
+// RFC 8461 §3.3, §5.1: a policy one milter fetched applies on every milter
+// of the fleet until its max_age ends (the key's TTL).
+BOOST_FIXTURE_TEST_CASE(policies_shared_until_they_expire, RedisUp) {
+    RedisStore writer(target());
+    RedisStore reader(target());
+    BOOST_TEST(!reader.get_policy("a.test").has_value());
+    const auto wall = std::chrono::system_clock::now();
+    writer.put_policy("a.test", "policy\nrecord", wall + 86400s);
+    writer.put_policy("dead.test", "gone", wall - 1s);
+    BOOST_TEST(reader.get_policy("a.test").value_or("(none)") == "policy\nrecord");
+    const long ttl = std::stol(cli("TTL dane-sts-milter:v1:sts-policy:a.test"));
+    BOOST_TEST(ttl <= 86400);
+    BOOST_TEST(ttl >= 86390);
+    BOOST_TEST(cli("EXISTS dane-sts-milter:v1:sts-policy:dead.test") == "0");
+    BOOST_TEST(!reader.get("a.test").has_value());  // verdicts and policies do not mix
+    BOOST_TEST(writer.errors() == 0U);
 }
 
 BOOST_FIXTURE_TEST_CASE(keys_namespaced_in_the_selected_db, RedisUp) {

@@ -19,7 +19,17 @@
 
 #include "core/cache/clock.hpp"
 #include "core/cache/sqlite_store.hpp"
+#include "core/report/count_key.hpp"
 #include "tests/support/enum_print.hpp"
+
+// For Boost.Test's messages (found by ADL).
+namespace dsm::report {
+static std::ostream& operator<<(std::ostream& o, const CountRow& r) {
+    return o << r.key.day << ' ' << r.key.connector << ' ' << r.key.domain << ' '
+             << to_string(r.key.view) << ' ' << to_string(r.key.outcome) << ' ' << r.key.cause
+             << ' ' << r.count;
+}
+}  // namespace dsm::report
 
 using namespace dsm;
 using namespace std::chrono_literals;
@@ -129,9 +139,67 @@ std::vector<fs::path> corrupt_copies(const fs::path& dir, const std::string& ste
     return out;
 }
 
+report::CountRow count_row(std::string day, std::string domain, std::uint64_t n,
+                           report::Outcome o = report::Outcome::accepted, std::string cause = "") {
+    return report::CountRow{{std::move(day), "partners", std::move(domain),
+                             report::View::configured, o, std::move(cause)},
+                            n};
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(sqlite_store)
+
+// SPEC §11: counts are added (UPSERT), read by day range, kept [report] days.
+BOOST_AUTO_TEST_CASE(counts_add_up_by_key_and_day) {
+    TempDir dir;
+    auto clock = std::make_shared<ManualClock>();
+    const auto path = dir.path / "counts.db";
+    SqliteStore store(path.string(), clock);
+    const std::string today = report::utc_day(clock->wall());
+    const std::string yesterday = report::add_days(today, -1).value();
+    using report::Outcome;
+    BOOST_TEST(store.add_counts({count_row(today, "a.test", 2),
+                                 count_row(today, "b.test", 1, Outcome::deferred, "dane-required"),
+                                 count_row(yesterday, "a.test", 5)},
+                                30));
+    BOOST_TEST(store.add_counts({count_row(today, "a.test", 3),
+                                 count_row(today, "b.test", 4, Outcome::deferred, "dane-required")},
+                                30));
+    const auto both = store.read_counts(yesterday, today);
+    BOOST_TEST_REQUIRE(both.has_value());
+    BOOST_TEST(*both == (std::vector<report::CountRow>{
+                            count_row(yesterday, "a.test", 5), count_row(today, "a.test", 5),
+                            count_row(today, "b.test", 5, Outcome::deferred, "dane-required")}),
+               boost::test_tools::per_element());
+    BOOST_TEST(store.read_counts(today, today)->size() == 2u);
+    // Another process reads while this one holds the file (WAL).
+    SqliteStore reader(path.string(), clock);
+    BOOST_TEST(reader.read_counts(yesterday, yesterday).value_or(std::vector<report::CountRow>{}) ==
+                   (std::vector<report::CountRow>{count_row(yesterday, "a.test", 5)}),
+               boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(counts_older_than_report_days_are_deleted) {
+    TempDir dir;
+    auto clock = std::make_shared<ManualClock>();
+    const auto path = dir.path / "counts.db";
+    SqliteStore store(path.string(), clock);
+    const std::string first = report::utc_day(clock->wall());
+    BOOST_TEST(store.add_counts({count_row(first, "a.test", 1)}, 3));
+    clock->advance(std::chrono::hours(24 * 2));  // day 3 of 3: still kept
+    BOOST_TEST(store.add_counts({}, 3));
+    BOOST_TEST(
+        query_strings(path, "SELECT day FROM decision_counts") == (std::vector<std::string>{first}),
+        boost::test_tools::per_element());
+    clock->advance(std::chrono::hours(24));  // day 4: the first day is gone
+    const std::string fourth = report::utc_day(clock->wall());
+    BOOST_TEST(store.add_counts({count_row(fourth, "b.test", 1)}, 3));
+    BOOST_TEST(query_strings(path,
+                             "SELECT day || ' ' || domain || ' ' || count FROM "
+                             "decision_counts") == (std::vector<std::string>{fourth + " b.test 1"}),
+               boost::test_tools::per_element());
+}
 
 BOOST_AUTO_TEST_CASE(put_get_load) {
     TempDir dir;
@@ -269,8 +337,65 @@ BOOST_AUTO_TEST_CASE(unknown_schema_version_replaced) {
     store.put({make("b.test", *clock, 3600s)});
     BOOST_TEST(store.get("b.test").has_value());
     BOOST_TEST(query_strings(path, "SELECT value FROM meta WHERE key = 'schema_version'") ==
-                   (std::vector<std::string>{"1"}),
+                   (std::vector<std::string>{std::to_string(SqliteStore::kSchemaVersion)}),
                boost::test_tools::per_element());
+}
+
+// Schema 2 only added the policies table: a schema 1 file keeps its verdicts.
+BOOST_AUTO_TEST_CASE(schema_1_upgraded_keeping_verdicts) {
+    TempDir dir;
+    auto clock = std::make_shared<ManualClock>();
+    const auto path = dir.path / "v1.db";
+    {
+        SqliteStore store(path.string(), clock);
+        store.put({make("a.test", *clock, 3600s)});
+    }
+    execute(path, "DROP TABLE policies");
+    execute(path, "DROP TABLE decision_counts");
+    execute(path, "UPDATE meta SET value = '1' WHERE key = 'schema_version'");
+    SqliteStore store(path.string(), clock);
+    BOOST_TEST(store.healthy());
+    BOOST_TEST(store.get("a.test").has_value());
+    store.put_policy("a.test", "record", clock->wall() + 600s);
+    BOOST_TEST(store.get_policy("a.test").value_or("(none)") == "record");
+    // SPEC §11: the readiness counts table comes with schema 2 as well.
+    const std::string today = report::utc_day(clock->wall());
+    BOOST_TEST(store.add_counts({count_row(today, "a.test", 2)}, 30));
+    BOOST_TEST(store.read_counts(today, today).value_or(std::vector<report::CountRow>{}) ==
+                   (std::vector<report::CountRow>{count_row(today, "a.test", 2)}),
+               boost::test_tools::per_element());
+    BOOST_TEST(query_strings(path, "SELECT value FROM meta WHERE key = 'schema_version'") ==
+                   (std::vector<std::string>{"2"}),
+               boost::test_tools::per_element());
+}
+
+// RFC 8461 §3.3, §5.1: MTA-STS policies live until their own end (max_age),
+// apart from verdicts, and survive reopening.
+BOOST_AUTO_TEST_CASE(policies_kept_until_they_expire) {
+    TempDir dir;
+    auto clock = std::make_shared<ManualClock>();
+    const auto path = dir.path / "p.db";
+    {
+        SqliteStore store(path.string(), clock);
+        BOOST_TEST(!store.get_policy("a.test").has_value());
+        store.put_policy("a.test", "first", clock->wall() + 86400s);
+        store.put_policy("a.test", "second\nline", clock->wall() + 86400s);  // replaces
+        store.put_policy("dead.test", "gone", clock->wall() - 1s);           // not written
+        store.put_policy("short.test", "short", clock->wall() + 60s);
+    }
+    SqliteStore store(path.string(), clock);
+    BOOST_TEST(store.get_policy("a.test").value_or("(none)") == "second\nline");
+    BOOST_TEST(!store.get_policy("dead.test").has_value());
+    BOOST_TEST(store.get_policy("short.test").has_value());
+    BOOST_TEST(query_strings(path, "SELECT domain FROM policies ORDER BY domain") ==
+                   (std::vector<std::string>{"a.test", "short.test"}),
+               boost::test_tools::per_element());
+    clock->advance(61s);
+    BOOST_TEST(!store.get_policy("short.test").has_value());
+    BOOST_TEST(store.get_policy("a.test").has_value());
+    // Verdicts and policies do not mix.
+    BOOST_TEST(!store.get("a.test").has_value());
+    BOOST_TEST(store.errors() == 0U);
 }
 
 BOOST_AUTO_TEST_CASE(someone_elses_database_left_alone) {

@@ -190,6 +190,24 @@ BOOST_AUTO_TEST_CASE(certificate_from_unknown_ca) {
     BOOST_TEST(r.status == 0);
 }
 
+// RFC 8461 §3.3: the policy host's certificate must be valid, hence not
+// expired. sts-expired.test presents a certificate for the right name from
+// the test CA, valid only in January 2020. The fetcher has no outcome of its
+// own for an expired chain (FetchOutcome): any chain error but a name
+// mismatch is certificate-not-trusted, and the error says why.
+BOOST_AUTO_TEST_CASE(expired_certificate_is_not_trusted) {
+    Fetcher f(testbed_sts());
+    const FetchResult r = f.fetch("sts-expired.test");
+    BOOST_TEST(to_string(r.outcome) == "certificate-not-trusted", describe(r));
+    BOOST_TEST(r.error ==
+                   "certificate not trusted: certificate has expired (depth 0, subject "
+                   "CN=mta-sts.sts-expired.test)",
+               r.error);
+    BOOST_TEST(r.status == 0);
+    BOOST_TEST(r.body.empty());
+    BOOST_TEST(access_log_lines("sni=mta-sts.sts-expired.test").empty());  // no request sent
+}
+
 BOOST_AUTO_TEST_CASE(ca_file_is_the_only_trust) {
     // The right name and a valid chain, but to a CA that ca_file does not hold.
     StsSettings s = testbed_sts();

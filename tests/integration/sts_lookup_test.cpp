@@ -168,38 +168,43 @@ bool write_file(const fs::path& p, const std::string& body) {
 }
 
 constexpr const char* kIdChangeDomain = "sts-idchange.test";
-constexpr const char* kIdChangeTxtName = "_mta-sts.sts-idchange.test";
-// What tests/testbed/dns/start.sh and tests/testbed/https/start.sh serve.
-constexpr const char* kIdChangeTxt = "v=STSv1; id=1;";
-constexpr const char* kIdChangePolicy =
-    "version: STSv1\nmode: enforce\nmx: mx.sts-idchange.test\nmax_age: 86400\n";
+constexpr const char* kHttpCacheDomain = "sts-httpcache.test";
+// What tests/testbed/dns/start.sh and tests/testbed/https/start.sh serve for
+// both: TXT id=1 (TTL 1 s) and an enforce policy naming mx.<domain>.
+constexpr const char* kOriginalTxt = "v=STSv1; id=1;";
+std::string original_policy(const std::string& domain) {
+    return "version: STSv1\nmode: enforce\nmx: mx." + domain + "\nmax_age: 86400\n";
+}
 
-// sts-idchange.test, whose TXT record and policy file the tests change. The
-// original state is put in place first and put back at the end, whatever
-// happened in between (other tests expect it).
-class IdChangeBed {
+// A domain whose TXT record and policy file the tests change
+// (sts-idchange.test, sts-httpcache.test). The original state is put in
+// place first and put back at the end, whatever happened in between (other
+// tests expect it).
+class RuntimeBed {
   public:
-    IdChangeBed()
-        : policy_(testbed_dir() + "/https/www/mta-sts.sts-idchange.test/.well-known/mta-sts.txt") {
+    explicit RuntimeBed(const std::string& domain)
+        : domain_(domain),
+          txt_name_("_mta-sts." + domain),
+          policy_(testbed_dir() + "/https/www/mta-sts." + domain + "/.well-known/mta-sts.txt") {
         BOOST_TEST_REQUIRE(fs::exists(policy_), policy_ << " missing: is the HTTPS test bed up?");
         const auto current = read_file(policy_);
-        if (current != kIdChangePolicy) {
+        if (current != original_policy(domain_)) {
             BOOST_TEST_MESSAGE(policy_ << " was not the original (an earlier run died?)");
         }
         restore();
     }
-    ~IdChangeBed() {
+    ~RuntimeBed() {
         try {
             restore();
         } catch (...) {
-            BOOST_ERROR("restoring sts-idchange.test failed");
+            BOOST_ERROR("restoring " << domain_ << " failed");
         }
     }
-    IdChangeBed(const IdChangeBed&) = delete;
-    IdChangeBed& operator=(const IdChangeBed&) = delete;
+    RuntimeBed(const RuntimeBed&) = delete;
+    RuntimeBed& operator=(const RuntimeBed&) = delete;
 
     void set_id(const std::string& id) {
-        BOOST_TEST_REQUIRE(set_txt(kIdChangeTxtName, "v=STSv1; id=" + id + ";"));
+        BOOST_TEST_REQUIRE(set_txt(txt_name_, "v=STSv1; id=" + id + ";"));
     }
     void serve(const std::string& body) { BOOST_TEST_REQUIRE(write_file(policy_, body)); }
     // The URL answers 404 from now on.
@@ -208,13 +213,15 @@ class IdChangeBed {
         fs::remove(policy_, ec);
         BOOST_TEST_REQUIRE(!ec, ec.message());
     }
+    // The policy host's root (www/mta-sts.<domain>), for marker files.
+    [[nodiscard]] fs::path root() const { return policy_.parent_path().parent_path(); }
 
   private:
     // set-txt.sh fails when the RRset does not change (knot then commits no
     // new serial, and the script waits 5 s for one): change only what differs.
-    static std::vector<std::string> current_txt() {
+    [[nodiscard]] std::vector<std::string> current_txt() const {
         auto r = make_resolver();  // a fresh one: nothing cached
-        const auto a = r->query(kIdChangeTxtName, dsm::dns::RrType::txt);
+        const auto a = r->query(txt_name_, dsm::dns::RrType::txt);
         std::vector<std::string> txt;
         for (const auto& rdata : a.records) {
             if (auto t = dsm::dns::parse_txt_rdata(rdata)) {
@@ -224,16 +231,66 @@ class IdChangeBed {
         return txt;
     }
     void restore() {
-        BOOST_TEST(write_file(policy_, kIdChangePolicy), "restoring " << policy_);
-        BOOST_TEST((read_file(policy_) == std::optional<std::string>(kIdChangePolicy)));
-        if (current_txt() != std::vector<std::string>{kIdChangeTxt}) {
-            BOOST_TEST(set_txt(kIdChangeTxtName, kIdChangeTxt), "restoring " << kIdChangeTxtName);
+        const std::string policy = original_policy(domain_);
+        BOOST_TEST(write_file(policy_, policy), "restoring " << policy_);
+        BOOST_TEST((read_file(policy_) == std::optional<std::string>(policy)));
+        if (current_txt() != std::vector<std::string>{kOriginalTxt}) {
+            BOOST_TEST(set_txt(txt_name_, kOriginalTxt), "restoring " << txt_name_);
         }
-        BOOST_TEST(current_txt() == std::vector<std::string>{kIdChangeTxt},
+        BOOST_TEST(current_txt() == std::vector<std::string>{kOriginalTxt},
                    boost::test_tools::per_element());
     }
+    std::string domain_;
+    std::string txt_name_;
     fs::path policy_;
 };
+
+// sts-idchange.test (tests/testbed/https/README.md "Changing a policy at run
+// time").
+struct IdChangeBed : RuntimeBed {
+    IdChangeBed() : RuntimeBed(kIdChangeDomain) {}
+};
+
+// sts-httpcache.test: as sts-idchange.test, but nginx sends HTTP caching
+// headers with the policy: "fresh for a year" (Cache-Control: max-age,
+// Expires, ETag, Last-Modified), or, while the file no-cache exists in the
+// host's root, "Cache-Control: no-cache" and an Expires in 1970. Removes the
+// marker on both ends.
+class HttpCacheBed : public RuntimeBed {
+  public:
+    HttpCacheBed() : RuntimeBed(kHttpCacheDomain) { forbid_caching(false); }
+    ~HttpCacheBed() {
+        std::error_code ec;
+        fs::remove(root() / "no-cache", ec);
+    }
+    HttpCacheBed(const HttpCacheBed&) = delete;
+    HttpCacheBed& operator=(const HttpCacheBed&) = delete;
+    void forbid_caching(bool on) {
+        if (on) {
+            BOOST_TEST_REQUIRE(write_file(root() / "no-cache", ""));
+        } else {
+            std::error_code ec;
+            fs::remove(root() / "no-cache", ec);
+            BOOST_TEST_REQUIRE(!ec, ec.message());
+        }
+    }
+};
+
+// The access log lines of requests for `host` (nginx, tests/testbed/https).
+std::vector<std::string> access_log_lines(const std::string& host) {
+    std::vector<std::string> lines;
+    std::ifstream in(testbed_dir() + "/https/access.log");
+    for (std::string line; std::getline(in, line);) {
+        if (line.find(" sni=" + host + " ") != std::string::npos) {
+            lines.push_back(line);
+        }
+    }
+    return lines;
+}
+
+bool has(const std::string& haystack, const std::string& needle) {
+    return haystack.find(needle) != std::string::npos;
+}
 
 struct Expected {
     const char* domain;
@@ -283,6 +340,13 @@ BOOST_AUTO_TEST_CASE(every_testbed_domain_gets_its_state) {
         {"sts-notxt.test", StsState::none, std::nullopt, false, {}},
         {"sts-nohost.test", StsState::error, FetchOutcome::dns_error, false, {}, 0},
         {"sts-insecure.test", StsState::enforce, FetchOutcome::ok, false, {"mx.sts-insecure.test"}},
+        // RFC 8461 §3.3: an expired policy host certificate is not valid.
+        {"sts-expired.test", StsState::error, FetchOutcome::certificate_not_trusted, false, {}, 0},
+        {"sts-httpcache.test",
+         StsState::enforce,
+         FetchOutcome::ok,
+         false,
+         {"mx.sts-httpcache.test"}},
     };
     Stack s;
     PolicyCache cache;
@@ -525,6 +589,78 @@ BOOST_AUTO_TEST_CASE(nothing_cached_and_fetch_fails_is_an_error) {
     BOOST_TEST(!f.policy_from_cache);
     BOOST_TEST(!f.policy.has_value());
     BOOST_TEST(f.why.find("http-status") != std::string::npos, f.why);
+}
+
+// RFC 8461 §3.3: "HTTP caching [RFC7234] MUST NOT be used". The lifetime of
+// a policy comes from the TXT id and max_age (§3.1, §5.1) alone, whatever
+// the policy host says about caching: a new id fetches the new policy although
+// the old one came "fresh for a year" with a validator, and the same id
+// keeps the cached policy although the host now says "no-cache, expired".
+// The fetcher never sends a conditional request (no If-None-Match or
+// If-Modified-Since, so never a 304).
+BOOST_AUTO_TEST_CASE(http_caching_headers_change_nothing) {
+    HttpCacheBed bed;
+    PolicyCache cache;
+    const auto t0 = Clock::now();
+    const std::string host = std::string("mta-sts.") + kHttpCacheDomain;
+    const std::size_t before = access_log_lines(host).size();
+
+    // id=1, served with "Cache-Control: max-age=31536000", an Expires a year
+    // on and an ETag.
+    Stack s1;
+    const StsFacts first = lookup(s1, cache, kHttpCacheDomain, t0);
+    BOOST_TEST(to_string(first.state) == "enforce", describe(first));
+    BOOST_TEST_REQUIRE(first.fetch.has_value());
+    BOOST_TEST(to_string(first.fetch->outcome) == "ok");
+    BOOST_TEST(first.policy_id == "1");
+    auto log = access_log_lines(host);
+    BOOST_TEST_REQUIRE(log.size() == before + 1);
+    BOOST_TEST(has(log.back(), "\"GET /.well-known/mta-sts.txt HTTP/1.1\" 200 "), log.back());
+    BOOST_TEST(has(log.back(), " cache-control=\"max-age=31536000\" expires=\""), log.back());
+    BOOST_TEST(!has(log.back(), " expires=\"-\""), log.back());
+    BOOST_TEST(!has(log.back(), " etag=-"), log.back());
+    BOOST_TEST(has(log.back(), " if-none-match=\"-\" if-modified-since=\"-\" "), log.back());
+
+    // The same id, a new policy file, and the host now says "do not cache":
+    // the cached policy (max_age 86400) stays, nothing is fetched.
+    bed.serve("version: STSv1\nmode: testing\nmx: mx.sts-httpcache.test\nmax_age: 600\n");
+    bed.forbid_caching(true);
+    Stack s2;
+    const StsFacts same = lookup(s2, cache, kHttpCacheDomain, t0 + seconds(1));
+    BOOST_TEST(same.discovery.id == "1");
+    BOOST_TEST(!same.fetch.has_value(), describe(same));
+    BOOST_TEST(same.policy_from_cache);
+    BOOST_TEST(same.policy_id == "1");
+    BOOST_TEST(to_string(same.state) == "enforce");
+    BOOST_TEST(access_log_lines(host).size() == before + 1);
+
+    // A new id while the host says "fresh for a year" again: fetched anew
+    // (not served from an HTTP cache, not revalidated), and applied.
+    bed.forbid_caching(false);
+    bed.set_id("2");
+    Stack s3;  // libunbound would answer id=1 from its cache for up to 1 s
+    const StsFacts changed = lookup(s3, cache, kHttpCacheDomain, t0 + seconds(2));
+    BOOST_TEST(changed.discovery.id == "2");
+    BOOST_TEST_REQUIRE(changed.fetch.has_value(), describe(changed));
+    BOOST_TEST(to_string(changed.fetch->outcome) == "ok");
+    BOOST_TEST(changed.fetch->status == 200);
+    BOOST_TEST(!changed.policy_from_cache);
+    BOOST_TEST(changed.policy_id == "2");
+    BOOST_TEST_REQUIRE(changed.policy.has_value());
+    BOOST_TEST(to_string(changed.policy->mode) == "testing");
+    BOOST_TEST(changed.policy->max_age == 600U);
+    BOOST_TEST(to_string(changed.state) == "testing");
+    log = access_log_lines(host);
+    BOOST_TEST_REQUIRE(log.size() == before + 2);
+    BOOST_TEST(has(log.back(), "\"GET /.well-known/mta-sts.txt HTTP/1.1\" 200 "), log.back());
+    BOOST_TEST(has(log.back(), " if-none-match=\"-\" if-modified-since=\"-\" "), log.back());
+
+    // And max_age (600), not the year of Cache-Control, ends it: the same id
+    // ten minutes on is fetched again.
+    const StsFacts expired = lookup(s3, cache, kHttpCacheDomain, t0 + seconds(2 + 601));
+    BOOST_TEST(expired.fetch.has_value(), describe(expired));
+    BOOST_TEST(!expired.policy_from_cache);
+    BOOST_TEST(access_log_lines(host).size() == before + 3);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

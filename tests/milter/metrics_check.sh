@@ -181,6 +181,11 @@ prev=$last; a=$(postmap_q sts-enforce.test); scrape
 expect_delta 'dane_sts_milter_lookups_total{kind="sts_fetch",outcome="ok"}' 1 "policy fetched"
 expect_grew 'dane_sts_milter_lookups_total{kind="sts_txt",outcome="secure"}' "_mta-sts TXT"
 expect_grew 'dane_sts_milter_lookup_duration_seconds_count{kind="sts_fetch"}' "fetch latency observed"
+# A failed fetch (RFC 8461 §3.3: worth an administrator's attention; row S16
+# of tests/CONFORMANCE.md) is counted as such: sts-404.test's policy is a 404.
+prev=$last; a=$(postmap_q sts-404.test); scrape
+expect_delta 'dane_sts_milter_lookups_total{kind="sts_fetch",outcome="fail"}' 1 "failed policy fetch"
+expect_delta 'dane_sts_milter_lookups_total{kind="sts_fetch",outcome="ok"}' 0 "no fetch counted ok"
 
 # Scraping changes nothing it reports.
 prev=$last; scrape

@@ -287,6 +287,8 @@ BOOST_AUTO_TEST_CASE(mta_sts_rows) {
     BOOST_TEST(c.rcpt("<user@sts-dane.test>").code == 'c');
     // A policy that cannot be fetched with nothing cached: sts=error, row 12.
     BOOST_TEST(c.rcpt("<user@sts-wrongcert.test>").code == 'c');
+    // The same for a policy host whose certificate expired (RFC 8461 §3.3).
+    BOOST_TEST(c.rcpt("<user@sts-expired.test>").code == 'c');
     // Unsigned zone: MTA-STS does not need DNSSEC.
     BOOST_TEST(c.rcpt("<user@sts-insecure.test>").code == 'c');
     // Testing mode is never deferred; with mta_sts = none nothing is fetched.
@@ -299,7 +301,7 @@ BOOST_AUTO_TEST_CASE(mta_sts_rows) {
             headers[m.value.substr(0, m.value.find(';'))] = m.value;
         }
     }
-    BOOST_REQUIRE(headers.size() == 6U);
+    BOOST_REQUIRE(headers.size() == 7U);
     BOOST_TEST(contains(headers["sts-enforce.test"], "sts=enforce"));
     BOOST_TEST(contains(headers["sts-enforce.test"], "require=sts"));
     BOOST_TEST(contains(headers["sts-wild.test"], "require=sts"));
@@ -308,6 +310,8 @@ BOOST_AUTO_TEST_CASE(mta_sts_rows) {
     BOOST_TEST(contains(headers["sts-dane.test"], "require=dane"));
     BOOST_TEST(contains(headers["sts-wrongcert.test"], "sts=error"));
     BOOST_TEST(contains(headers["sts-wrongcert.test"], "require=none"));
+    BOOST_TEST(contains(headers["sts-expired.test"], "sts=error"));
+    BOOST_TEST(contains(headers["sts-expired.test"], "require=none"));
     BOOST_TEST(contains(headers["sts-insecure.test"], "dnssec=insecure"));
     BOOST_TEST(contains(headers["sts-insecure.test"], "require=sts"));
     BOOST_TEST(contains(headers["sts-testing.test"], "connector=nosts"));

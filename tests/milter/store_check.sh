@@ -17,13 +17,15 @@
 # (over the milter protocol) and the same verdict fields in the decision log.
 # With DNS down a fresh lookup would say otherwise (dnssec=error, deferred
 # with another cause), so only the stored verdict gives the same answers.
+#
+# MTA-STS policies are stored for their max_age (RFC 8461 §3.3, §5.1): with
+# the TXT record gone and no policy host, a restarted milter (SQLite) and a
+# second one (Redis) still apply the policy a first one fetched.
 set -uo pipefail
 bin=$1 testbed=$2 work=$3 srcdir=$4
 rm -rf "$work" && mkdir -p "$work/postfix"
-passed=0 failed=0
-ok()  { echo "ok: $1"; passed=$((passed + 1)); }
-bad() { echo "FAIL: $1"; failed=$((failed + 1)); }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# shellcheck source=../support/check_lib.sh
+. "$srcdir/tests/support/check_lib.sh"
 printf 'compatibility_level = 3.6\n' >"$work/postfix/main.cf"
 redis_port=16390
 
@@ -31,6 +33,9 @@ pids=()
 cleanup() {
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
     "$srcdir/tests/testbed/redis/stop.sh" "$work/redis" >/dev/null 2>&1
+    # Other tests expect sts-idchange.test's TXT record as the test bed serves it.
+    "$srcdir/tests/testbed/dns/set-txt.sh" "$testbed/dns" _mta-sts.sts-idchange.test \
+        "v=STSv1; id=1;" >/dev/null 2>&1
 }
 trap cleanup EXIT
 
@@ -50,9 +55,10 @@ stub_zones = test.=$dns
 timeout_ms = 1000
 [sts]
 ca_file = $testbed/https/ca.crt
-https_port = 8443
+https_port = ${https_port:-8443}
 [cache]
 store = $store
+${cache_extra:-}
 [rcpt]
 lookup_timeout_ms = 2500
 [policy_map]
@@ -147,14 +153,6 @@ check_error_kinds() {
         bad "$1: sts-404.test: ${rcpt_before[sts-404.test]}, ${fields_before[sts-404.test]}"
 }
 
-# knot_queries ZONE: how many queries for ZONE the test bed's knotd has
-# answered since it started (mod-stats, tests/testbed/dns/start.sh).
-knot_queries() {
-    local out
-    out=$(cd "$testbed/dns" && knotc -s knot.sock zone-stats "$1." mod-stats.server-operation) ||
-        { echo "knotc-failed"; return; }
-    awk -F' = ' '/\[query\]/ { n = $2 } END { print n + 0 }' <<<"$out"
-}
 
 # --- SQLite: verdicts survive a restart while DNS is down ---------------------
 start_milter a "sqlite:$work/cache.db" 127.0.10.53
@@ -201,19 +199,19 @@ stop_milter c
 start_milter r1 "redis://127.0.0.1:$redis_port/0" 127.0.10.53
 start_milter r2 "redis://127.0.0.1:$redis_port/0" 127.0.10.53   # DNS works
 start_milter r3 "redis://127.0.0.1:$redis_port/0" 127.0.10.54   # no DNS at all
-knot_before=$(knot_queries dane-ok2.test)
+knot_before=$(knot_queries "$testbed/dns" dane-ok2.test)
 [[ $(query "$r1_port" dane-ok2.test) == dane-only ]] && ok "redis: first milter looked it up" ||
     bad "redis: first milter"
 for _ in $(seq 1 50); do  # written behind: wait until it is in Redis
     [[ -n $(redis-cli -p "$redis_port" --raw KEYS '*dane-ok2.test*') ]] && break
     sleep 0.1
 done
-knot_after_r1=$(knot_queries dane-ok2.test)
+knot_after_r1=$(knot_queries "$testbed/dns" dane-ok2.test)
 [[ $knot_before =~ ^[0-9]+$ ]] && ((knot_after_r1 > knot_before)) &&
     ok "redis: the first milter's lookup reached knotd (dane-ok2.test queries $knot_before -> $knot_after_r1)" ||
     bad "redis: knotd's counter for dane-ok2.test did not see the first lookup ($knot_before -> $knot_after_r1)"
 got=$(query "$r2_port" dane-ok2.test)
-knot_after_r2=$(knot_queries dane-ok2.test)
+knot_after_r2=$(knot_queries "$testbed/dns" dane-ok2.test)
 [[ $got == dane-only ]] && ok "redis: the second milter decides dane-ok2.test (dane-only)" ||
     bad "redis: second milter got '$got'"
 [[ $knot_after_r2 == "$knot_after_r1" ]] &&
@@ -221,9 +219,9 @@ knot_after_r2=$(knot_queries dane-ok2.test)
     bad "redis: the second milter queried knotd for dane-ok2.test ($knot_after_r1 -> $knot_after_r2)"
 # Control: a domain not in Redis does reach knotd through the second milter,
 # so the counter above could have moved.
-control_before=$(knot_queries mixed.test)
+control_before=$(knot_queries "$testbed/dns" mixed.test)
 got=$(query "$r2_port" mixed.test)
-control_after=$(knot_queries mixed.test)
+control_after=$(knot_queries "$testbed/dns" mixed.test)
 [[ $got == dane-only ]] && ((control_after > control_before)) &&
     ok "redis: a domain not in Redis is looked up in DNS (mixed.test queries $control_before -> $control_after)" ||
     bad "redis: control mixed.test: '$got', knotd queries $control_before -> $control_after"
@@ -247,6 +245,49 @@ ttl=$(redis-cli -p "$redis_port" TTL "$(redis-cli -p "$redis_port" --raw KEYS '*
 ttl=$(redis-cli -p "$redis_port" TTL "$(redis-cli -p "$redis_port" --raw KEYS '*dane-ok2.test*' | head -1)")
 ((ttl > 0 && ttl <= 86400)) && ok "redis: the key has a TTL ($ttl s)" || bad "redis: TTL '$ttl'"
 
+# --- MTA-STS policies outlive their verdicts (RFC 8461 §3.3, §5.1, §10.2) ---
+# Verdicts live 1 s here (max_ttl), sts-idchange.test's policy 86400 s
+# (max_age). A milter fetches the policy; then its TXT record is removed and
+# the next milter (a restart on the same SQLite file; another milter on the
+# same Redis) reaches no policy host at all (https_port 9: nothing listens).
+# Its own lookup finds no TXT record: only the stored policy keeps the
+# domain under enforce. A control milter with the same setting and no store
+# shows what the answer is without it.
+idchange_txt() { "$srcdir/tests/testbed/dns/set-txt.sh" "$testbed/dns" _mta-sts.sts-idchange.test "$@"; }
+policy_answer='secure match=mx.sts-idchange.test servername=hostname'
+short_verdicts=$'max_ttl = 1\nmin_ttl = 1\nstale_ttl = 0'
+# policy_survives WHAT STORE: the first milter fetches, the second, without
+# the TXT record and the policy host, still answers from the stored policy.
+policy_survives() {
+    local what=$1 store=$2 got
+    idchange_txt "v=STSv1; id=1;"
+    cache_extra=$short_verdicts start_milter p1 "$store" 127.0.10.53
+    got=$(query "$p1_port" sts-idchange.test)
+    [[ $got == "$policy_answer" ]] && ok "$what: the policy of sts-idchange.test fetched ($got)" ||
+        bad "$what: first answer for sts-idchange.test: '$got'"
+    [[ $store == sqlite:* ]] && stop_milter p1
+    idchange_txt
+    sleep 2  # the verdict (1 s) and the TXT record (TTL 1 s) are gone
+    cache_extra=$short_verdicts https_port=9 start_milter p2 "$store" 127.0.10.53
+    got=$(query "$p2_port" sts-idchange.test)
+    [[ $got == "$policy_answer" ]] &&
+        ok "$what: no TXT record, no policy host, the stored policy still applies ($got)" ||
+        bad "$what: without TXT record and policy host, sts-idchange.test answered '$got'"
+    grep -q 'sts=enforce' "$work/p2.log" && ok "$what: the second milter's verdict says sts=enforce" ||
+        bad "$what: no sts=enforce in the second milter's log"
+    stop_milter p2
+    [[ $store == sqlite:* ]] || stop_milter p1
+}
+policy_survives sqlite "sqlite:$work/policies.db"
+policy_survives redis "redis://127.0.0.1:$redis_port/1"
+cache_extra=$short_verdicts https_port=9 start_milter p3 memory 127.0.10.53
+got=$(query "$p3_port" sts-idchange.test)
+[[ $got != "$policy_answer" ]] &&
+    ok "control: without a store the same milter has no policy for sts-idchange.test ('$got')" ||
+    bad "control: a milter without a store still answered '$got'"
+stop_milter p3
+idchange_txt "v=STSv1; id=1;"
+
 # Redis goes away: answers keep coming (from memory and DNS).
 "$srcdir/tests/testbed/redis/stop.sh" "$work/redis" >/dev/null
 start=$(date +%s%N)
@@ -269,5 +310,4 @@ for i in $(seq 1 40); do
 done
 [[ $resumed == yes ]] && ok "redis back: writes resumed" || bad "redis back: no writes"
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+finish

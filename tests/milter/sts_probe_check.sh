@@ -17,7 +17,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 for f in https/ca.crt smtp/webpki-ca.crt smtp/cases.txt; do
     [[ -s $testbed/$f ]] || { echo "FAIL: no $testbed/$f (test beds running?)"; exit 1; }
 done
-grep -q '^sts-probe-ok ' "$testbed/smtp/cases.txt" ||
+grep -q '^sts-probe-partwild ' "$testbed/smtp/cases.txt" ||
     { echo "FAIL: the SMTP test bed predates the sts-probe-* listeners: restart it"; exit 1; }
 # [sts] ca_file is the WebPKI trust store of the policy fetch and of the probe
 # (RFC 8461 §3.3, §4.2): here both test CAs, as a system bundle holds many.
@@ -61,6 +61,13 @@ cases=(
     "sts-probe-nostarttls.test starttls-not-supported     fail    450"
     "sts-probe-refused.test    not-answering              enforce c"
     "sts-probe-testing.test    certificate-host-mismatch  testing c"
+    # RFC 8461 §4.2: the MX name must be a subjectAltName DNS-ID (RFC 6125
+    # §6.4); a certificate with the right CN and no SAN does not name it.
+    "sts-probe-nosan.test      certificate-host-mismatch  fail    450"
+    # A wildcard stands for the whole left-most label (RFC 6125 §6.4.3)...
+    "sts-probe-wildcard.test   verified                   enforce c"
+    # ...never for part of one (m*.sts-probe-partwild.test).
+    "sts-probe-partwild.test   certificate-host-mismatch  fail    450"
 )
 
 # --- --check, text and JSON (no daemon needed) ----------------------------------
@@ -112,9 +119,14 @@ for c in "${cases[@]}"; do
     got=$(awk '{ print $2 }' <<<"$line")
     if [[ $answer == c ]]; then
         [[ $got == c ]] && ok "RCPT $d accepted" || bad "RCPT $d: '$line'"
-    elif [[ $got == 450 && $line == *"450 4.7.5 $d: "* && $line == *"(validation-failure)"* &&
-            $line == *"mx.$d ($outcome)"* ]]; then
+    elif [[ $got == 450 && $line == *"(validation-failure)" &&
+            $line == "user@$d 450 450 4.7.5 $d: connector \"default\": MTA-STS requires TLS to an MX host named in the policy, but no eligible MX host passed the STARTTLS probe: mx.$d ($outcome): "* ]]; then
         ok "RCPT $d: 450 4.7.5 naming mx.$d ($outcome)"
+        # A name check that failed says so (RFC 8461 §4.2): X509 error 62.
+        if [[ $outcome == certificate-host-mismatch ]]; then
+            [[ $line == *"($outcome): certificate verification failed: hostname mismatch (X509 error 62 at depth 0, CN="* ]] &&
+                ok "RCPT $d: hostname mismatch at depth 0" || bad "RCPT $d: no hostname mismatch in '$line'"
+        fi
     else
         bad "RCPT $d: '$line'"
     fi

@@ -59,8 +59,10 @@ $pre || fail "ExecStartPre ($pre) fails on the shipped configuration"
 echo "ok: ExecStartPre passes on conf/milter.conf"
 
 # What the rest relies on (SPEC §8, README "Running it in production").
+# Type=notify: the milter's sd_notify() messages are tested by
+# tests/milter/systemd_notify_check.sh.
 # shellcheck disable=SC2016 # $MAINPID is for systemd
-for line in 'Type=simple' 'User=dane-sts-milter' 'Group=dane-sts-milter' \
+for line in 'Type=notify' 'NotifyAccess=main' 'User=dane-sts-milter' 'Group=dane-sts-milter' \
     'RuntimeDirectory=dane-sts-milter' 'StateDirectory=dane-sts-milter' \
     'LogsDirectory=dane-sts-milter' 'ExecReload=/bin/kill -HUP $MAINPID' \
     'ProtectSystem=strict' 'ProtectHome=yes' 'NoNewPrivileges=yes' 'PrivateTmp=yes' \

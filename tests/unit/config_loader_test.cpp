@@ -194,8 +194,10 @@ const std::set<std::string> kSpecKeys = {
     "prefetch.active_window",
     "prefetch.warm_list",
     "rcpt.lookup_timeout_ms",
+    "report.days",
     "policy_map.listen",
     "metrics.listen",
+    "control.socket",
     "connector.recipient_domains",
     "connector.sender_domains",
     "connector.mode",
@@ -296,12 +298,17 @@ const std::vector<GoodValue>& good_values() {
          [](const Config& c) { return c.prefetch.warm_list == "/etc/dane-sts-milter/warm.txt"; }},
         {"rcpt", "lookup_timeout_ms", "1000",
          [](const Config& c) { return c.rcpt.lookup_timeout == milliseconds(1000); }},
+        {"report", "days", "366", [](const Config& c) { return c.report.days == 366u; }},
         {"policy_map", "listen", "inet:127.0.0.1:18461",
          [](const Config& c) {
              return c.policy_map && c.policy_map->listen == "inet:127.0.0.1:18461";
          }},
         {"metrics", "listen", "127.0.0.1:19464",
          [](const Config& c) { return c.metrics && c.metrics->listen == "127.0.0.1:19464"; }},
+        {"control", "socket", "unix:/run/dane-sts-milter/control.sock",
+         [](const Config& c) {
+             return c.control && c.control->socket == "unix:/run/dane-sts-milter/control.sock";
+         }},
         {"connector", "recipient_domains", "a.example, *.b.example",
          [](const Config& c) {
              const auto& r = connector_t(c).recipient_domains;
@@ -378,8 +385,10 @@ const std::vector<BadValue>& bad_values() {
         {"prefetch", "active_window", "a day", "an integer from 0 to 31557600 (seconds)"},
         {"prefetch", "warm_list", "warm.txt", "an absolute path"},
         {"rcpt", "lookup_timeout_ms", "60001", "an integer from 0 to 60000 (milliseconds)"},
+        {"report", "days", "0", "an integer from 1 to 366"},
         {"policy_map", "listen", "127.0.0.1:8461", "inet:HOST:PORT or unix:/PATH"},
         {"metrics", "listen", "localhost", "HOST:PORT"},
+        {"control", "socket", "inet:127.0.0.1:8953", "unix:/PATH"},
         {"connector", "recipient_domains", "*partner.example", "a comma-separated list of domains"},
         {"connector", "sender_domains", "[192.0.2.1]", "a comma-separated list of domains"},
         {"connector", "mode", "strict", "opportunistic, mandatory or none"},
@@ -414,6 +423,8 @@ BOOST_AUTO_TEST_CASE(shipped_conf_loads) {
     BOOST_TEST(c->milter.umask == 0117u);  // the socket 0660, group dane-sts-milter
     BOOST_TEST(!c->policy_map.has_value());
     BOOST_TEST(!c->metrics.has_value());
+    BOOST_TEST(!c->control.has_value());
+    BOOST_TEST(c->report.days == 30u);  // SPEC §11 default
     BOOST_TEST(c->resolver.trust_anchor_file == "/usr/share/dns/root.key");
     BOOST_TEST(c->connectors.connectors().size() == 1u);
     const Connector& d = c->connectors.select("example.com", "");
@@ -661,6 +672,9 @@ BOOST_AUTO_TEST_CASE(missing_recipient_domains) {
     expect_error(tmp, "[connector.partners]\nrecipient_domains = ,\n",
                  {"[connector.partners] recipient_domains"});
     expect_error(tmp, "[policy_map]\n", {"[policy_map] listen", "missing"});
+    expect_error(tmp, "[control]\n", {"[control] socket", "missing"});
+    expect_error(tmp, "[control]\nsocket = unix:control.sock\n",
+                 {"[control] socket", "unix:/PATH"});
 }
 
 BOOST_AUTO_TEST_CASE(bad_patterns) {

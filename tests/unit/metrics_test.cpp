@@ -346,6 +346,12 @@ class NamedStore final : public dsm::cache::Store {
         return std::nullopt;
     }
     void put(const std::vector<dsm::cache::StoredVerdict>& /*verdicts*/) override {}
+    std::optional<std::string> get_policy(const std::string& /*domain*/) override {
+        return std::nullopt;
+    }
+    void put_policy(const std::string& /*domain*/, const std::string& /*record*/,
+                    std::chrono::system_clock::time_point /*expires*/) override {}
+    bool erase(const std::string& /*domain*/) override { return true; }
     [[nodiscard]] bool healthy() const override { return false; }
     [[nodiscard]] std::uint64_t errors() const override { return 3; }
 

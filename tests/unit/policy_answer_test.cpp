@@ -1,10 +1,14 @@
 // The SPEC §7 policy-map table: every row with real connectors and verdicts,
 // the `match=` formatting postfix-mta-sts-resolver uses, TEMP/PERM texts,
 // test mode, and every mode x state against decide(); then the same rows as
-// Sendmail's FEATURE(`sts') (map name "sts") gets them.
+// Sendmail's FEATURE(`sts') (map name "sts") gets them, and as Postfix 3.10
+// gets them under the map name "postfix-tlsrpt" (TLSRPT policy attributes).
 #include <boost/test/unit_test.hpp>
 
+#include <chrono>
+#include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/decision/decision.hpp"
@@ -19,6 +23,7 @@ using config::StsMode;
 using policymap::map_client;
 using policymap::MapClient;
 using policymap::policy_answer;
+using policymap::TlsrptExtras;
 using verdict::DaneField;
 using verdict::DnssecField;
 using verdict::DomainVerdict;
@@ -371,10 +376,12 @@ std::string sendmail(const Connector& c, const DomainVerdict& v,
 
 BOOST_AUTO_TEST_CASE(only_the_name_sts_is_sendmail) {
     BOOST_TEST((map_client("sts") == MapClient::sendmail_sts));
-    for (const char* name : {"postfix", "postfix-tlsrpt", "STS", "sts ", "mta-sts", ""}) {
+    for (const char* name : {"postfix", "STS", "sts ", "mta-sts", ""}) {
         BOOST_TEST_INFO("name: '" << name << "'");
         BOOST_TEST((map_client(name) == MapClient::postfix));
     }
+    // The second Postfix name (SPEC §7) is no Sendmail either.
+    BOOST_TEST((map_client("postfix-tlsrpt") == MapClient::postfix_tlsrpt));
     // The default is Postfix: its answers are unchanged.
     BOOST_TEST(policy_answer(opportunistic(), make_verdict(DnssecField::secure, DaneField::pass),
                              kNoPatterns) == "OK dane-only");
@@ -489,6 +496,258 @@ BOOST_AUTO_TEST_CASE(every_mode_and_state_is_secure_temp_or_notfound) {
                                                "servername=hostname");
                                 } else {
                                     BOOST_TEST(a == "NOTFOUND ");
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// Postfix 3.10 under the second map name "postfix-tlsrpt" (SPEC §7). The
+// attribute syntax is Postfix's (TLSRPT_README.html "MTA-STS Support via
+// smtp_tls_policy_maps"; smtp_tls_policy.c tls_policy_lookup_one()):
+// policy_type=sts, policy_domain, policy_ttl, one mx_host_pattern per "mx:"
+// line as written, one "{ policy_string = <line> }" per policy line. Only
+// "sts" and "no-policy-found" are valid policy types and the attributes are
+// an error on a non-STS policy, so every other answer is the plain one.
+BOOST_AUTO_TEST_SUITE(policy_answer_postfix_tlsrpt)
+
+namespace {
+
+std::string tlsrpt(const Connector& c, const DomainVerdict& v,
+                   const std::vector<std::string>& patterns, const TlsrptExtras& extras = {}) {
+    return policy_answer(c, v, patterns, MapClient::postfix_tlsrpt, extras);
+}
+
+sts::Policy enforce_policy(std::vector<std::string> mx, std::uint32_t max_age) {
+    sts::Policy p;
+    p.mode = sts::PolicyMode::enforce;
+    p.mx = std::move(mx);
+    p.max_age = max_age;
+    return p;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(only_the_name_postfix_tlsrpt_selects_it) {
+    BOOST_TEST((map_client("postfix-tlsrpt") == MapClient::postfix_tlsrpt));
+    for (const char* name : {"postfix", "Postfix-TLSRPT", "postfix-tlsrpt ", "tlsrpt", "sts"}) {
+        BOOST_TEST_INFO("name: '" << name << "'");
+        BOOST_TEST((map_client(name) != MapClient::postfix_tlsrpt));
+    }
+}
+
+BOOST_AUTO_TEST_CASE(sts_enforce_carries_the_policy_attributes) {
+    // RFC 8461 §3.2's example policy, as TLSRPT_README.html uses it.
+    const std::vector<std::string> mx = {"mail.example.com", "*.example.net",
+                                         "backupmx.example.com"};
+    auto v = sts_enforce();
+    v.domain = "example.com";
+    TlsrptExtras extras;
+    extras.policy = enforce_policy(mx, 604800);
+    extras.ttl = std::chrono::seconds(3600);
+    BOOST_TEST(tlsrpt(opportunistic(), v, mx, extras) ==
+               "OK secure match=mail.example.com:.example.net:backupmx.example.com "
+               "servername=hostname policy_type=sts policy_domain=example.com policy_ttl=3600 "
+               "mx_host_pattern=mail.example.com mx_host_pattern=*.example.net "
+               "mx_host_pattern=backupmx.example.com "
+               "{ policy_string = version: STSv1 } { policy_string = mode: enforce } "
+               "{ policy_string = mx: mail.example.com } { policy_string = mx: *.example.net } "
+               "{ policy_string = mx: backupmx.example.com } "
+               "{ policy_string = max_age: 604800 }");
+}
+
+BOOST_AUTO_TEST_CASE(sts_enforce_starts_with_the_plain_answer) {
+    // Postfix 3.7 semantics unchanged: the attributes only follow them.
+    const std::vector<std::string> mx = {"*.partner.test"};
+    const auto plain = policy_answer(opportunistic(), sts_enforce(), mx);
+    BOOST_TEST(plain == "OK secure match=.partner.test servername=hostname");
+    BOOST_TEST(
+        starts_with(tlsrpt(opportunistic(), sts_enforce(), mx), plain + " policy_type=sts "));
+}
+
+BOOST_AUTO_TEST_CASE(without_the_policy_max_age_and_ttl_are_left_out) {
+    BOOST_TEST(tlsrpt(opportunistic(), sts_enforce(), {"mx.partner.test"}) ==
+               "OK secure match=mx.partner.test servername=hostname policy_type=sts "
+               "policy_domain=partner.test mx_host_pattern=mx.partner.test "
+               "{ policy_string = version: STSv1 } { policy_string = mode: enforce } "
+               "{ policy_string = mx: mx.partner.test }");
+}
+
+BOOST_AUTO_TEST_CASE(a_policy_other_than_the_verdicts_gives_no_max_age) {
+    // The policy cache may hold a newer policy than the verdict was made
+    // from: its max_age would describe another policy.
+    const std::vector<std::string> mx = {"mx.partner.test"};
+    const std::string without =
+        "OK secure match=mx.partner.test servername=hostname policy_type=sts "
+        "policy_domain=partner.test mx_host_pattern=mx.partner.test "
+        "{ policy_string = version: STSv1 } { policy_string = mode: enforce } "
+        "{ policy_string = mx: mx.partner.test }";
+    TlsrptExtras other_mx;
+    other_mx.policy = enforce_policy({"mx2.partner.test"}, 86400);
+    BOOST_TEST(tlsrpt(opportunistic(), sts_enforce(), mx, other_mx) == without);
+    TlsrptExtras testing;
+    testing.policy = enforce_policy(mx, 86400);
+    testing.policy->mode = sts::PolicyMode::testing;
+    BOOST_TEST(tlsrpt(opportunistic(), sts_enforce(), mx, testing) == without);
+    // Case and repeats do not make it another policy.
+    TlsrptExtras same;
+    same.policy = enforce_policy({"MX.partner.test", "mx.partner.test"}, 86400);
+    BOOST_TEST(tlsrpt(opportunistic(), sts_enforce(), mx, same) ==
+               without + " { policy_string = max_age: 86400 }");
+}
+
+BOOST_AUTO_TEST_CASE(policy_ttl_is_left_out_unless_positive) {
+    const std::vector<std::string> mx = {"mx.partner.test"};
+    for (const auto ttl : {std::chrono::seconds(0), std::chrono::seconds(-5)}) {
+        TlsrptExtras extras;
+        extras.ttl = ttl;
+        BOOST_TEST(tlsrpt(opportunistic(), sts_enforce(), mx, extras).find("policy_ttl") ==
+                   std::string::npos);
+    }
+    TlsrptExtras one;
+    one.ttl = std::chrono::seconds(1);
+    BOOST_TEST(tlsrpt(opportunistic(), sts_enforce(), mx, one).find(" policy_ttl=1 ") !=
+               std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(patterns_are_those_of_match_lowercased_deduplicated_and_rechecked) {
+    // A pattern that is not one could add an attribute ("tafile=..."), or
+    // a "}" could end a policy_string early: dropped, as for match=.
+    BOOST_TEST(tlsrpt(opportunistic(), sts_enforce(),
+                      {"MX.Partner.TEST", "mx.partner.test", "*.Partner.Test",
+                       "evil.test tafile=/etc/passwd", "x }", "a:b", "", "*"}) ==
+               "OK secure match=mx.partner.test:.partner.test servername=hostname "
+               "policy_type=sts policy_domain=partner.test mx_host_pattern=mx.partner.test "
+               "mx_host_pattern=*.partner.test { policy_string = version: STSv1 } "
+               "{ policy_string = mode: enforce } { policy_string = mx: mx.partner.test } "
+               "{ policy_string = mx: *.partner.test }");
+}
+
+BOOST_AUTO_TEST_CASE(sts_without_usable_patterns_is_the_same_temp) {
+    // policy_type=sts without mx_host_pattern would reach a null list in
+    // Postfix's smtp_tlsrpt.c; there is no secure answer to extend anyway.
+    const auto a = tlsrpt(opportunistic(), sts_enforce(), {"a b"});
+    BOOST_TEST(starts_with(a, "TEMP 4.7.5 partner.test: connector \"partners\""));
+    BOOST_TEST(a == policy_answer(opportunistic(), sts_enforce(), {"a b"}));
+}
+
+BOOST_AUTO_TEST_CASE(an_answer_too_long_for_postfix_goes_out_without_attributes) {
+    // dict_sockmap.c refuses replies over 100000 octets; the attributes
+    // repeat every pattern twice more. Same enforcement, only unreported.
+    std::vector<std::string> mx;
+    for (int i = 0; i < 1500; ++i) {
+        mx.push_back("mx" + std::to_string(i) + "." + std::string(30, 'p') + ".test");
+    }
+    const auto plain = policy_answer(opportunistic(), sts_enforce(), mx);
+    BOOST_TEST(plain.size() < 65536U);
+    BOOST_TEST(tlsrpt(opportunistic(), sts_enforce(), mx) == plain);
+    // A long but fitting one keeps them.
+    mx.resize(100);
+    BOOST_TEST(tlsrpt(opportunistic(), sts_enforce(), mx).size() <= 65536U);
+    BOOST_TEST(tlsrpt(opportunistic(), sts_enforce(), mx).find("policy_type=sts") !=
+               std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(dane_pass_is_dane_only_without_attributes) {
+    // Postfix reports DANE itself (policy type tlsa, the TLSA records it
+    // looked up); policy_type=tlsa would be refused as invalid.
+    BOOST_TEST(tlsrpt(opportunistic(),
+                      make_verdict(DnssecField::secure, DaneField::pass, StsField::enforce),
+                      {"mx.partner.test"}) == "OK dane-only");
+}
+
+BOOST_AUTO_TEST_CASE(encrypt_is_encrypt) {
+    BOOST_TEST(tlsrpt(opportunistic(), make_verdict(DnssecField::secure, DaneField::unusable),
+                      kNoPatterns) == "OK encrypt");
+}
+
+BOOST_AUTO_TEST_CASE(may_is_may) {
+    BOOST_TEST(tlsrpt(connector(DaneMode::none, StsMode::none),
+                      make_verdict(DnssecField::skipped, DaneField::skipped),
+                      kNoPatterns) == "OK may");
+}
+
+BOOST_AUTO_TEST_CASE(notfound_rows_are_notfound) {
+    // A testing policy included: "OK may policy_type=sts ..." would override
+    // main.cf's level (smtp_tls_security_level = dane, say) for the domain.
+    BOOST_TEST(tlsrpt(opportunistic(),
+                      make_verdict(DnssecField::secure, DaneField::none, StsField::testing),
+                      {"mx.partner.test"}) == "NOTFOUND ");
+    BOOST_TEST(tlsrpt(opportunistic(), make_verdict(DnssecField::insecure, DaneField::none),
+                      kNoPatterns) == "NOTFOUND ");
+    auto null_mx = make_verdict(DnssecField::secure, DaneField::none);
+    null_mx.null_mx = true;
+    BOOST_TEST(tlsrpt(opportunistic(), null_mx, kNoPatterns) == "NOTFOUND ");
+}
+
+BOOST_AUTO_TEST_CASE(temp_and_perm_rows_are_unchanged) {
+    // No policy_failure: Postfix would connect and, where forcing that failure
+    // is not implemented (smtp_tlsrpt.c TODO), could deliver; TEMP defers.
+    const auto mand = connector(DaneMode::mandatory, StsMode::opportunistic);
+    const auto rej = connector(DaneMode::mandatory, StsMode::opportunistic, OnFailure::reject);
+    const std::vector<std::pair<Connector, DomainVerdict>> cases = {
+        {opportunistic(), make_verdict(DnssecField::bogus, DaneField::error)},
+        {opportunistic(), make_verdict(DnssecField::secure, DaneField::fail)},
+        {mand, make_verdict(DnssecField::secure, DaneField::unusable)},
+        {mand, verdict::pending_verdict("partner.test")},
+        {mand, make_verdict(DnssecField::insecure, DaneField::none)},
+        {rej, make_verdict(DnssecField::insecure, DaneField::none)},
+        {opportunistic(), make_verdict(DnssecField::insecure, DaneField::none, StsField::fail)},
+    };
+    for (const auto& [c, v] : cases) {
+        const auto a = tlsrpt(c, v, {"mx.partner.test"});
+        BOOST_TEST_INFO("answer: " << a);
+        BOOST_TEST((starts_with(a, "TEMP 4.7.") || starts_with(a, "PERM 5.7.4 ")));
+        BOOST_TEST(a == policy_answer(c, v, {"mx.partner.test"}));
+        BOOST_TEST(a.find("policy_") == std::string::npos);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(test_mode_answers_as_postfix_with_attributes_on_secure) {
+    const auto opp =
+        connector(DaneMode::opportunistic, StsMode::opportunistic, OnFailure::defer, true);
+    BOOST_TEST(tlsrpt(opp, make_verdict(DnssecField::bogus, DaneField::error), kNoPatterns) ==
+               "NOTFOUND ");
+    BOOST_TEST(starts_with(tlsrpt(opp, sts_enforce(), {"*.partner.test"}),
+                           "OK secure match=.partner.test servername=hostname policy_type=sts "));
+}
+
+BOOST_AUTO_TEST_CASE(every_mode_and_state_differs_from_postfix_only_on_secure) {
+    const std::vector<std::string> patterns = {"*.partner.test"};
+    TlsrptExtras extras;
+    extras.policy = enforce_policy(patterns, 86400);
+    extras.ttl = std::chrono::seconds(300);
+    const std::string attributes =
+        " policy_type=sts policy_domain=partner.test policy_ttl=300 "
+        "mx_host_pattern=*.partner.test { policy_string = version: STSv1 } "
+        "{ policy_string = mode: enforce } { policy_string = mx: *.partner.test } "
+        "{ policy_string = max_age: 86400 }";
+    for (auto dane_mode : {DaneMode::opportunistic, DaneMode::mandatory, DaneMode::none}) {
+        for (auto sts_mode : {StsMode::opportunistic, StsMode::none}) {
+            for (auto on_failure : {OnFailure::defer, OnFailure::reject}) {
+                for (bool test_mode : {false, true}) {
+                    const auto c = connector(dane_mode, sts_mode, on_failure, test_mode);
+                    for (auto dnssec : {DnssecField::secure, DnssecField::insecure,
+                                        DnssecField::bogus, DnssecField::pending}) {
+                        for (auto dane : {DaneField::pass, DaneField::unusable, DaneField::fail,
+                                          DaneField::none, DaneField::error}) {
+                            for (auto sts : {StsField::enforce, StsField::testing, StsField::fail,
+                                             StsField::none}) {
+                                const auto v = make_verdict(dnssec, dane, sts);
+                                const auto plain = policy_answer(c, v, patterns);
+                                const auto a = tlsrpt(c, v, patterns, extras);
+                                BOOST_TEST_INFO("plain: " << plain << " tlsrpt: " << a);
+                                BOOST_TEST(printable_line(a));
+                                if (starts_with(plain, "OK secure ")) {
+                                    BOOST_TEST(a == plain + attributes);
+                                } else {
+                                    BOOST_TEST(a == plain);
                                 }
                             }
                         }

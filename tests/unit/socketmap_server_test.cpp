@@ -24,8 +24,11 @@
 #include <thread>
 #include <vector>
 
+#include "core/config/connector.hpp"
 #include "core/policymap/netstring.hpp"
+#include "core/policymap/policy_answer.hpp"
 #include "core/policymap/socketmap_server.hpp"
+#include "core/verdict/verdict.hpp"
 
 using namespace dsm::policymap;
 using namespace std::chrono_literals;
@@ -490,6 +493,54 @@ BOOST_AUTO_TEST_CASE(postmap_is_a_real_peer) {
     BOOST_TEST(many ==
                "dane.test\tdane-only\nsts.test\tsecure match=.sts.test:mx.sts.test "
                "servername=hostname\n");
+    std::filesystem::remove_all(dir);
+}
+
+// The map name picks the answer (SPEC §7): the same MTA-STS verdict as
+// Postfix 3.7 gets it under "postfix" and Postfix 3.10's TLSRPT support
+// under "postfix-tlsrpt", over the wire and through postmap -q (which prints
+// the value as the smtp client receives it; it does not parse attributes).
+BOOST_AUTO_TEST_CASE(map_name_selects_the_tlsrpt_answer) {
+    Server s([](const std::string& name, const std::string& key) -> std::string {
+        if (key != "partner.test") {
+            return "NOTFOUND ";
+        }
+        dsm::config::Connector c;
+        c.name = "partners";
+        dsm::verdict::DomainVerdict v;
+        v.domain = key;
+        v.dnssec = dsm::verdict::DnssecField::insecure;
+        v.dane = dsm::verdict::DaneField::none;
+        v.sts = dsm::verdict::StsField::enforce;
+        v.sts_mx = {"*.partner.test"};
+        return policy_answer(c, v, v.sts_mx, map_client(name));
+    });
+    const std::string plain = "OK secure match=.partner.test servername=hostname";
+    const std::string extended =
+        plain +
+        " policy_type=sts policy_domain=partner.test mx_host_pattern=*.partner.test "
+        "{ policy_string = version: STSv1 } { policy_string = mode: enforce } "
+        "{ policy_string = mx: *.partner.test }";
+    Client c(s.server.port());
+    BOOST_TEST(c.ask("postfix partner.test").value_or("<closed>") == plain);
+    BOOST_TEST(c.ask("postfix-tlsrpt partner.test").value_or("<closed>") == extended);
+    BOOST_TEST(c.ask("postfix-tlsrpt other.test").value_or("<closed>") == "NOTFOUND ");
+
+    const char* postmap = "/usr/sbin/postmap";
+    if (::access(postmap, X_OK) != 0) {
+        BOOST_TEST_MESSAGE("postmap not installed: skipped");
+        return;
+    }
+    const auto dir = temp_dir();
+    std::ofstream(dir / "main.cf") << "compatibility_level = 3.6\n";
+    const std::string map = "socketmap:inet:127.0.0.1:" + std::to_string(s.server.port()) + ":";
+    const std::string base = std::string(postmap) + " -c " + dir.string() + " -q partner.test ";
+    auto [p, p_rc] = run(base + map + "postfix 2>/dev/null");
+    BOOST_TEST(p_rc == 0);
+    BOOST_TEST(p == plain.substr(3) + "\n");
+    auto [t, t_rc] = run(base + map + "postfix-tlsrpt 2>/dev/null");
+    BOOST_TEST(t_rc == 0);
+    BOOST_TEST(t == extended.substr(3) + "\n");
     std::filesystem::remove_all(dir);
 }
 

@@ -36,6 +36,12 @@ class FakeStore final : public cache::Store {
         }
         cv_.notify_all();
     }
+    std::optional<std::string> get_policy(const std::string& /*domain*/) override {
+        return std::nullopt;
+    }
+    void put_policy(const std::string& /*domain*/, const std::string& /*record*/,
+                    std::chrono::system_clock::time_point /*expires*/) override {}
+    bool erase(const std::string& /*domain*/) override { return true; }
     [[nodiscard]] bool healthy() const override { return true; }
     [[nodiscard]] std::uint64_t errors() const override { return 0; }
 

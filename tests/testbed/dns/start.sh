@@ -45,7 +45,8 @@ mkdir -p "$zones" "$certs" "$ldnskeys" "$dsdir" "$dir/db"
 # Zones signed by knot itself, children of `test.` first; `test.` is the trust
 # anchor and gets every child's DS, so it is written last.
 knot_signed=(dane-ok.test dane-ok2.test dane-unusable.test notlsa.test
-             nullmx.test implicit.test cname-mx.test partner.test mixed.test)
+             nullmx.test implicit.test cname-mx.test partner.test mixed.test
+             dane-agility.test)
 # Pre-signed with ldns-signzone and then broken on purpose; served as is.
 ldns_signed=(bogus.test bogus-mx.test expired.test)
 # Served but never signed, and no DS in `test.`: provably insecure.
@@ -57,10 +58,11 @@ sts_signed=(sts-enforce.test sts-wild.test sts-nomatch.test sts-testing.test
             sts-unknownca.test sts-404.test sts-html.test sts-big.test
             sts-drip.test sts-noversion.test sts-badmaxage.test sts-ipmx.test
             sts-midwild.test sts-dane.test sts-twotxt.test sts-notxt.test
-            sts-nohost.test
+            sts-nohost.test sts-expired.test sts-httpcache.test
             sts-probe-ok.test sts-probe-wrongname.test sts-probe-expired.test
             sts-probe-untrusted.test sts-probe-nostarttls.test sts-probe-refused.test
-            sts-probe-testing.test)
+            sts-probe-testing.test sts-probe-nosan.test sts-probe-wildcard.test
+            sts-probe-partwild.test)
 knot_signed+=("${sts_signed[@]}")
 unsigned+=(sts-insecure.test)
 # Where every mta-sts.<domain> points: the HTTPS test bed's nginx.
@@ -191,6 +193,7 @@ corrupt() {
 
 # Digests that belong to no key.
 digest_of() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
+digest512_of() { printf '%s' "$1" | sha512sum | cut -d' ' -f1; }
 D_UNUSABLE1=$(digest_of unusable-1)
 D_UNUSABLE2=$(digest_of unusable-2)
 D_ALTERED=$(digest_of altered)
@@ -285,6 +288,19 @@ _25._tcp.mx1 TLSA 3 1 1 ${spki[mx1.mixed.test]}
 EOF
 } >"$zones/mixed.test.zone"
 
+# RFC 7671 §9 digest algorithm agility: the right SHA2-256 digest of the key
+# that 127.0.20.1 (tests/testbed/smtp, mx.dane-ok.test's key) presents, and a
+# SHA2-512 digest of no key for the same usage and selector.  Both records
+# are usable (pass without the probe); the probe must ignore the weaker
+# SHA2-256 one and fail.
+{ zone_head dane-agility.test; cat <<EOF
+@ MX 10 mx
+mx A 127.0.20.1
+_25._tcp.mx TLSA 3 1 1 ${spki[mx.dane-ok.test]}
+_25._tcp.mx TLSA 3 1 2 $(digest512_of agility-wrong)
+EOF
+} >"$zones/dane-agility.test.zone"
+
 # --- MTA-STS domains (signed by knot) -------------------------------------------
 # Each: MX 10 HOST (A in 127.0.21.0/24, nothing listens), mta-sts A
 # $STS_HTTPS_ADDR (tests/testbed/https serves the policy) and, when ID is given,
@@ -338,6 +354,14 @@ mx A 127.0.21.21
 _mta-sts TXT "v=STSv1; id=20260101;"
 EOF
 } >"$zones/sts-nohost.test.zone"
+# The policy host presents a certificate from the test CA that expired in
+# 2020 (RFC 8461 §3.3).
+sts_zone sts-expired.test   mx   127.0.21.23 20260101 >"$zones/sts-expired.test.zone"
+# The policy host sends HTTP caching headers (RFC 8461 §3.3: not used); tests
+# change the TXT id and the policy, as with sts-idchange.test.
+{ sts_zone sts-httpcache.test mx 127.0.21.24 ''
+  echo '_mta-sts 1 TXT "v=STSv1; id=1;"'
+} >"$zones/sts-httpcache.test.zone"
 
 # Side by side as well; the key database (LMDB) serialises the writers.  At
 # most 4 at a time: knot opens it with 16 reader slots, and with ~30 keymgr at
@@ -378,6 +402,11 @@ sts_zone sts-probe-untrusted.test  mx 127.0.40.23 20260101 >"$zones/sts-probe-un
 sts_zone sts-probe-nostarttls.test mx 127.0.40.4  20260101 >"$zones/sts-probe-nostarttls.test.zone"
 sts_zone sts-probe-refused.test    mx 127.0.40.20 20260101 >"$zones/sts-probe-refused.test.zone"
 sts_zone sts-probe-testing.test    mx 127.0.40.5  20260101 >"$zones/sts-probe-testing.test.zone"
+# RFC 8461 §4.2 names: the MX name only in the CN, a wildcard SAN, a partial
+# wildcard SAN.
+sts_zone sts-probe-nosan.test      mx 127.0.40.24 20260101 >"$zones/sts-probe-nosan.test.zone"
+sts_zone sts-probe-wildcard.test   mx 127.0.40.25 20260101 >"$zones/sts-probe-wildcard.test.zone"
+sts_zone sts-probe-partwild.test   mx 127.0.40.26 20260101 >"$zones/sts-probe-partwild.test.zone"
 
 # MTA-STS needs no DNSSEC: an enforce policy for an unsigned domain.
 sts_zone sts-insecure.test mx 127.0.21.22 20260101 >"$zones/sts-insecure.test.zone"
@@ -450,6 +479,7 @@ noanswer.test       error       delegated to 127.0.10.54 where nothing listens: 
 partner.test        pass        MX mx.partner.test with TLSA 3 1 1
 eu.partner.test     none        same zone, MX mx.eu.partner.test without TLSA
 mixed.test          pass        MX 10 mx1.mixed.test (TLSA 3 1 1), MX 20 mx2.mixed.test (no TLSA)
+dane-agility.test   pass        MX mx.dane-agility.test (127.0.20.1): TLSA 3 1 1 right, 3 1 2 wrong; the probe fails (RFC 7671 §9)
 # MTA-STS domains: domain, DomainDane result, sts=<expected sts field> (enforce
 # / fail / testing / none / error, SPEC.md §4), why.  Policies: tests/testbed/
 # https (its policies.txt: fetch outcome per domain), on 127.0.30.1:8443.
@@ -476,6 +506,8 @@ sts-twotxt.test     none  sts=none     two valid v=STSv1 TXT records (id=1, id=2
 sts-notxt.test      none  sts=none     no _mta-sts TXT (a valid enforce policy is served anyway)
 sts-nohost.test     none  sts=error    TXT present, mta-sts.sts-nohost.test is NXDOMAIN
 sts-insecure.test   none  sts=enforce  unsigned zone, no DS; policy enforce mx mx.sts-insecure.test
+sts-expired.test    none  sts=error    certificate from the test CA, expired in 2020 (certificate-not-trusted)
+sts-httpcache.test  none  sts=enforce  TXT id=1 (TTL 1 s), policy enforce mx mx.sts-httpcache.test sent with HTTP caching headers; tests change both
 # The probe cases: MXs on the SMTP test bed (127.0.40.x:2525).  sts= is the
 # field without the probe; "probe:" the field with [probe] enabled = yes and
 # the result type of the MX's probe (RFC 8460 §4.3).
@@ -486,6 +518,9 @@ sts-probe-untrusted.test  none  sts=enforce  probe: fail, certificate-not-truste
 sts-probe-nostarttls.test none  sts=enforce  probe: fail, starttls-not-supported (127.0.40.4)
 sts-probe-refused.test    none  sts=enforce  probe: enforce, not-answering (127.0.40.20 refuses; not a failure, SPEC §5)
 sts-probe-testing.test    none  sts=testing  probe: testing, certificate-host-mismatch reported only (127.0.40.5)
+sts-probe-nosan.test      none  sts=enforce  probe: fail, certificate-host-mismatch (CN=mx.sts-probe-nosan.test, no SAN: RFC 8461 §4.2)
+sts-probe-wildcard.test   none  sts=enforce  probe: enforce, verified (SAN *.sts-probe-wildcard.test)
+sts-probe-partwild.test   none  sts=enforce  probe: fail, certificate-host-mismatch (SAN m*.sts-probe-partwild.test)
 EOF
 
 # --- start ---------------------------------------------------------------------------

@@ -73,6 +73,8 @@ sts-twotxt.test     ok                         enforce  served, but two STSv1 TX
 sts-notxt.test      ok                         enforce  served, but no TXT record: never fetched
 sts-nohost.test     dns_error                  -        mta-sts.sts-nohost.test does not exist (NXDOMAIN)
 sts-insecure.test   ok                         enforce  mode enforce, mx mx.sts-insecure.test (unsigned zone)
+sts-expired.test    certificate_not_trusted    -        certificate for the right name from the test CA, expired in 2020
+sts-httpcache.test  ok                         enforce  mode enforce, mx mx.sts-httpcache.test, sent with Cache-Control/Expires/ETag/Last-Modified; tests rewrite it
 sts-probe-ok.test         ok                   enforce  mode enforce, mx mx.sts-probe-ok.test (MX on the SMTP test bed)
 sts-probe-wrongname.test  ok                   enforce  mode enforce, mx mx.sts-probe-wrongname.test (MX on the SMTP test bed)
 sts-probe-expired.test    ok                   enforce  mode enforce, mx mx.sts-probe-expired.test (MX on the SMTP test bed)
@@ -80,6 +82,9 @@ sts-probe-untrusted.test  ok                   enforce  mode enforce, mx mx.sts-
 sts-probe-nostarttls.test ok                   enforce  mode enforce, mx mx.sts-probe-nostarttls.test (MX on the SMTP test bed)
 sts-probe-refused.test    ok                   enforce  mode enforce, mx mx.sts-probe-refused.test (MX on the SMTP test bed)
 sts-probe-testing.test    ok                   testing  mode testing, mx mx.sts-probe-testing.test (MX on the SMTP test bed)
+sts-probe-nosan.test      ok                   enforce  mode enforce, mx mx.sts-probe-nosan.test (MX on the SMTP test bed)
+sts-probe-wildcard.test   ok                   enforce  mode enforce, mx mx.sts-probe-wildcard.test (MX on the SMTP test bed)
+sts-probe-partwild.test   ok                   enforce  mode enforce, mx mx.sts-probe-partwild.test (MX on the SMTP test bed)
 EOF
 }
 
@@ -143,8 +148,10 @@ policy enforce mx.sts-dane.test | put mta-sts.sts-dane.test
 policy enforce mx.sts-twotxt.test | put mta-sts.sts-twotxt.test
 policy enforce mx.sts-notxt.test | put mta-sts.sts-notxt.test
 policy enforce mx.sts-insecure.test | put mta-sts.sts-insecure.test
+policy enforce mx.sts-expired.test | put mta-sts.sts-expired.test
+policy enforce mx.sts-httpcache.test | put mta-sts.sts-httpcache.test
 # The STARTTLS probe cases (SPEC §5): the MXs are SMTP test bed listeners.
-for d in ok wrongname expired untrusted nostarttls refused; do
+for d in ok wrongname expired untrusted nostarttls refused nosan wildcard partwild; do
     policy enforce "mx.sts-probe-$d.test" | put "mta-sts.sts-probe-$d.test"
 done
 policy testing mx.sts-probe-testing.test | put mta-sts.sts-probe-testing.test
@@ -190,6 +197,43 @@ make_leaf() { # NAME CA-STEM SERIAL
         -subj "/CN=$name" 2>/dev/null
 }
 
+# NAME CA-STEM SERIAL: like make_leaf, but valid only in January 2020
+# (RFC 8461 §3.3: an expired certificate).  `openssl req -x509` cannot
+# backdate in OpenSSL 3.0; `openssl x509 -req` with a preset validity can't
+# either, so this one goes through `openssl ca`, which takes -startdate and
+# -enddate.
+make_expired_leaf() {
+    local name=$1 ca=$2 serial=$3 db=$dir/tmp/ca-$1
+    mkdir -p "$db"
+    : >"$db/index.txt"
+    echo "$serial" >"$db/serial"
+    cat >"$db/ca.cnf" <<EOF
+[ ca ]
+default_ca = dflt
+[ dflt ]
+database = $db/index.txt
+new_certs_dir = $db
+serial = $db/serial
+default_md = sha256
+policy = any
+[ any ]
+commonName = supplied
+[ leaf_ext ]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+subjectAltName = DNS:$name
+EOF
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+        -keyout "$certs/$name.key" -out "$db/$name.csr" -subj "/CN=$name" 2>/dev/null &&
+        openssl ca -batch -config "$db/ca.cnf" -extensions leaf_ext -notext \
+            -cert "$dir/$ca.crt" -keyfile "$dir/$ca.key" -in "$db/$name.csr" \
+            -out "$certs/$name.crt" -startdate 20200101000000Z -enddate 20200201000000Z \
+            2>/dev/null
+}
+
 make_ca ca "dane-sts-milter test CA" & ca1=$!
 make_ca untrusted-ca "dane-sts-milter untrusted CA" & ca2=$!
 wait "$ca1" || die "making the test CA failed"
@@ -208,6 +252,8 @@ for d in "${served[@]}"; do
     serial=$((serial + 1))
     if [[ $d == sts-unknownca.test ]]; then
         make_leaf "mta-sts.$d" untrusted-ca "$serial" &
+    elif [[ $d == sts-expired.test ]]; then
+        make_expired_leaf "mta-sts.$d" ca "$serial" &
     else
         make_leaf "mta-sts.$d" ca "$serial" &
     fi
@@ -238,6 +284,21 @@ EOF
     sts-html.test) cat <<EOF
         location = /.well-known/mta-sts.txt {
             default_type text/html;
+        }
+EOF
+        ;;
+    # RFC 8461 §3.3: HTTP caching (RFC 7234) MUST NOT be used.  By default
+    # the policy says "fresh for a year" (Cache-Control max-age, Expires),
+    # with a validator (ETag, Last-Modified: nginx's own); while a file
+    # named no-cache exists next to .well-known/, it says "Cache-Control:
+    # no-cache" and "Expires" in 1970 instead.  Either way only the TXT id and max_age may decide.
+    sts-httpcache.test) cat <<EOF
+        location = /.well-known/mta-sts.txt {
+            etag on;
+            if (-f \$document_root/no-cache) {
+                expires epoch;
+            }
+            expires 1y;
         }
 EOF
         ;;
@@ -283,8 +344,14 @@ http {
     # No cache: policy files are read from disk on every request.
     open_file_cache off;
 
+    # The last fields: the conditional request headers a client sent (an HTTP
+    # cache would send them) and the caching headers sent back.
     log_format sts '\$time_iso8601 \$remote_addr sni=\$ssl_server_name \$ssl_protocol '
-                   '"\$request" \$status \$body_bytes_sent \$request_time';
+                   '"\$request" \$status \$body_bytes_sent \$request_time '
+                   'if-none-match="\$http_if_none_match" '
+                   'if-modified-since="\$http_if_modified_since" '
+                   'cache-control="\$sent_http_cache_control" expires="\$sent_http_expires" '
+                   'etag=\$sent_http_etag';
     access_log $dir/access.log sts;
 
     client_body_temp_path $dir/tmp/body;

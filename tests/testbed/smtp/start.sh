@@ -32,6 +32,11 @@
 #   127.0.40.10  220 to STARTTLS, then silence (no TLS handshake)
 #   127.0.40.11  454 to STARTTLS
 #   127.0.40.12  220 to STARTTLS plus a second reply in the same packet
+#   127.0.40.13  DANE-TA CA leaf with the SAN *.dane-ta.test (RFC 7672 §3.2.3:
+#                matches mx.dane-ta.test, not mx.sub.dane-ta.test)
+#   127.0.40.14  DANE-TA CA leaf with the partial wildcard SAN m*.dane-ta.test
+#   127.0.40.15  DANE-TA CA leaf with CN=mx.dane-ta.test and no SAN at all
+#                (RFC 7672 §3.2.3 lets DANE-TA fall back to the CN-ID)
 #   127.0.40.20  nothing listens: connections are refused
 # and the MXs of the DNS test bed's sts-probe-*.test domains (the milter's
 # MTA-STS probe cases, SPEC §5; WebPKI leaves from webpki-ca.crt, which the
@@ -39,6 +44,10 @@
 #   127.0.40.21  WebPKI leaf for mx.sts-probe-ok.test
 #   127.0.40.22  WebPKI leaf for mx.sts-probe-expired.test, expired in 2020
 #   127.0.40.23  leaf for mx.sts-probe-untrusted.test from the untrusted CA
+#   127.0.40.24  WebPKI leaf with CN=mx.sts-probe-nosan.test and no SAN
+#                (RFC 8461 §4.2: only DNS-IDs count, never the CN)
+#   127.0.40.25  WebPKI leaf with the SAN *.sts-probe-wildcard.test
+#   127.0.40.26  WebPKI leaf with the partial wildcard SAN m*.sts-probe-partwild.test
 #   (sts-probe-wrongname.test and sts-probe-testing.test point at 127.0.40.5,
 #   sts-probe-nostarttls.test at 127.0.40.4, sts-probe-refused.test at
 #   127.0.40.20)
@@ -62,7 +71,9 @@ readonly PORT=2525
 # Every address something listens on; 127.0.40.20 is the refusing MX.
 readonly LISTEN=(127.0.20.1 127.0.40.1 127.0.40.2 127.0.40.3 127.0.40.4 127.0.40.5
                  127.0.40.6 127.0.40.7 127.0.40.8 127.0.40.9 127.0.40.10 127.0.40.11
-                 127.0.40.12 127.0.20.12 127.0.40.21 127.0.40.22 127.0.40.23)
+                 127.0.40.12 127.0.20.12 127.0.40.21 127.0.40.22 127.0.40.23
+                 127.0.40.13 127.0.40.14 127.0.40.15 127.0.40.24 127.0.40.25
+                 127.0.40.26)
 readonly REFUSING=127.0.40.20
 
 # A server left over from an earlier run in DIR still holds the addresses.
@@ -84,6 +95,8 @@ mkdir -p "$certs" "$dir/ca-db"
 # EC P-256 throughout.  Digests for TLSA data, as RFC 6698 §2.1 defines them:
 spki_sha256() { openssl x509 -in "$1" -noout -pubkey | openssl pkey -pubin -outform DER |
                     sha256sum | cut -d' ' -f1; }
+spki_sha512() { openssl x509 -in "$1" -noout -pubkey | openssl pkey -pubin -outform DER |
+                    sha512sum | cut -d' ' -f1; }
 cert_sha256() { openssl x509 -in "$1" -outform DER | sha256sum | cut -d' ' -f1; }
 
 new_ca() { # NAME CN
@@ -116,16 +129,22 @@ basicConstraints = critical,CA:FALSE
 keyUsage = critical,digitalSignature
 extendedKeyUsage = serverAuth
 subjectAltName = DNS:\${ENV::LEAF_SAN}
+[ leaf_nosan ]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = serverAuth
 EOF
 : >"$dir/ca-db/index.txt"
 echo 01 >"$dir/ca-db/serial"
 
 # NAME DNSNAME ISSUER|self [START END]: a leaf, and NAME.chain (leaf, then
-# the issuing CA, as RFC 7672 §3.2.1 wants for DANE-TA).
+# the issuing CA, as RFC 7672 §3.2.1 wants for DANE-TA).  DNSNAME is the CN
+# and the one DNS SAN; LEAF_EXT=leaf_nosan in the environment leaves the SAN
+# out (the name is then only in the CN).
 new_leaf() {
     local name=$1 dns=$2 issuer=$3 start=${4:-} end=${5:-}
     new_csr "$name" "$dns"
-    local -a args=(-batch -config "$dir/ca.cnf" -extensions leaf -notext
+    local -a args=(-batch -config "$dir/ca.cnf" -extensions "${LEAF_EXT:-leaf}" -notext
                    -in "$certs/$name.csr" -out "$certs/$name.crt")
     if [[ -n $start ]]; then
         args+=(-startdate "$start" -enddate "$end")
@@ -151,6 +170,11 @@ cp "$certs/mx.dane-ok.test.crt" "$certs/mx.dane-ok.test.chain"
 new_ca dane-ta-ca "DANE-TA test CA"
 new_leaf dane-ta-right mx.dane-ta.test dane-ta-ca
 new_leaf dane-ta-wrong wrong.dane-ta.test dane-ta-ca
+# RFC 7672 §3.2.3 (RFC 6125 §6.4.3) name checks of DANE-TA: a wildcard as the
+# whole left-most label, a partial one, and no SAN (the CN-ID counts then).
+new_leaf dane-ta-wildcard '*.dane-ta.test' dane-ta-ca
+new_leaf dane-ta-partwild 'm*.dane-ta.test' dane-ta-ca
+LEAF_EXT=leaf_nosan new_leaf dane-ta-nosan mx.dane-ta.test dane-ta-ca
 # DANE-EE with a self-signed certificate that expired in 2020 (RFC 7672
 # §3.1.1: DANE-EE ignores validity dates).
 new_leaf expired-ee mx.expired-ee.test self 20200101000000Z 20200201000000Z
@@ -167,12 +191,20 @@ new_leaf webpki-unknownca mx.webpki.test untrusted-ca
 new_leaf sts-probe-ok mx.sts-probe-ok.test webpki-ca
 new_leaf sts-probe-expired mx.sts-probe-expired.test webpki-ca 20200101000000Z 20200201000000Z
 new_leaf sts-probe-untrusted mx.sts-probe-untrusted.test untrusted-ca
+# RFC 8461 §4.2: the right name only in the CN (no SAN); a wildcard SAN; a
+# partial wildcard SAN.
+LEAF_EXT=leaf_nosan new_leaf sts-probe-nosan mx.sts-probe-nosan.test webpki-ca
+new_leaf sts-probe-wildcard '*.sts-probe-wildcard.test' webpki-ca
+new_leaf sts-probe-partwild 'm*.sts-probe-partwild.test' webpki-ca
 cp "$certs/webpki-ca.crt" "$dir/webpki-ca.crt"
 # For the listeners that never get as far as TLS.
 new_leaf plain mx.plain.test self
 
 # --- cases.txt and the server configuration ------------------------------------
 dane_ok=$(spki_sha256 "$certs/mx.dane-ok.test.crt")
+dane_ok512=$(spki_sha512 "$certs/mx.dane-ok.test.crt")
+# A SHA2-512 digest of no key (RFC 7671 §9 case: a wrong stronger digest).
+wrong512=$(printf 'not-a-key' | sha512sum | cut -d' ' -f1)
 dane_ok_cert=$(cert_sha256 "$certs/mx.dane-ok.test.crt")
 ta_cert=$(cert_sha256 "$certs/dane-ta-ca.crt")
 ta_spki=$(spki_sha256 "$certs/dane-ta-ca.crt")
@@ -187,9 +219,15 @@ other=$(spki_sha256 "$certs/plain.crt")  # a real key no listener uses for TLS
 dane-ee              127.0.20.1   mx.dane-ok.test       3 1 1 $dane_ok    verified
 dane-ee-cert         127.0.20.1   mx.dane-ok.test       3 0 1 $dane_ok_cert    verified
 dane-ee-nomatch      127.0.20.1   mx.dane-ok.test       3 1 1 $other    validation-failure
+dane-ee-sha512       127.0.20.1   mx.dane-ok.test       3 1 2 $dane_ok512    verified
+dane-ee-sha512-wrong 127.0.20.1   mx.dane-ok.test       3 1 2 $wrong512    validation-failure
 dane-ta              127.0.40.1   mx.dane-ta.test       2 0 1 $ta_cert    verified
 dane-ta-spki         127.0.40.1   mx.dane-ta.test       2 1 1 $ta_spki    verified
 dane-ta-wrongname    127.0.40.2   mx.dane-ta.test       2 0 1 $ta_cert    certificate-host-mismatch
+dane-ta-wildcard     127.0.40.13  mx.dane-ta.test       2 0 1 $ta_cert    verified
+dane-ta-wildcard-2labels 127.0.40.13  mx.sub.dane-ta.test   2 0 1 $ta_cert    certificate-host-mismatch
+dane-ta-partwild     127.0.40.14  mx.dane-ta.test       2 0 1 $ta_cert    certificate-host-mismatch
+dane-ta-nosan        127.0.40.15  mx.dane-ta.test       2 0 1 $ta_cert    verified
 dane-ee-expired      127.0.40.3   mx.expired-ee.test    3 1 1 $expired    verified
 no-starttls          127.0.40.4   mx.no-starttls.test   3 1 1 $dane_ok    starttls-not-supported
 webpki-wrongname     127.0.40.5   mx.webpki.test        -    certificate-host-mismatch
@@ -204,6 +242,9 @@ refused              $REFUSING  mx.refused.test       3 1 1 $dane_ok    not-answ
 sts-probe-ok         127.0.40.21  mx.sts-probe-ok.test         -    verified
 sts-probe-expired    127.0.40.22  mx.sts-probe-expired.test    -    certificate-expired
 sts-probe-untrusted  127.0.40.23  mx.sts-probe-untrusted.test  -    certificate-not-trusted
+sts-probe-nosan      127.0.40.24  mx.sts-probe-nosan.test      -    certificate-host-mismatch
+sts-probe-wildcard   127.0.40.25  mx.sts-probe-wildcard.test   -    verified
+sts-probe-partwild   127.0.40.26  mx.sts-probe-partwild.test   -    certificate-host-mismatch
 sts-probe-wrongname  127.0.40.5   mx.sts-probe-wrongname.test  -    certificate-host-mismatch
 sts-probe-nostarttls 127.0.40.4   mx.sts-probe-nostarttls.test -    starttls-not-supported
 sts-probe-refused    $REFUSING  mx.sts-probe-refused.test    -    not-answering
@@ -232,6 +273,9 @@ listener() { # CASE ADDRESS MODE NAME CERTNAME [BANNER_LINES]
     listener tls-hang 127.0.40.10 hang-after-220 mx.tls-hang.test plain; echo ,
     listener starttls-454 127.0.40.11 starttls-454 mx.starttls-454.test plain; echo ,
     listener starttls-inject 127.0.40.12 inject mx.inject.test plain; echo ,
+    listener dane-ta-wildcard 127.0.40.13 starttls mx.dane-ta.test dane-ta-wildcard; echo ,
+    listener dane-ta-partwild 127.0.40.14 starttls mx.dane-ta.test dane-ta-partwild; echo ,
+    listener dane-ta-nosan 127.0.40.15 starttls mx.dane-ta.test dane-ta-nosan; echo ,
     # mx.partner.test publishes a 3 1 1 record for its own key in the DNS test
     # bed; presenting another key makes partner.test a DANE domain whose MX
     # fails the probe (the milter's end-to-end probe case, SPEC §5).
@@ -239,7 +283,10 @@ listener() { # CASE ADDRESS MODE NAME CERTNAME [BANNER_LINES]
     # The MXs of the sts-probe-*.test domains (DNS test bed).
     listener sts-probe-ok 127.0.40.21 starttls mx.sts-probe-ok.test sts-probe-ok; echo ,
     listener sts-probe-expired 127.0.40.22 starttls mx.sts-probe-expired.test sts-probe-expired; echo ,
-    listener sts-probe-untrusted 127.0.40.23 starttls mx.sts-probe-untrusted.test sts-probe-untrusted; echo
+    listener sts-probe-untrusted 127.0.40.23 starttls mx.sts-probe-untrusted.test sts-probe-untrusted; echo ,
+    listener sts-probe-nosan 127.0.40.24 starttls mx.sts-probe-nosan.test sts-probe-nosan; echo ,
+    listener sts-probe-wildcard 127.0.40.25 starttls mx.sts-probe-wildcard.test sts-probe-wildcard; echo ,
+    listener sts-probe-partwild 127.0.40.26 starttls mx.sts-probe-partwild.test sts-probe-partwild; echo
     echo ']}'
 } >"$dir/listeners.json"
 

@@ -1,0 +1,189 @@
+#!/bin/bash
+# systemd Type=notify (SPEC §8), against a stand-in for systemd's
+# NOTIFY_SOCKET (tests/support/notify_recorder.py): READY=1 only once the
+# milter socket, the policy map and the metrics listener take connections
+# (probed the moment READY arrives); RELOADING=1 then READY=1 around a SIGHUP
+# reload, also a refused one; STOPPING=1 once on SIGTERM and exit 0;
+# WATCHDOG=1 at half WATCHDOG_USEC when WATCHDOG_PID is the milter's, none when
+# it is another process's. No DNS test bed: nothing is looked up.
+set -uo pipefail
+bin=$1 support=$2 work=$3
+rm -rf "$work" && mkdir -p "$work"
+passed=0 failed=0
+ok()  { echo "ok: $1"; passed=$((passed + 1)); }
+bad() { echo "FAIL: $1"; failed=$((failed + 1)); }
+
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; }
+trap cleanup EXIT
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# conf NAME: a milter on unix:$work/NAME.sock with the policy map and metrics
+# on free 127.0.0.1 ports ($map_port, $metrics_port).
+conf() {
+    map_port=$(free_port) metrics_port=$(free_port)
+    cat >"$work/$1.conf" <<CONF
+[milter]
+socket = unix:$work/$1.sock
+log_level = debug
+log_target = file:$work/$1.log
+[cache]
+store = memory
+[policy_map]
+listen = inet:127.0.0.1:$map_port
+[metrics]
+listen = 127.0.0.1:$metrics_port
+[connector.default]
+recipient_domains = *
+mode = opportunistic
+CONF
+}
+
+# recorder NAME: starts the NOTIFY_SOCKET stand-in, probing NAME's sockets.
+recorder() {
+    python3 "$support/notify_recorder.py" "$work/$1.notify" "$work/$1.events" \
+        --probe "unix:$work/$1.sock" --probe "tcp:127.0.0.1:$map_port" \
+        --probe "tcp:127.0.0.1:$metrics_port" &
+    pids+=($!)
+    for _ in $(seq 1 50); do
+        [ -e "$work/$1.events.bound" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# wait_for NAME PATTERN [COUNT]: true once COUNT (default 1) lines of NAME's
+# events match PATTERN (10 s at most).
+wait_for() {
+    for _ in $(seq 1 100); do
+        [ "$(grep -cE "$2" "$work/$1.events" 2>/dev/null)" -ge "${3:-1}" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# The payloads of NAME's events, one a line, in order (no time stamps).
+events() { cut -d' ' -f2- "$work/$1.events"; }
+
+# --- READY, RELOADING/READY, STOPPING -----------------------------------------
+# WATCHDOG_PID names another process (this shell): the milter must not ping.
+conf main
+recorder main || bad "recorder did not bind"
+NOTIFY_SOCKET=$work/main.notify WATCHDOG_USEC=200000 WATCHDOG_PID=$$ \
+    "$bin" -c "$work/main.conf" >"$work/main.stderr" 2>&1 &
+pid=$!
+pids+=("$pid")
+if wait_for main '^[0-9.]+ READY=1'; then
+    ok "READY=1 sent"
+    first=$(events main | head -n 1)
+    case $first in
+        "READY=1|STATUS=socket=unix:$work/main.sock connectors=1 store=memory")
+            ok "READY=1 is the first message, with STATUS socket, connectors, store" ;;
+        *) bad "first message: $first" ;;
+    esac
+    for p in "unix:$work/main.sock" "tcp:127.0.0.1:$map_port" "tcp:127.0.0.1:$metrics_port"; do
+        if grep -q "PROBE $p connect=ok" "$work/main.events"; then
+            ok "at READY=1 $p takes connections"
+        else
+            bad "at READY=1 $p: $(grep "PROBE $p " "$work/main.events")"
+        fi
+    done
+else
+    bad "no READY=1 within 10 s: $(cat "$work/main.stderr" "$work/main.log" 2>/dev/null | tail -n 5)"
+fi
+
+kill -HUP "$pid"
+if wait_for main '^[0-9.]+ READY=1' 2 && wait_for main 'RELOADING=1'; then
+    mapfile -t after < <(events main | grep -v '^PROBE' | sed -n '2,3p')
+    if [[ ${after[0]} == RELOADING=1\|*MONOTONIC_USEC=[0-9]* ]]; then
+        ok "SIGHUP: RELOADING=1 with MONOTONIC_USEC"
+    else
+        bad "SIGHUP: second message is ${after[0]:-none}"
+    fi
+    if [[ ${after[1]} == "READY=1|STATUS="*" reload=ok" ]]; then
+        ok "SIGHUP: READY=1 after RELOADING=1, STATUS reload=ok"
+    else
+        bad "SIGHUP: third message is ${after[1]:-none}"
+    fi
+else
+    bad "SIGHUP: no RELOADING=1 then READY=1: $(events main | tr '\n' ' ')"
+fi
+
+# A file that no longer parses is refused, and systemd must still see the
+# reload end (a unit left "reloading" blocks every later job).
+echo "frobnicate = yes" >>"$work/main.conf"
+kill -HUP "$pid"
+if wait_for main '^[0-9.]+ READY=1' 3 && wait_for main 'RELOADING=1' 2; then
+    last=$(events main | grep -v '^PROBE' | tail -n 1)
+    [[ $last == "READY=1|STATUS="*" reload=refused" ]] &&
+        ok "refused reload: READY=1 all the same, STATUS reload=refused" ||
+        bad "refused reload: last message is $last"
+else
+    bad "refused reload: no RELOADING=1 then READY=1: $(events main | tr '\n' ' ')"
+fi
+
+kill -TERM "$pid"
+wait "$pid"
+rc=$?
+[ "$rc" = 0 ] && ok "SIGTERM: exit 0" || bad "SIGTERM: exit $rc"
+sleep 0.2  # the recorder logs what is already in its queue
+last=$(events main | grep -v '^PROBE' | tail -n 1)
+[[ $last == STOPPING=1\|* ]] && ok "SIGTERM: STOPPING=1 is the last message" ||
+    bad "SIGTERM: last message is ${last:-none}"
+n=$(grep -c 'STOPPING=1' "$work/main.events")
+[ "$n" = 1 ] && ok "STOPPING=1 sent once" || bad "STOPPING=1 sent $n times"
+n=$(grep -c 'WATCHDOG=1' "$work/main.events")
+[ "$n" = 0 ] && ok "WATCHDOG_PID of another process: no WATCHDOG=1" ||
+    bad "WATCHDOG_PID of another process: $n WATCHDOG=1"
+
+# --- WATCHDOG=1 ----------------------------------------------------------------
+# WATCHDOG_PID must be the milter's own pid: the shell exports its $$ and
+# becomes the milter with exec.
+conf dog
+recorder dog || bad "recorder did not bind"
+NOTIFY_SOCKET=$work/dog.notify WATCHDOG_USEC=2000000 \
+    sh -c 'export WATCHDOG_PID=$$; exec "$0" -c "$1"' "$bin" "$work/dog.conf" \
+    >"$work/dog.stderr" 2>&1 &
+pid=$!
+pids+=("$pid")
+if wait_for dog '^[0-9.]+ READY=1'; then
+    sleep 3
+    ready_at=$(awk '$2 ~ /^READY=1/ { print $1; exit }' "$work/dog.events")
+    n=$(awk -v t="$ready_at" '$2 == "WATCHDOG=1" && $1 <= t + 3' "$work/dog.events" | wc -l)
+    [ "$n" -ge 2 ] && ok "WATCHDOG_USEC=2000000: $n WATCHDOG=1 within 3 s of READY=1" ||
+        bad "WATCHDOG_USEC=2000000: $n WATCHDOG=1 within 3 s of READY=1"
+    grep -q "watchdog interval_ms=1000" "$work/dog.log" && ok "watchdog interval is half of 2 s" ||
+        bad "no \"watchdog interval_ms=1000\" in the log"
+else
+    bad "watchdog run: no READY=1: $(tail -n 5 "$work/dog.stderr" "$work/dog.log" 2>/dev/null)"
+fi
+kill -TERM "$pid"
+wait "$pid"
+rc=$?
+[ "$rc" = 0 ] && ok "watchdog run: SIGTERM exit 0" || bad "watchdog run: SIGTERM exit $rc"
+
+# --- without NOTIFY_SOCKET ---------------------------------------------------------
+# Started by hand or as Type=simple: nothing to notify, nothing logged about it.
+conf plain
+"$bin" -c "$work/plain.conf" >"$work/plain.stderr" 2>&1 &
+pid=$!
+pids+=("$pid")
+for _ in $(seq 1 100); do
+    grep -q "starting version=" "$work/plain.log" 2>/dev/null && break
+    sleep 0.1
+done
+kill -HUP "$pid"
+sleep 0.5
+kill -TERM "$pid"
+wait "$pid"
+rc=$?
+[ "$rc" = 0 ] && ok "no NOTIFY_SOCKET: runs, reloads and stops (exit 0)" ||
+    bad "no NOTIFY_SOCKET: exit $rc"
+grep -q "sd_notify" "$work/plain.log" && bad "no NOTIFY_SOCKET: sd_notify logged" ||
+    ok "no NOTIFY_SOCKET: no sd_notify in the log"
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
