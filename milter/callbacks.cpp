@@ -1,7 +1,6 @@
 #include "milter/callbacks.hpp"
 
 #include <spdlog/spdlog.h>
-#include <strings.h>
 
 #include <algorithm>
 #include <string>
@@ -10,6 +9,9 @@
 #include "core/decision/verdict_header.hpp"
 #include "core/pipeline/recipient_check.hpp"
 #include "core/report/decision_keys.hpp"
+#include "milter/envelope_args.hpp"
+#include "milter/header_match.hpp"
+#include "milter/reply_text.hpp"
 #include "milter/session.hpp"
 #include "milter/session_gate.hpp"
 #include "milter/trampoline.hpp"
@@ -37,24 +39,6 @@ std::string symbol(SMFICTX* ctx, const char* name) {
     return v != nullptr ? v : "";
 }
 
-// smfi_setreply() takes printf-like text: '%' must be doubled, and CR/LF make
-// the call fail; keep the reply printable.
-std::string reply_safe(const std::string& text) {
-    std::string out;
-    out.reserve(text.size());
-    for (char ch : text) {
-        const auto u = static_cast<unsigned char>(ch);
-        if (ch == '%') {
-            out += "%%";
-        } else if (u < 0x20 || u == 0x7f) {
-            out += ' ';
-        } else {
-            out += ch;
-        }
-    }
-    return out;
-}
-
 sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned long /*f2*/,
                       unsigned long /*f3*/, unsigned long* pf0, unsigned long* pf1,
                       unsigned long* pf2, unsigned long* pf3) {
@@ -80,12 +64,7 @@ sfsistat on_envfrom(SMFICTX* ctx, char** argv) {
     }
     s->begin_transaction();
     s->config = g_runtime->config.load();
-    if (argv != nullptr && argv[0] != nullptr) {
-        const auto sender = address::parse_recipient(argv[0]);
-        if (sender.kind == address::RecipientKind::domain) {
-            s->sender_domain = sender.domain;
-        }
-    }
+    s->sender_domain = sender_domain(envelope_address(argv));
     return SMFIS_CONTINUE;
 }
 
@@ -94,7 +73,7 @@ sfsistat on_envrcpt(SMFICTX* ctx, char** argv) {
     if (!s->config) {
         s->config = g_runtime->config.load();
     }
-    const std::string rcpt = argv != nullptr && argv[0] != nullptr ? argv[0] : "";
+    const std::string rcpt(envelope_address(argv));
     const auto check =
         pipeline::check_recipient(*s->config, *g_runtime->cache, rcpt, s->sender_domain);
     const auto& d = check.decision;
@@ -150,7 +129,7 @@ sfsistat on_envrcpt(SMFICTX* ctx, char** argv) {
 
 sfsistat on_header(SMFICTX* ctx, char* name, char* /*value*/) {
     Session* s = session_of(ctx);
-    if (s->config && name != nullptr && strcasecmp(name, s->config->milter.header.c_str()) == 0) {
+    if (s->config && is_verdict_header(name, s->config->milter.header)) {
         ++s->forged_headers;
     }
     return SMFIS_CONTINUE;

@@ -224,6 +224,116 @@ Object::Ptr sts_json(const sts::StsFacts& f) {
     return o;
 }
 
+void print_probes(const verdict::DomainFacts& all, std::ostream& out) {
+    for (const auto* probes : {&all.dane_probes, &all.sts_probes}) {
+        for (const auto& r : *probes) {
+            fmt::print(out, "  probe {} [{}] ({}): {}{}{} ({} ms)\n", r.host, r.address,
+                       probes == &all.dane_probes ? "DANE" : "WebPKI", probe::to_string(r.outcome),
+                       r.detail.empty() ? "" : ": ", r.detail, r.took.count());
+        }
+    }
+}
+
+void print_domain(const std::string& domain, const verdict::DomainFacts& all,
+                  const verdict::DomainVerdict& v, std::ostream& out) {
+    fmt::print(out, "{}\n", domain);
+    print_facts(all.dane, out);
+    if (all.sts) {
+        print_sts(*all.sts, out);
+    } else {
+        fmt::print(out, "  MTA-STS: skipped (no connector for {} validates it)\n", domain);
+    }
+    print_probes(all, out);
+    fmt::print(out, "  verdict: dnssec={} dane={} sts={}\n", verdict::to_string(v.dnssec),
+               verdict::to_string(v.dane), verdict::to_string(v.sts));
+}
+
+// SPEC §8: every step, the STARTTLS probes (SPEC §5) included.
+Array::Ptr probes_json(const verdict::DomainFacts& all) {
+    Array::Ptr jprobes = new Array;
+    for (const auto* probes : {&all.dane_probes, &all.sts_probes}) {
+        for (const auto& r : *probes) {
+            Object::Ptr jp = new Object;
+            jp->set("kind", std::string(probes == &all.dane_probes ? "dane" : "webpki"));
+            jp->set("host", r.host);
+            jp->set("address", r.address);
+            jp->set("outcome", std::string(probe::to_string(r.outcome)));
+            // RFC 8460 §4.3 result type; "" when nothing failed.
+            jp->set("result", std::string(probe::result_type(r.outcome)));
+            jp->set("failure", probe::is_failure(r.outcome));
+            jp->set("detail", r.detail);
+            jp->set("took_ms", static_cast<Poco::Int64>(r.took.count()));
+            jp->set("tls_version", r.tls_version);
+            jp->set("cipher", r.cipher);
+            jp->set("peer_subject", r.peer_subject);
+            jp->set("verify_error", r.verify_error);
+            jp->set("matched_tlsa", r.matched_tlsa);
+            jprobes->add(jp);
+        }
+    }
+    return jprobes;
+}
+
+Object::Ptr domain_json(const std::string& domain, const verdict::DomainFacts& all,
+                        const verdict::DomainVerdict& v) {
+    Object::Ptr jd = new Object;
+    jd->set("domain", domain);
+    jd->set("dnssec", std::string(verdict::to_string(v.dnssec)));
+    jd->set("dane", std::string(verdict::to_string(v.dane)));
+    jd->set("sts", std::string(verdict::to_string(v.sts)));
+    jd->set("dane_why", v.dane_why);
+    jd->set("sts_why", v.sts_why);
+    jd->set("dane_steps", dane_json(all.dane));
+    if (all.sts) {
+        jd->set("sts_steps", sts_json(*all.sts));
+    }
+    jd->set("probes", probes_json(all));
+    return jd;
+}
+
+// Every connector whose recipient_domains cover the domain, whatever its
+// sender_domains: the administrator sees each outcome.
+std::vector<const config::Connector*> applicable_connectors(const config::ConnectorTable& table,
+                                                            const std::string& domain) {
+    std::vector<const config::Connector*> applicable;
+    for (const auto& c : table.connectors()) {
+        if (std::any_of(c.recipient_domains.begin(), c.recipient_domains.end(),
+                        [&](const config::DomainPattern& p) { return p.matches(domain); })) {
+            applicable.push_back(&c);
+        }
+    }
+    if (applicable.empty()) {
+        applicable.push_back(&table.select(domain));
+    }
+    return applicable;
+}
+
+void print_connector(const config::Connector& c, const decision::Decision& d, std::ostream& out) {
+    fmt::print(out, "  connector {} (dane={}, mta_sts={}{}): {}", c.name, config::to_string(c.dane),
+               config::to_string(c.mta_sts), c.test_mode ? ", test_mode" : "",
+               decision::to_string(d.would));
+    if (d.would == decision::Action::accept) {
+        fmt::print(out, ", require={}\n", decision::to_string(d.require));
+    } else {
+        fmt::print(out, " {} {} {}\n", d.reply_code, d.enhanced_code, d.reply_text);
+    }
+}
+
+Object::Ptr connector_json(const config::Connector& c, const decision::Decision& d) {
+    Object::Ptr jc = new Object;
+    jc->set("name", c.name);
+    jc->set("dane_mode", std::string(config::to_string(c.dane)));
+    jc->set("sts_mode", std::string(config::to_string(c.mta_sts)));
+    jc->set("test_mode", c.test_mode);
+    jc->set("action", std::string(decision::to_string(d.would)));
+    jc->set("require", std::string(decision::to_string(d.require)));
+    jc->set("result", std::string(decision::to_string(d.result)));
+    jc->set("reply", d.reply_code.empty()
+                         ? std::string()
+                         : d.reply_code + " " + d.enhanced_code + " " + d.reply_text);
+    return jc;
+}
+
 }  // namespace
 
 int run_check(const config::Config& config, const std::vector<std::string>& domains, bool json,
@@ -252,108 +362,23 @@ int run_check(const config::Config& config, const std::vector<std::string>& doma
         }
         const auto all =
             builder.lookup(rcpt.domain, config.connectors.validates_sts_for(rcpt.domain));
-        const auto& facts = all.dane;
         const auto v = verdict::verdict_from_facts(all, clock.wall());
-        if (!json) {
-            fmt::print(out, "{}\n", rcpt.domain);
-            print_facts(facts, out);
-            if (all.sts) {
-                print_sts(*all.sts, out);
-            } else {
-                fmt::print(out, "  MTA-STS: skipped (no connector for {} validates it)\n",
-                           rcpt.domain);
-            }
-            for (const auto* probes : {&all.dane_probes, &all.sts_probes}) {
-                for (const auto& r : *probes) {
-                    fmt::print(out, "  probe {} [{}] ({}): {}{}{} ({} ms)\n", r.host, r.address,
-                               probes == &all.dane_probes ? "DANE" : "WebPKI",
-                               probe::to_string(r.outcome), r.detail.empty() ? "" : ": ", r.detail,
-                               r.took.count());
-                }
-            }
-            fmt::print(out, "  verdict: dnssec={} dane={} sts={}\n", verdict::to_string(v.dnssec),
-                       verdict::to_string(v.dane), verdict::to_string(v.sts));
-        }
-        Object::Ptr jd = new Object;
+        Object::Ptr jd;
         Array::Ptr jconnectors = new Array;
         if (json) {
-            jd->set("domain", rcpt.domain);
-            jd->set("dnssec", std::string(verdict::to_string(v.dnssec)));
-            jd->set("dane", std::string(verdict::to_string(v.dane)));
-            jd->set("sts", std::string(verdict::to_string(v.sts)));
-            jd->set("dane_why", v.dane_why);
-            jd->set("sts_why", v.sts_why);
-            jd->set("dane_steps", dane_json(facts));
-            if (all.sts) {
-                jd->set("sts_steps", sts_json(*all.sts));
-            }
-            // SPEC §8: every step, the STARTTLS probes (SPEC §5) included.
-            Array::Ptr jprobes = new Array;
-            for (const auto* probes : {&all.dane_probes, &all.sts_probes}) {
-                for (const auto& r : *probes) {
-                    Object::Ptr jp = new Object;
-                    jp->set("kind", std::string(probes == &all.dane_probes ? "dane" : "webpki"));
-                    jp->set("host", r.host);
-                    jp->set("address", r.address);
-                    jp->set("outcome", std::string(probe::to_string(r.outcome)));
-                    // RFC 8460 §4.3 result type; "" when nothing failed.
-                    jp->set("result", std::string(probe::result_type(r.outcome)));
-                    jp->set("failure", probe::is_failure(r.outcome));
-                    jp->set("detail", r.detail);
-                    jp->set("took_ms", static_cast<Poco::Int64>(r.took.count()));
-                    jp->set("tls_version", r.tls_version);
-                    jp->set("cipher", r.cipher);
-                    jp->set("peer_subject", r.peer_subject);
-                    jp->set("verify_error", r.verify_error);
-                    jp->set("matched_tlsa", r.matched_tlsa);
-                    jprobes->add(jp);
-                }
-            }
-            jd->set("probes", jprobes);
+            jd = domain_json(rcpt.domain, all, v);
             jd->set("connectors", jconnectors);
             report->add(jd);
+        } else {
+            print_domain(rcpt.domain, all, v, out);
         }
-
-        // Every connector whose recipient_domains cover the domain, whatever
-        // its sender_domains: the administrator sees each outcome.
-        std::vector<const config::Connector*> applicable;
-        for (const auto& c : config.connectors.connectors()) {
-            if (std::any_of(
-                    c.recipient_domains.begin(), c.recipient_domains.end(),
-                    [&](const config::DomainPattern& p) { return p.matches(rcpt.domain); })) {
-                applicable.push_back(&c);
-            }
-        }
-        if (applicable.empty()) {
-            applicable.push_back(&config.connectors.select(rcpt.domain));
-        }
-        for (const auto* c : applicable) {
+        for (const auto* c : applicable_connectors(config.connectors, rcpt.domain)) {
             const auto d = decision::decide(*c, v);
-            if (d.would != decision::Action::accept) {
-                all_accept = false;
-            }
-            if (!json) {
-                fmt::print(out, "  connector {} (dane={}, mta_sts={}{}): {}", c->name,
-                           config::to_string(c->dane), config::to_string(c->mta_sts),
-                           c->test_mode ? ", test_mode" : "", decision::to_string(d.would));
-                if (d.would == decision::Action::accept) {
-                    fmt::print(out, ", require={}\n", decision::to_string(d.require));
-                } else {
-                    fmt::print(out, " {} {} {}\n", d.reply_code, d.enhanced_code, d.reply_text);
-                }
+            all_accept = all_accept && d.would == decision::Action::accept;
+            if (json) {
+                jconnectors->add(connector_json(*c, d));
             } else {
-                Object::Ptr jc = new Object;
-                jc->set("name", c->name);
-                jc->set("dane_mode", std::string(config::to_string(c->dane)));
-                jc->set("sts_mode", std::string(config::to_string(c->mta_sts)));
-                jc->set("test_mode", c->test_mode);
-                jc->set("action", std::string(decision::to_string(d.would)));
-                jc->set("require", std::string(decision::to_string(d.require)));
-                jc->set("result", std::string(decision::to_string(d.result)));
-                jc->set("reply", d.reply_code.empty()
-                                     ? std::string()
-                                     : d.reply_code + " " + d.enhanced_code + " " + d.reply_text);
-                jconnectors->add(jc);
+                print_connector(*c, d, out);
             }
         }
     }

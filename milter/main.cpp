@@ -10,9 +10,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,6 +24,7 @@
 #include "milter/callbacks.hpp"
 #include "milter/check_command.hpp"
 #include "milter/control_commands.hpp"
+#include "milter/descriptor_limit.hpp"
 #include "milter/listener_heartbeat.hpp"
 #include "milter/report_command.hpp"
 #include "milter/runtime.hpp"
@@ -112,33 +116,28 @@ bool finish_sessions() {
     return true;
 }
 
-int run_milter(const std::shared_ptr<const dsm::config::Config>& cfg) {
-    dsm::milter::block_signals();
-    auto runtime = dsm::milter::make_runtime(cfg);
-    if (!runtime) {
-        spdlog::error("{}", runtime.error());
-        return 1;
-    }
-    smfiDesc desc = dsm::milter::make_filter_description(**runtime);
+// Registers the callbacks and binds [milter] socket (SPEC §2).
+bool open_milter_socket(dsm::milter::Runtime& runtime, const dsm::config::Config& cfg) {
+    smfiDesc desc = dsm::milter::make_filter_description(runtime);
     if (smfi_register(desc) == MI_FAILURE) {
         spdlog::error("smfi_register failed");
-        return 1;
+        return false;
     }
-    const std::string& socket = cfg->milter.socket;
+    const std::string& socket = cfg.milter.socket;
     if (smfi_setconn(const_cast<char*>(socket.c_str())) == MI_FAILURE) {
         spdlog::error("[milter] socket: cannot use \"{}\"", socket);
-        return 1;
+        return false;
     }
-    const mode_t old_mask = umask(static_cast<mode_t>(cfg->milter.umask));
+    const mode_t old_mask = umask(static_cast<mode_t>(cfg.milter.umask));
     const int opened = smfi_opensocket(1);
     umask(old_mask);
     if (opened == MI_FAILURE) {
         spdlog::error("[milter] socket: cannot listen on \"{}\"", socket);
-        return 1;
+        return false;
     }
     if (socket.rfind("inet", 0) == 0) {
         // Nothing but the milter listens yet (the policy map and metrics
-        // are bound below).
+        // are bound later).
         const auto listeners = dsm::milter::tcp_listeners();
         if (listeners.size() != 1 || !dsm::milter::tune_milter_listener(listeners.front())) {
             spdlog::warn(
@@ -146,39 +145,91 @@ int run_milter(const std::shared_ptr<const dsm::config::Config>& cfg) {
                 "~40 ms pauses per message behind Postfix and Sendmail");
         }
     }
-    auto policy_map = dsm::milter::bind_policy_map(**runtime);
-    if (!policy_map) {
-        spdlog::error("{}", policy_map.error());
+    return true;
+}
+
+// The policy map, metrics and control sockets, bound before the privilege
+// drop (a port below 1024, a socket in /run).
+bool bind_listeners(dsm::milter::Runtime& runtime, const dsm::config::Config& cfg) {
+    const std::function<dsm::Result<bool>()> binds[] = {
+        [&] { return dsm::milter::bind_policy_map(runtime); },
+        [&] { return dsm::milter::bind_metrics(runtime); },
+        [&] { return dsm::milter::bind_control(runtime, cfg.milter.user); },
+    };
+    for (const auto& bind : binds) {
+        if (const auto bound = bind(); !bound) {
+            spdlog::error("{}", bound.error());
+            return false;
+        }
+    }
+    return true;
+}
+
+void log_start(const dsm::config::Config& cfg, std::uint64_t descriptors) {
+    warn_unprotected(cfg);
+    spdlog::info("starting version={} config={} socket={} connectors={}", DSM_VERSION, cfg.path,
+                 cfg.milter.socket, cfg.connectors.connectors().size());
+    spdlog::info("descriptors limit={}", descriptors);
+    // Headroom for the milter's own connections, the store, DNS and HTTPS.
+    if (cfg.policy_map && descriptors < cfg.policy_map->max_connections + 256) {
+        spdlog::warn(
+            "descriptors limit={} is below [policy_map] max_connections={} + 256: raise "
+            "LimitNOFILE (systemd) or ulimit -n",
+            descriptors, cfg.policy_map->max_connections);
+    }
+}
+
+void start_listeners(dsm::milter::Runtime& runtime, const dsm::config::Config& cfg) {
+    if (runtime.policy_map) {
+        runtime.policy_map->start();
+        spdlog::info("policy_map listen={}", cfg.policy_map->listen);
+    }
+    if (runtime.metrics_server) {
+        runtime.metrics_server->start();
+        spdlog::info("metrics listen={}", cfg.metrics->listen);
+    }
+    if (runtime.control) {
+        runtime.control->start();
+        spdlog::info("control socket={}", cfg.control->socket);
+    }
+}
+
+// After the sessions: no listener serves any more, and what the store has
+// not taken yet is written.
+void stop_listeners_and_flush(dsm::milter::Runtime& runtime) {
+    if (runtime.control) {
+        runtime.control->stop();
+    }
+    if (runtime.policy_map) {
+        runtime.policy_map->stop();
+    }
+    if (runtime.metrics_server) {
+        runtime.metrics_server->stop();
+    }
+    if (runtime.writer && !runtime.writer->flush()) {
+        spdlog::warn("store={}: not every verdict could be written before stopping",
+                     runtime.store->name());
+    }
+    if (runtime.count_flusher && !runtime.count_flusher->flush()) {
+        spdlog::warn("store={}: the last readiness counts could not be written before stopping",
+                     runtime.store->name());
+    }
+}
+
+int run_milter(const std::shared_ptr<const dsm::config::Config>& cfg) {
+    dsm::milter::block_signals();
+    const std::uint64_t descriptors = dsm::milter::raise_descriptor_limit();
+    auto runtime = dsm::milter::make_runtime(cfg);
+    if (!runtime) {
+        spdlog::error("{}", runtime.error());
         return 1;
     }
-    auto metrics = dsm::milter::bind_metrics(**runtime);
-    if (!metrics) {
-        spdlog::error("{}", metrics.error());
+    if (!open_milter_socket(**runtime, *cfg) || !bind_listeners(**runtime, *cfg) ||
+        !drop_privileges(cfg->milter.user)) {
         return 1;
     }
-    auto control = dsm::milter::bind_control(**runtime, cfg->milter.user);
-    if (!control) {
-        spdlog::error("{}", control.error());
-        return 1;
-    }
-    if (!drop_privileges(cfg->milter.user)) {
-        return 1;
-    }
-    warn_unprotected(*cfg);
-    spdlog::info("starting version={} config={} socket={} connectors={}", DSM_VERSION, cfg->path,
-                 socket, cfg->connectors.connectors().size());
-    if ((*runtime)->policy_map) {
-        (*runtime)->policy_map->start();
-        spdlog::info("policy_map listen={}", cfg->policy_map->listen);
-    }
-    if ((*runtime)->metrics_server) {
-        (*runtime)->metrics_server->start();
-        spdlog::info("metrics listen={}", cfg->metrics->listen);
-    }
-    if ((*runtime)->control) {
-        (*runtime)->control->start();
-        spdlog::info("control socket={}", cfg->control->socket);
-    }
+    log_start(*cfg, descriptors);
+    start_listeners(**runtime, *cfg);
     dsm::milter::session_gate().set_lookup_timeout(cfg->rcpt.lookup_timeout);
     const dsm::milter::Reloader reloader(**runtime, cfg->path);
     // SPEC §8: READY once every socket listens (a connection made now waits
@@ -194,23 +245,7 @@ int run_milter(const std::shared_ptr<const dsm::config::Config>& cfg) {
     // Already sent on SIGTERM/SIGINT; this covers smfi_main() failing.
     dsm::milter::notify_stopping("stopping");
     const bool drained = finish_sessions();
-    if ((*runtime)->control) {
-        (*runtime)->control->stop();
-    }
-    if ((*runtime)->policy_map) {
-        (*runtime)->policy_map->stop();
-    }
-    if ((*runtime)->metrics_server) {
-        (*runtime)->metrics_server->stop();
-    }
-    if ((*runtime)->writer && !(*runtime)->writer->flush()) {
-        spdlog::warn("store={}: not every verdict could be written before stopping",
-                     (*runtime)->store->name());
-    }
-    if ((*runtime)->count_flusher && !(*runtime)->count_flusher->flush()) {
-        spdlog::warn("store={}: the last readiness counts could not be written before stopping",
-                     (*runtime)->store->name());
-    }
+    stop_listeners_and_flush(**runtime);
     if (!drained) {
         // Left to the process's end rather than destroyed under that callback.
         static_cast<void>(runtime->release());
@@ -249,18 +284,17 @@ int control_client(const std::string& config_path, const std::vector<std::string
     return 0;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-    if (dsm::milter::wants_report(argc, argv)) {
-        return dsm::milter::report_main(argc, argv, kDefaultConfig);
-    }
+struct Options {
     std::string config_path = kDefaultConfig;
     bool check_only = false;
     bool check_domains = false;
     bool json = false;
     bool control = false;
+};
 
+// Reads the options into `o`; an exit status when there is nothing more to
+// do (--version, --help, a bad option).
+std::optional<int> parse_options(int argc, char** argv, Options& o) {
     enum { kVersion = 1000, kCheck, kJson, kHelp, kControl };
     const option long_options[] = {
         {"version", no_argument, nullptr, kVersion}, {"check", no_argument, nullptr, kCheck},
@@ -271,19 +305,19 @@ int main(int argc, char** argv) {
     while ((opt = getopt_long(argc, argv, "c:nhV", long_options, nullptr)) != -1) {
         switch (opt) {
             case 'c':
-                config_path = optarg;
+                o.config_path = optarg;
                 break;
             case 'n':
-                check_only = true;
+                o.check_only = true;
                 break;
             case kCheck:
-                check_domains = true;
+                o.check_domains = true;
                 break;
             case kJson:
-                json = true;
+                o.json = true;
                 break;
             case kControl:
-                control = true;
+                o.control = true;
                 break;
             case 'V':
             case kVersion:
@@ -298,6 +332,24 @@ int main(int argc, char** argv) {
                 return 2;
         }
     }
+    return std::nullopt;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (dsm::milter::wants_report(argc, argv)) {
+        return dsm::milter::report_main(argc, argv, kDefaultConfig);
+    }
+    Options o;
+    if (const auto done = parse_options(argc, argv, o)) {
+        return *done;
+    }
+    const std::string& config_path = o.config_path;
+    const bool check_only = o.check_only;
+    const bool check_domains = o.check_domains;
+    const bool json = o.json;
+    const bool control = o.control;
     std::vector<std::string> domains(argv + optind, argv + argc);
     if (control) {
         if (domains.empty() || check_domains || json || check_only) {

@@ -27,6 +27,19 @@ namespace {
 
 std::atomic<int> g_listener{-1};
 
+}  // namespace
+
+// Not in the ThreadSanitizer build (DSM_TSAN): these definitions would
+// interpose accept(), read() and close() for the TSan runtime too, whose
+// symbolizer calls close() while it holds its own locks to print a report
+// (an instrumented access here then waited for those locks forever: every
+// thread stuck, the milter never exiting); and TSan would see this file,
+// not libmilter or Poco, as the caller of every close(), so that
+// tests/tsan.supp could no longer tell Poco's closes apart. They only touch
+// atomics; quick ACKs are a latency matter that TSan has nothing to check in.
+#if !defined(__SANITIZE_THREAD__)
+namespace {
+
 // Descriptors accepted on the listener and not closed since. Beyond the table
 // (a process with 65,536 open files) connections just go without quick ACKs.
 constexpr int kTracked = 1 << 16;
@@ -77,6 +90,7 @@ int close(int fd) {
 }
 
 }  // extern "C"
+#endif
 
 namespace dsm::milter {
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <optional>
 
 #include "core/address/recipient.hpp"
 #include "core/cache/policy_store.hpp"
@@ -49,85 +50,109 @@ Result<std::vector<std::string>> read_warm_list(const std::string& path) {
 
 }  // namespace
 
+namespace {
+
+// The lookup side: resolver, MTA-STS fetcher, store, policies, prober,
+// verdict builder.
+std::optional<Error> make_lookups(Runtime& rt, const config::Config& config) {
+    auto resolver = dns::UnboundResolver::create(config.resolver);
+    if (!resolver) {
+        return Error{config.path + ": [resolver]: " + resolver.error()};
+    }
+    rt.resolver =
+        std::make_unique<metrics::MeteredResolver>(std::move(resolver.value()), *rt.metrics);
+    rt.clock = std::make_shared<cache::SystemClock>();
+    rt.fetcher = std::make_unique<metrics::MeteredFetcher>(
+        sts::make_https_fetcher(*rt.resolver, config.sts), *rt.metrics);
+    auto store = cache::make_store(config.cache.store);
+    if (!store) {
+        return Error{config.path + ": [cache] store: " + store.error()};
+    }
+    rt.store = std::move(store.value());
+    // RFC 8461 §3.3, §5.1: a fetched policy outlives a restart and is shared
+    // by a fleet, like the verdicts.
+    rt.policies = std::make_unique<sts::PolicyCache>(
+        config.cache.max_entries,
+        rt.store ? std::make_shared<cache::StorePolicies>(rt.store) : nullptr);
+    if (config.probe.enabled) {
+        rt.prober = std::make_unique<metrics::MeteredProber>(
+            probe::make_smtp_prober(config.probe, config.sts.ca_file), *rt.metrics);
+    }
+    rt.builder = std::make_unique<verdict::VerdictBuilder>(
+        *rt.resolver, rt.fetcher.get(), *rt.policies, *rt.clock, rt.prober.get());
+    return std::nullopt;
+}
+
+// With a store: the write-behind queue, the decision counts and how the
+// verdict cache reads and writes the store.
+cache::VerdictCache::Persistence make_persistence(Runtime& rt, const config::Config& config) {
+    cache::VerdictCache::Persistence persistence;
+    if (!rt.store) {
+        return persistence;
+    }
+    Runtime* self = &rt;
+    rt.writer = std::make_unique<cache::WriteBehind>(rt.store);
+    rt.counter = std::make_unique<report::DecisionCounter>();
+    rt.count_flusher =
+        std::make_unique<report::CountFlusher>(*rt.counter, rt.store, config.report.days);
+    persistence.load = [self](const std::string& domain)
+        -> std::optional<std::pair<verdict::DomainVerdict, std::chrono::system_clock::time_point>> {
+        auto stored = self->store->get(domain);
+        if (!stored) {
+            return std::nullopt;
+        }
+        return std::make_pair(std::move(stored->verdict), stored->expires);
+    };
+    persistence.save = [self](const verdict::DomainVerdict& v,
+                              std::chrono::system_clock::time_point expires) {
+        self->writer->enqueue(cache::StoredVerdict{v, expires});
+    };
+    return persistence;
+}
+
+// SPEC §6: verdicts survive restarts (SQLite); Redis is read per miss. Then
+// the prefetcher and the warm list.
+void fill_and_start_cache(Runtime& rt, const config::Config& config) {
+    if (rt.store) {
+        const auto loaded = rt.store->load(config.cache.max_entries);
+        for (const auto& sv : loaded) {
+            rt.cache->insert(sv.verdict, sv.expires);
+        }
+        spdlog::info("store={} loaded={} healthy={}", rt.store->name(), loaded.size(),
+                     rt.store->healthy() ? "yes" : "no");
+    }
+    metrics::register_cache_metrics(rt.metrics->registry(), *rt.cache, rt.store.get(),
+                                    rt.writer.get());
+    rt.cache->start_prefetcher();
+    if (!config.prefetch.warm_list.empty()) {
+        auto domains = read_warm_list(config.prefetch.warm_list);
+        if (!domains) {
+            spdlog::warn("[prefetch] warm_list: {}", domains.error());
+        } else {
+            spdlog::info("warm_list={} domains={}", config.prefetch.warm_list, domains->size());
+            rt.cache->warm(*domains);
+        }
+    }
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Runtime>> make_runtime(std::shared_ptr<const config::Config> config) {
     auto rt = std::make_unique<Runtime>();
     rt->metrics = std::make_unique<metrics::MilterMetrics>();
-    auto resolver = dns::UnboundResolver::create(config->resolver);
-    if (!resolver) {
-        return Error{config->path + ": [resolver]: " + resolver.error()};
+    if (auto e = make_lookups(*rt, *config)) {
+        return *e;
     }
-    rt->resolver =
-        std::make_unique<metrics::MeteredResolver>(std::move(resolver.value()), *rt->metrics);
-    rt->clock = std::make_shared<cache::SystemClock>();
-    rt->fetcher = std::make_unique<metrics::MeteredFetcher>(
-        sts::make_https_fetcher(*rt->resolver, config->sts), *rt->metrics);
-    auto store = cache::make_store(config->cache.store);
-    if (!store) {
-        return Error{config->path + ": [cache] store: " + store.error()};
-    }
-    rt->store = std::move(store.value());
-    // RFC 8461 §3.3, §5.1: a fetched policy outlives a restart and is shared
-    // by a fleet, like the verdicts.
-    rt->policies = std::make_unique<sts::PolicyCache>(
-        config->cache.max_entries,
-        rt->store ? std::make_shared<cache::StorePolicies>(rt->store) : nullptr);
-    if (config->probe.enabled) {
-        rt->prober = std::make_unique<metrics::MeteredProber>(
-            probe::make_smtp_prober(config->probe, config->sts.ca_file), *rt->metrics);
-    }
-    rt->builder = std::make_unique<verdict::VerdictBuilder>(
-        *rt->resolver, rt->fetcher.get(), *rt->policies, *rt->clock, rt->prober.get());
     Runtime* self = rt.get();
-
-    cache::VerdictCache::Persistence persistence;
-    if (rt->store) {
-        rt->writer = std::make_unique<cache::WriteBehind>(rt->store);
-        rt->counter = std::make_unique<report::DecisionCounter>();
-        rt->count_flusher =
-            std::make_unique<report::CountFlusher>(*rt->counter, rt->store, config->report.days);
-        persistence.load = [self](const std::string& domain)
-            -> std::optional<
-                std::pair<verdict::DomainVerdict, std::chrono::system_clock::time_point>> {
-            auto stored = self->store->get(domain);
-            if (!stored) {
-                return std::nullopt;
-            }
-            return std::make_pair(std::move(stored->verdict), stored->expires);
-        };
-        persistence.save = [self](const verdict::DomainVerdict& v,
-                                  std::chrono::system_clock::time_point expires) {
-            self->writer->enqueue(cache::StoredVerdict{v, expires});
-        };
-    }
     rt->cache = std::make_unique<cache::VerdictCache>(
         config->cache, config->prefetch,
         [self](const std::string& domain) {
             const auto cfg = self->config.load();
             return self->builder->compute(domain, cfg->connectors.validates_sts_for(domain));
         },
-        rt->clock, std::move(persistence));
-    if (rt->store) {
-        // SPEC §6: verdicts survive restarts (SQLite); Redis is read per miss.
-        const auto loaded = rt->store->load(config->cache.max_entries);
-        for (const auto& sv : loaded) {
-            rt->cache->insert(sv.verdict, sv.expires);
-        }
-        spdlog::info("store={} loaded={} healthy={}", rt->store->name(), loaded.size(),
-                     rt->store->healthy() ? "yes" : "no");
-    }
-    metrics::register_cache_metrics(rt->metrics->registry(), *rt->cache, rt->store.get(),
-                                    rt->writer.get());
+        rt->clock, make_persistence(*rt, *config));
     rt->config.store(config);
-    rt->cache->start_prefetcher();
-    if (!config->prefetch.warm_list.empty()) {
-        auto domains = read_warm_list(config->prefetch.warm_list);
-        if (!domains) {
-            spdlog::warn("[prefetch] warm_list: {}", domains.error());
-        } else {
-            spdlog::info("warm_list={} domains={}", config->prefetch.warm_list, domains->size());
-            rt->cache->warm(*domains);
-        }
-    }
+    fill_and_start_cache(*rt, *config);
     return rt;
 }
 
@@ -208,9 +233,11 @@ Result<bool> bind_policy_map(Runtime& runtime) {
             rt->metrics->policy_answer(answer);
             return answer;
         },
-        // Postfix keeps one connection per smtp process (up to
-        // default_process_limit = 100) open between deliveries.
-        std::max(256U, cfg->prefetch.concurrency));
+        // Threads answer requests that have arrived (a miss waits up to
+        // rcpt.lookup_timeout_ms, a hit takes microseconds); idle
+        // connections hold none.
+        std::max(64U, cfg->prefetch.concurrency), policymap::SocketmapServer::kDefaultIdleTimeout,
+        cfg->policy_map->max_connections);
     if (!server) {
         return Error{cfg->path + ": [policy_map] listen: " + server.error()};
     }

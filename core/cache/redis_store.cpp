@@ -72,18 +72,28 @@ void RedisStore::failed_locked(const char* what, const std::string& why) {
     conn_.reset();
     next_try_ = clock_->now() + backoff_;
     backoff_ = std::min(backoff_ * 2, timeouts_.backoff_max);
+    // key=value, like the decision lines (SPEC §4); the error is one quoted
+    // value. Logged once per failing spell, then at debug.
+    std::string error = why;
+    std::replace_if(
+        error.begin(), error.end(), [](char c) { return c == '"' || c == '\n' || c == '\r'; },
+        '\'');
     if (healthy_.exchange(false)) {
-        spdlog::warn("cache store {}: {} failed ({}); carrying on in memory, reconnecting", name(),
-                     what, why);
+        spdlog::warn(
+            "store={} store_state=failed op={} error=\"{}\" retry_in_ms={}: carrying on in memory, "
+            "mail is not affected",
+            name(), what, error,
+            std::chrono::duration_cast<std::chrono::milliseconds>(next_try_ - clock_->now())
+                .count());
     } else {
-        spdlog::debug("cache store {}: {} failed again ({})", name(), what, why);
+        spdlog::debug("store={} store_state=failed op={} error=\"{}\" again", name(), what, error);
     }
 }
 
 void RedisStore::succeeded_locked() {
     backoff_ = timeouts_.backoff_min;
     if (!healthy_.exchange(true)) {
-        spdlog::info("cache store {}: connected again", name());
+        spdlog::info("store={} store_state=recovered", name());
     }
 }
 

@@ -6,6 +6,7 @@
 #include <Poco/Data/Statement.h>
 #include <Poco/Exception.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <array>
@@ -192,24 +193,85 @@ void SqliteStore::failed_locked(const std::string& what, const std::string& why)
     db_.reset();  // reopened after the backoff: the file may have been fixed or replaced
     next_try_ = clock_->now() + retry_delay_;
     retry_delay_ = std::min(retry_delay_ * 2, kMaxRetry);
+    // key=value, like the decision lines (SPEC §4); the error is one quoted
+    // value. Logged once per failing spell, then at debug.
+    std::string error = one_line(why);
+    std::replace(error.begin(), error.end(), '"', '\'');
     if (healthy_.exchange(false)) {
-        spdlog::warn("cache store {}: {} failed ({}); carrying on in memory, retrying", name(),
-                     what, one_line(why));
+        spdlog::warn(
+            "store={} store_state=failed op=\"{}\" error=\"{}\" retry_in_ms={}: carrying on in "
+            "memory, mail is not affected",
+            name(), what, error,
+            std::chrono::duration_cast<std::chrono::milliseconds>(next_try_ - clock_->now())
+                .count());
     } else {
-        spdlog::debug("cache store {}: {} failed again ({})", name(), what, one_line(why));
+        spdlog::debug("store={} store_state=failed op=\"{}\" error=\"{}\" again", name(), what,
+                      error);
     }
 }
 
 void SqliteStore::succeeded_locked() {
     retry_delay_ = kFirstRetry;
     if (!healthy_.exchange(true)) {
-        spdlog::info("cache store {}: working again", name());
+        spdlog::info("store={} store_state=recovered", name());
+    }
+}
+
+// See the header: is the file db_ has open still the one at path_, and
+// still a database?
+bool SqliteStore::same_file_locked(std::string& why) {
+    struct stat st {};
+    if (::stat(path_.c_str(), &st) != 0) {
+        why = "the file was removed";
+        return false;
+    }
+    if (static_cast<unsigned long long>(st.st_dev) != file_.dev ||
+        static_cast<unsigned long long>(st.st_ino) != file_.ino) {
+        why = "the file was replaced by another one";
+        return false;
+    }
+    const long long mtime_ns =
+        static_cast<long long>(st.st_mtim.tv_sec) * 1'000'000'000LL + st.st_mtim.tv_nsec;
+    if (st.st_size != file_.size || mtime_ns != file_.mtime_ns) {
+        // SQLite changes the file itself (checkpoints): only its header says
+        // whether someone else wrote over it.
+        if (header_is_foreign(path_)) {
+            why = "the file was written over: no SQLite header";
+            return false;
+        }
+        if (st.st_size == 0 && file_.size > 0) {
+            why = "the file was emptied";
+            return false;
+        }
+        file_.size = st.st_size;
+        file_.mtime_ns = mtime_ns;
+    }
+    return true;
+}
+
+void SqliteStore::remember_file_locked() {
+    struct stat st {};
+    if (::stat(path_.c_str(), &st) == 0) {
+        file_ = FileId{
+            static_cast<unsigned long long>(st.st_dev), static_cast<unsigned long long>(st.st_ino),
+            static_cast<long long>(st.st_size),
+            static_cast<long long>(st.st_mtim.tv_sec) * 1'000'000'000LL + st.st_mtim.tv_nsec};
+    } else {
+        file_ = FileId{};  // matches no file: checked again at the next call
     }
 }
 
 bool SqliteStore::ready_locked() {
     if (db_) {
-        return true;
+        std::string why;
+        if (same_file_locked(why)) {
+            return true;
+        }
+        // Not a backoff: the file at PATH is opened (or created) right away.
+        ++errors_;
+        spdlog::warn("store={} store_state=reopening reason=\"{}\"", name(), why);
+        db_.reset();
+        next_try_ = Clock::time_point{};
     }
     if (clock_->now() < next_try_) {
         return false;
@@ -241,9 +303,10 @@ bool SqliteStore::open_locked(std::string& why) {
         if (!move_aside(why)) {
             return false;
         }
-        spdlog::warn(
-            "cache store {}: not a usable database ({}); moved aside to {}, starting empty", name(),
-            one_line(reason), why);
+        std::string error = one_line(reason);
+        std::replace(error.begin(), error.end(), '"', '\'');
+        spdlog::warn("store={} store_state=corrupt error=\"{}\" moved_aside=\"{}\": starting empty",
+                     name(), error, why);
         r = try_open(why);
     }
     return r == Opened::ok;
@@ -270,6 +333,7 @@ SqliteStore::Opened SqliteStore::try_open(std::string& why) {
         s << "DELETE FROM policies WHERE expires <= ?", use(cutoff), now;
         last_purge_ = cutoff;
         db_ = std::move(db);
+        remember_file_locked();
         return Opened::ok;
     } catch (const ForeignDatabase& e) {
         why = std::string("refusing to use it: ") + e.what();

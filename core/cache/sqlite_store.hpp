@@ -22,7 +22,13 @@
 //     directory at PATH, disk full, read-only) makes the store unhealthy:
 //     calls answer nothing and drop writes, and the file is opened again on
 //     a call after a backoff (1 s doubling to 30 s). The state change is
-//     logged once; healthy again after the next successful operation.
+//     logged once; healthy again after the next successful operation;
+//   - the file deleted, replaced or written over while we run (checked
+//     before every call: one stat(), and a read of the 16-octet header when
+//     its size or mtime changed): the connection is dropped and the file at
+//     PATH opened (created, or moved aside if no database) at once. Without
+//     this SQLite would go on writing to the unlinked file, and every
+//     verdict since would be gone at the next start (SPEC §6).
 //
 // Thread-safe: one connection behind a mutex (calls are short: one indexed
 // row, or one transaction per write-behind batch).
@@ -76,6 +82,8 @@ class SqliteStore final : public Store {
     enum class Opened { ok, corrupt, failed };
 
     bool ready_locked();
+    bool same_file_locked(std::string& why);
+    void remember_file_locked();
     bool open_locked(std::string& why);
     Opened try_open(std::string& why);
     bool move_aside(std::string& why);
@@ -93,6 +101,12 @@ class SqliteStore final : public Store {
     Clock::time_point next_try_{};
     std::chrono::milliseconds retry_delay_;
     std::int64_t last_purge_ = 0;  // wall seconds
+    // The file db_ has open (same_file_locked): device, inode, and the size
+    // and mtime its header was last checked at.
+    struct FileId {
+        unsigned long long dev = 0, ino = 0;
+        long long size = -1, mtime_ns = -1;
+    } file_{};
 };
 
 }  // namespace dsm::cache

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -80,6 +81,9 @@ struct ReportSettings {
 
 struct PolicyMapSettings {
     std::string listen;  // inet:HOST:PORT or unix:PATH
+    // Open connections at most; one more is closed at once (issue 14: each
+    // Postfix smtp(8) process keeps one open, idle ones cost no thread).
+    std::size_t max_connections = 4096;
 };
 
 struct MetricsSettings {

@@ -140,6 +140,10 @@ const std::vector<SectionSpec>& schema() {
            [](std::string_view v, Config& c) {
                return set_scheme_checked(v, c.policy_map->listen, is_policy_map_listen,
                                          "inet:HOST:PORT or unix:/PATH");
+           }},
+          {"max_connections",
+           [](std::string_view v, Config& c) {
+               return set_uint(v, c.policy_map->max_connections, 16, 1000000);
            }}},
          "listen"},
         {"metrics",

@@ -151,24 +151,20 @@ using ContextPtr = std::unique_ptr<ub_ctx, void (*)(ub_ctx*)>;
 
 // One finalised libunbound context with every [resolver] setting; the
 // resolver makes N of them alike.
-Result<ContextPtr> make_context(const config::ResolverSettings& settings) {
-    ContextPtr ctx(ub_ctx_create(), &ub_ctx_delete);
-    if (!ctx) {
-        return Error{"resolver: cannot create a libunbound context"};
-    }
+// Step 1: how libunbound runs and how much it may send at once.
+std::optional<Error> set_library_options(ub_ctx* ctx, const config::ResolverSettings& settings) {
     // A thread rather than a forked process: answers come back through
     // ub_fd() either way, but a fork would duplicate the milter's state.
-    if (int rc = ub_ctx_async(ctx.get(), 1); rc != 0) {
+    if (int rc = ub_ctx_async(ctx, 1); rc != 0) {
         return ub_error("resolver: ub_ctx_async", rc);
     }
-
     // libunbound's library defaults allow 16 outgoing UDP sockets and 2 TCP
     // connections at once, shared by every query: a few lookups stuck on an
     // unresponsive server (cancelled by us, still retried by libunbound)
     // would then stall all others. unbound_config may still lower them.
     for (const auto& [option, value] :
          {std::pair{"outgoing-range:", "256"}, std::pair{"outgoing-num-tcp:", "16"}}) {
-        if (int rc = ub_ctx_set_option(ctx.get(), option, value); rc != 0) {
+        if (int rc = ub_ctx_set_option(ctx, option, value); rc != 0) {
             return ub_error(std::string("resolver: ") + option, rc);
         }
     }
@@ -176,7 +172,7 @@ Result<ContextPtr> make_context(const config::ResolverSettings& settings) {
     // the test bed); libunbound refuses to query 127.0.0.0/8 by default.
     const bool told_where = !settings.forwarders.empty() || !settings.stub_zones.empty();
     if (told_where) {
-        if (int rc = ub_ctx_set_option(ctx.get(), "do-not-query-localhost:", "no"); rc != 0) {
+        if (int rc = ub_ctx_set_option(ctx, "do-not-query-localhost:", "no"); rc != 0) {
             return ub_error("resolver: do-not-query-localhost", rc);
         }
     }
@@ -186,35 +182,44 @@ Result<ContextPtr> make_context(const config::ResolverSettings& settings) {
             return Error{"resolver.unbound_config: cannot read " + settings.unbound_config + ": " +
                          std::strerror(errno)};
         }
-        if (int rc = ub_ctx_config(ctx.get(), settings.unbound_config.c_str()); rc != 0) {
+        if (int rc = ub_ctx_config(ctx, settings.unbound_config.c_str()); rc != 0) {
             return ub_error("resolver.unbound_config: " + settings.unbound_config, rc);
         }
     }
-    if (int rc = ub_ctx_add_ta_file(ctx.get(), settings.trust_anchor_file.c_str()); rc != 0) {
+    return std::nullopt;
+}
+
+// Step 2: the trust anchor and where to ask. The stub zones, once each.
+Result<std::vector<std::string>> set_upstreams(ub_ctx* ctx,
+                                               const config::ResolverSettings& settings) {
+    if (int rc = ub_ctx_add_ta_file(ctx, settings.trust_anchor_file.c_str()); rc != 0) {
         return ub_error("resolver.trust_anchor_file: " + settings.trust_anchor_file, rc);
     }
     for (const auto& fwd : settings.forwarders) {
-        if (int rc = ub_ctx_set_fwd(ctx.get(), fwd.c_str()); rc != 0) {
+        if (int rc = ub_ctx_set_fwd(ctx, fwd.c_str()); rc != 0) {
             return ub_error("resolver.forwarders: '" + fwd + "'", rc);
         }
     }
     std::vector<std::string> zones;
     for (const auto& stub : settings.stub_zones) {
-        if (int rc = ub_ctx_set_stub(ctx.get(), stub.zone.c_str(), stub.address.c_str(), 0);
-            rc != 0) {
+        if (int rc = ub_ctx_set_stub(ctx, stub.zone.c_str(), stub.address.c_str(), 0); rc != 0) {
             return ub_error("resolver.stub_zones: '" + stub.zone + "=" + stub.address + "'", rc);
         }
         if (std::find(zones.begin(), zones.end(), stub.zone) == zones.end()) {
             zones.push_back(stub.zone);
         }
     }
+    return zones;
+}
 
-    // Unbound answers test., local., invalid., onion., home.arpa., private
-    // reverse zones... itself (RFC 6761, RFC 6303); a stub zone there must
-    // reach its server. ub_ctx_zone_add() finalises the context, so it comes
-    // last. Without stub zones, ub_ctx_zone_remove() of a name no one
-    // configures finalises it too: a bad trust anchor or unbound.conf is then
-    // reported here rather than by the first query.
+// Step 3. Unbound answers test., local., invalid., onion., home.arpa.,
+// private reverse zones... itself (RFC 6761, RFC 6303); a stub zone there
+// must reach its server. ub_ctx_zone_add() finalises the context, so it
+// comes last. Without stub zones, ub_ctx_zone_remove() of a name no one
+// configures finalises it too: a bad trust anchor or unbound.conf is then
+// reported here rather than by the first query.
+std::optional<Error> finalise(ub_ctx* ctx, const config::ResolverSettings& settings,
+                              const std::vector<std::string>& zones) {
     const std::string finalise_error =
         "resolver: cannot initialise libunbound (check resolver.trust_anchor_file " +
         settings.trust_anchor_file +
@@ -223,7 +228,7 @@ Result<ContextPtr> make_context(const config::ResolverSettings& settings) {
              : " and resolver.unbound_config " + settings.unbound_config) +
         ")";
     for (const auto& zone : zones) {
-        if (int rc = ub_ctx_zone_add(ctx.get(), zone.c_str(), "nodefault"); rc != 0) {
+        if (int rc = ub_ctx_zone_add(ctx, zone.c_str(), "nodefault"); rc != 0) {
             if (rc == UB_SYNTAX) {
                 return ub_error("resolver.stub_zones: zone '" + zone + "'", rc);
             }
@@ -231,9 +236,27 @@ Result<ContextPtr> make_context(const config::ResolverSettings& settings) {
         }
     }
     if (zones.empty()) {
-        if (int rc = ub_ctx_zone_remove(ctx.get(), "finalise.dane-sts-milter.invalid."); rc != 0) {
+        if (int rc = ub_ctx_zone_remove(ctx, "finalise.dane-sts-milter.invalid."); rc != 0) {
             return ub_error(finalise_error, rc);
         }
+    }
+    return std::nullopt;
+}
+
+Result<ContextPtr> make_context(const config::ResolverSettings& settings) {
+    ContextPtr ctx(ub_ctx_create(), &ub_ctx_delete);
+    if (!ctx) {
+        return Error{"resolver: cannot create a libunbound context"};
+    }
+    if (auto e = set_library_options(ctx.get(), settings)) {
+        return *e;
+    }
+    auto zones = set_upstreams(ctx.get(), settings);
+    if (!zones) {
+        return Error{zones.error()};
+    }
+    if (auto e = finalise(ctx.get(), settings, *zones)) {
+        return *e;
     }
     return ctx;
 }

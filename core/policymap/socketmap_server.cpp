@@ -1,47 +1,59 @@
 #include "core/policymap/socketmap_server.hpp"
 
 #include <Poco/Exception.h>
-#include <Poco/Net/NetException.h>
+#include <Poco/NObserver.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/SocketAddress.h>
+#include <Poco/Net/SocketNotification.h>
+#include <Poco/Net/SocketReactor.h>
 #include <Poco/Net/StreamSocket.h>
-#include <Poco/Net/TCPServer.h>
-#include <Poco/Net/TCPServerConnection.h>
-#include <Poco/Net/TCPServerConnectionFactory.h>
-#include <Poco/Net/TCPServerParams.h>
-#include <Poco/ThreadPool.h>
 #include <Poco/Timespan.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <cerrno>
-#include <charconv>
 #include <cstring>
+#include <functional>
+#include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <string_view>
-#include <unordered_set>
+#include <thread>
+#include <unordered_map>
 #include <utility>
+#include <vector>
 
+#include "core/policymap/listen_endpoint.hpp"
 #include "core/policymap/netstring.hpp"
 #include "core/util/unix_socket.hpp"
+#include "core/util/worker_pool.hpp"
 
 namespace dsm::policymap {
 
 namespace {
 
+using Clock = std::chrono::steady_clock;
+using Poco::Net::ReadableNotification;
+using Poco::Net::WritableNotification;
+
 // dict_sockmap.c (DICT_SOCKMAP_DEF_MAX_REPLY): Postfix refuses longer replies.
 constexpr std::size_t kMaxReply = 100000;
+// One read of a connection; a connection is not read again before the
+// requests of this read are answered and written, so this bounds what one
+// peer makes us hold (with kMaxRequestPayload).
 constexpr std::size_t kReadChunk = 4096;
-// Replies of one read are written together, up to this much at a time.
-constexpr std::size_t kFlushAt = 65536;
-constexpr int kListenBacklog = 128;
-// Accepted connections waiting for a thread (each holds only a descriptor).
-constexpr int kMinQueued = 64;
+// Requests answered by one job; the rest wait in the reader for the next.
+constexpr std::size_t kMaxBatch = 64;
+constexpr int kListenBacklog = 1024;
+// Connections taken per readable event of the listener.
+constexpr int kAcceptBurst = 64;
+// The reactor wakes at least this often (stop, idle sweep).
+constexpr long kReactorTickMicroseconds = 200000;
+constexpr std::chrono::seconds kSweepEvery{1};
+constexpr std::chrono::seconds kRefusalLogEvery{10};
 constexpr std::string_view kMalformed = "PERM malformed request";
 constexpr std::string_view kInternalError = "TEMP internal error";
 
@@ -58,70 +70,18 @@ std::string printable(std::string_view s) {
     return out;
 }
 
-bool starts_with_i(std::string_view s, std::string_view prefix) {
-    return s.size() >= prefix.size() &&
-           std::equal(prefix.begin(), prefix.end(), s.begin(), [](char a, char b) {
-               return a == (b >= 'A' && b <= 'Z' ? static_cast<char>(b - 'A' + 'a') : b);
-           });
+std::string peer_of(const Poco::Net::StreamSocket& s) {
+    try {
+        return s.peerAddress().toString();
+    } catch (...) {
+        return "?";
+    }
 }
 
-struct Endpoint {
-    bool is_unix = false;
-    std::string host;  // inet: without brackets
-    std::uint16_t port = 0;
-    std::string path;  // unix
-};
-
-// "inet:HOST:PORT" ([IPv6] in brackets) or "unix:/PATH" (SPEC §2 [policy_map]).
-Result<Endpoint> parse_listen(std::string_view listen) {
-    Endpoint e;
-    if (starts_with_i(listen, "unix:")) {
-        e.is_unix = true;
-        e.path = std::string(listen.substr(5));
-        if (e.path.empty() || e.path.front() != '/') {
-            return Error{"expected unix:/ABSOLUTE/PATH"};
-        }
-        return e;
-    }
-    if (!starts_with_i(listen, "inet:")) {
-        return Error{"expected inet:HOST:PORT or unix:/PATH"};
-    }
-    std::string_view rest = listen.substr(5);
-    std::string_view host;
-    std::string_view port;
-    if (rest.starts_with('[')) {
-        const auto close = rest.find(']');
-        if (close == std::string_view::npos || rest.substr(close + 1, 1) != ":") {
-            return Error{"expected inet:[IPv6]:PORT"};
-        }
-        host = rest.substr(1, close - 1);
-        port = rest.substr(close + 2);
-    } else {
-        const auto colon = rest.rfind(':');
-        if (colon == std::string_view::npos) {
-            return Error{"expected inet:HOST:PORT"};
-        }
-        host = rest.substr(0, colon);
-        port = rest.substr(colon + 1);
-    }
-    unsigned value = 0;
-    const auto r = std::from_chars(port.data(), port.data() + port.size(), value);
-    if (host.empty() || port.empty() || r.ec != std::errc{} || r.ptr != port.data() + port.size() ||
-        value > 65535) {
-        return Error{"expected inet:HOST:PORT with PORT in 0-65535"};
-    }
-    e.host = std::string(host);
-    e.port = static_cast<std::uint16_t>(value);
-    return e;
-}
-
-// What the connections share with the server; outlives both (shared_ptr).
-class Shared {
+// What the handler side needs: the handler and the malformed observer.
+class Answerer {
   public:
-    Shared(SocketmapServer::Handler handler, std::chrono::milliseconds idle, bool tcp)
-        : handler_(std::move(handler)), idle_(idle), tcp_(tcp) {}
-
-    [[nodiscard]] std::chrono::milliseconds idle_timeout() const { return idle_; }
+    explicit Answerer(SocketmapServer::Handler handler) : handler_(std::move(handler)) {}
 
     // Set before the server starts; read-only afterwards.
     void set_malformed_observer(SocketmapServer::MalformedObserver o) { malformed_ = std::move(o); }
@@ -130,33 +90,9 @@ class Shared {
             malformed_(kind);
         }
     }
-    [[nodiscard]] bool tcp() const { return tcp_; }
-
-    // A connection registers before it reads; false once stopping.
-    bool enter(int fd) {
-        const std::lock_guard lock(mu_);
-        if (stopping_) {
-            return false;
-        }
-        open_.insert(fd);
-        return true;
-    }
-    // Before the socket is closed, so close_all() never touches a reused fd.
-    void leave(int fd) {
-        const std::lock_guard lock(mu_);
-        open_.erase(fd);
-    }
-    // Every open connection reads end-of-file (or fails its write) and ends.
-    void close_all() {
-        const std::lock_guard lock(mu_);
-        stopping_ = true;
-        for (const int fd : open_) {
-            ::shutdown(fd, SHUT_RDWR);
-        }
-    }
 
     // socketmap_table(5) REQUEST FORMAT: "name <space> key".
-    std::string answer(std::string_view request) const {
+    [[nodiscard]] std::string answer(std::string_view request) const {
         const auto space = request.find(' ');
         if (space == std::string_view::npos || space == 0 || space + 1 == request.size()) {
             spdlog::warn("policy_map: malformed request \"{}\"", printable(request));
@@ -185,143 +121,417 @@ class Shared {
   private:
     SocketmapServer::Handler handler_;
     SocketmapServer::MalformedObserver malformed_;
-    std::chrono::milliseconds idle_;
-    bool tcp_;
-    std::mutex mu_;
-    std::unordered_set<int> open_;
-    bool stopping_ = false;
 };
 
-std::string peer_of(const Poco::Net::StreamSocket& s) {
-    try {
-        return s.peerAddress().toString();
-    } catch (...) {
-        return "?";
-    }
-}
+class Loop;
 
-class Connection final : public Poco::Net::TCPServerConnection {
+// One client connection. At any moment exactly one party owns its buffers:
+//   reading: the reactor thread, which waits for requests (registered readable);
+//   working: one pool thread, which answers a batch of requests;
+//   writing: the reactor thread, which waits until the client takes the rest
+//            of the replies (registered writable).
+// A connection is never read while its replies are pending, so a client that
+// pipelines without reading holds at most one read and one batch of replies.
+class Connection : public std::enable_shared_from_this<Connection> {
   public:
-    Connection(const Poco::Net::StreamSocket& s, std::shared_ptr<Shared> shared)
-        : Poco::Net::TCPServerConnection(s), shared_(std::move(shared)) {}
+    enum class State { reading, working, writing, closed };
 
-    // Never throws: TCPServer would only hand an exception to Poco's
-    // ErrorHandler.
-    void run() override {
-        const int fd = socket().impl()->sockfd();
-        if (!shared_->enter(fd)) {
+    Connection(Loop& loop, Poco::Net::StreamSocket socket)
+        : loop_(loop), socket_(std::move(socket)), peer_(peer_of(socket_)) {}
+
+    void start();
+    void on_readable(const Poco::AutoPtr<ReadableNotification>&);
+    void on_writable(const Poco::AutoPtr<WritableNotification>&);
+    // Closes if idle for longer than `idle` while waiting for the client.
+    void close_if_idle(Clock::time_point now, std::chrono::milliseconds idle);
+    void close(std::string_view why);
+
+  private:
+    void take_batch();
+    void work();
+    void write_and_continue();
+    void wait_for_requests();
+    [[nodiscard]] int fd() const { return socket_.impl()->sockfd(); }
+    [[nodiscard]] Poco::NObserver<Connection, ReadableNotification> readable() {
+        return {*this, &Connection::on_readable};
+    }
+    [[nodiscard]] Poco::NObserver<Connection, WritableNotification> writable() {
+        return {*this, &Connection::on_writable};
+    }
+
+    Loop& loop_;
+    Poco::Net::StreamSocket socket_;
+    const std::string peer_;
+    // State, activity and registrations; buffers belong to the owner above.
+    std::mutex mu_;
+    State state_ = State::reading;
+    Clock::time_point last_activity_ = Clock::now();
+    NetstringReader reader_;
+    std::vector<std::string> batch_;
+    NetstringStatus failure_ = NetstringStatus::need_more;  // oversize/malformed seen
+    std::string out_;
+    std::size_t out_sent_ = 0;
+};
+
+// Poco's reactor (epoll) with a hook after every wait, busy or not.
+class Reactor final : public Poco::Net::SocketReactor {
+  public:
+    explicit Reactor(std::function<void()> tick)
+        : SocketReactor(Poco::Timespan(0, kReactorTickMicroseconds)), tick_(std::move(tick)) {}
+    void onBusy() override { tick_(); }
+    void onTimeout() override { tick_(); }
+
+  private:
+    std::function<void()> tick_;
+};
+
+// One reactor thread that accepts and waits on every connection, a pool that
+// runs the handler, and the once-a-second idle sweep.
+class Loop {
+  public:
+    Loop(SocketmapServer::Handler handler, unsigned threads, std::size_t max_connections,
+         std::chrono::milliseconds idle, bool tcp)
+        : answerer_(std::move(handler)),
+          threads_(threads),
+          max_connections_(max_connections),
+          idle_(idle),
+          tcp_(tcp),
+          reactor_([this] { tick(); }) {}
+
+    Answerer& answerer() { return answerer_; }
+    Poco::Net::SocketReactor& reactor() { return reactor_; }
+
+    // Takes the bound, listening socket and starts the threads.
+    void start(Poco::Net::ServerSocket& listener) {
+        listener_ = listener;
+        listener_.setBlocking(false);
+        pool_ = std::make_unique<util::WorkerPool>(threads_, max_connections_ + 1);
+        reactor_.addEventHandler(
+            listener_, Poco::NObserver<Loop, ReadableNotification>(*this, &Loop::on_accept));
+        thread_ = std::thread([this] { reactor_.run(); });
+    }
+
+    // The reactor returns, running jobs finish (queued ones are dropped),
+    // then every connection is closed.
+    void stop() {
+        reactor_.stop();
+        if (thread_.joinable()) {
+            thread_.join();
+        }
+        pool_.reset();
+        for (const auto& c : snapshot()) {
+            c->close("server stopping");
+        }
+    }
+
+    void submit(std::shared_ptr<Connection> c, void (Connection::*job)()) {
+        // The queue holds one job per connection at most: never full.
+        if (!pool_->submit([c = std::move(c), job] { (c.get()->*job)(); })) {
+            spdlog::error("policy_map: job queue full");
+        }
+    }
+
+    void forget(Connection* c) {
+        const std::lock_guard lock(mu_);
+        connections_.erase(c);
+    }
+
+  private:
+    void on_accept(const Poco::AutoPtr<ReadableNotification>&) {
+        for (int i = 0; i < kAcceptBurst; ++i) {
+            Poco::Net::StreamSocket s;
+            try {
+                s = listener_.acceptConnection();
+            } catch (const Poco::Exception&) {
+                return;  // EAGAIN: nothing more to take now (or a transient error)
+            }
+            admit(std::move(s));
+        }
+    }
+
+    void admit(Poco::Net::StreamSocket s) {
+        std::shared_ptr<Connection> c;
+        {
+            const std::lock_guard lock(mu_);
+            if (connections_.size() >= max_connections_) {
+                ++refused_;
+            } else {
+                c = std::make_shared<Connection>(*this, s);
+                connections_.emplace(c.get(), c);
+            }
+        }
+        if (!c) {
+            // Postfix retries a lost connection once, then defers the
+            // delivery: refusing is the bounded answer to a flood.
+            s.close();
             return;
         }
         try {
-            serve();
-        } catch (const Poco::TimeoutException&) {
-            spdlog::debug("policy_map: closing idle connection from {}", peer_of(socket()));
+            s.setBlocking(false);
+            if (tcp_) {
+                s.setNoDelay(true);  // one small reply per request: no Nagle delay
+            }
         } catch (const Poco::Exception& e) {
-            spdlog::debug("policy_map: connection from {}: {}", peer_of(socket()), e.displayText());
-        } catch (const std::exception& e) {
-            spdlog::warn("policy_map: connection from {}: {}", peer_of(socket()), e.what());
-        } catch (...) {
-            spdlog::warn("policy_map: connection from {} failed", peer_of(socket()));
+            c->close(e.displayText());
+            return;
         }
-        shared_->leave(fd);
+        c->start();
     }
 
-  private:
-    void serve() {
-        Poco::Net::StreamSocket& s = socket();
-        if (shared_->tcp()) {
-            s.setNoDelay(true);  // one small reply per request: no Nagle delay
+    [[nodiscard]] std::vector<std::shared_ptr<Connection>> snapshot() {
+        const std::lock_guard lock(mu_);
+        std::vector<std::shared_ptr<Connection>> all;
+        all.reserve(connections_.size());
+        for (const auto& [_, c] : connections_) {
+            all.push_back(c);
         }
-        const Poco::Timespan idle(
-            std::chrono::duration_cast<std::chrono::microseconds>(shared_->idle_timeout()).count());
-        s.setReceiveTimeout(idle);
-        s.setSendTimeout(idle);
+        return all;
+    }
 
-        NetstringReader reader;
-        std::array<char, kReadChunk> buf{};
-        std::string out;
-        for (;;) {
-            const int n = s.receiveBytes(buf.data(), static_cast<int>(buf.size()));
-            if (n <= 0) {
-                return;  // the client closed (Postfix: idle 10 s, or 100 s old)
-            }
-            reader.feed(std::string_view(buf.data(), static_cast<std::size_t>(n)));
-            out.clear();
-            std::string_view request;
-            NetstringStatus status = NetstringStatus::need_more;
-            while ((status = reader.next(request)) == NetstringStatus::complete) {
-                netstring_append(out, shared_->answer(request));
-                if (out.size() >= kFlushAt) {
-                    send_all(s, out);  // bounded memory for a pipelined flood
-                    out.clear();
-                }
-            }
-            send_all(s, out);
-            if (status != NetstringStatus::need_more) {
-                // SPEC §7: over the limit or broken framing: no reply, close.
-                spdlog::warn("policy_map: {} request from {}: closing the connection",
-                             to_string(status), peer_of(s));
-                shared_->malformed(status == NetstringStatus::oversize ? "oversize" : "framing");
-                return;
-            }
+    // On the reactor thread, after every poll.
+    void tick() {
+        const auto now = Clock::now();
+        if (now - last_sweep_ < kSweepEvery) {
+            return;
+        }
+        last_sweep_ = now;
+        for (const auto& c : snapshot()) {
+            c->close_if_idle(now, idle_);
+        }
+        std::size_t refused = 0;
+        std::size_t open = 0;
+        {
+            const std::lock_guard lock(mu_);
+            refused = refused_;
+            open = connections_.size();
+        }
+        if (refused != refused_logged_ && now - last_refusal_log_ >= kRefusalLogEvery) {
+            spdlog::warn("policy_map: refused={} reason=connection-limit limit={} open={}",
+                         refused - refused_logged_, max_connections_, open);
+            refused_logged_ = refused;
+            last_refusal_log_ = now;
         }
     }
 
-    static void send_all(Poco::Net::StreamSocket& s, std::string_view data) {
-        while (!data.empty()) {
-            // MSG_NOSIGNAL: a client that went away is an error, not SIGPIPE.
-            const int n = s.sendBytes(data.data(), static_cast<int>(data.size()), MSG_NOSIGNAL);
-            if (n <= 0) {
-                throw Poco::Net::ConnectionResetException("send");
-            }
-            data.remove_prefix(static_cast<std::size_t>(n));
-        }
-    }
-
-    std::shared_ptr<Shared> shared_;
+    Answerer answerer_;
+    const unsigned threads_;
+    const std::size_t max_connections_;
+    const std::chrono::milliseconds idle_;
+    const bool tcp_;
+    Reactor reactor_;
+    Poco::Net::ServerSocket listener_;
+    std::unique_ptr<util::WorkerPool> pool_;
+    std::thread thread_;
+    std::mutex mu_;
+    std::unordered_map<Connection*, std::shared_ptr<Connection>> connections_;
+    std::size_t refused_ = 0;
+    // Reactor thread only.
+    Clock::time_point last_sweep_ = Clock::now();
+    Clock::time_point last_refusal_log_{};
+    std::size_t refused_logged_ = 0;
 };
 
-class Factory final : public Poco::Net::TCPServerConnectionFactory {
-  public:
-    explicit Factory(std::shared_ptr<Shared> shared) : shared_(std::move(shared)) {}
-    Poco::Net::TCPServerConnection* createConnection(
-        const Poco::Net::StreamSocket& socket) override {
-        return new Connection(socket, shared_);
-    }
+void Connection::start() {
+    loop_.reactor().addEventHandler(socket_, readable());
+}
 
-  private:
-    std::shared_ptr<Shared> shared_;
-};
+void Connection::on_readable(const Poco::AutoPtr<ReadableNotification>&) {
+    const auto self = shared_from_this();  // close() may drop the loop's reference
+    std::array<char, kReadChunk> buf{};
+    const ssize_t n = ::recv(fd(), buf.data(), buf.size(), 0);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        return;
+    }
+    if (n <= 0) {
+        // The client closed (Postfix: idle 10 s, or 100 s old) or reset.
+        close(n == 0 ? "closed by client" : std::strerror(errno));
+        return;
+    }
+    {
+        const std::lock_guard lock(mu_);
+        last_activity_ = Clock::now();
+    }
+    reader_.feed(std::string_view(buf.data(), static_cast<std::size_t>(n)));
+    take_batch();
+    if (batch_.empty() && failure_ == NetstringStatus::need_more) {
+        return;  // a partial request: wait for the rest
+    }
+    {
+        const std::lock_guard lock(mu_);
+        state_ = State::working;
+    }
+    loop_.reactor().removeEventHandler(socket_, readable());
+    loop_.submit(shared_from_this(), &Connection::work);  // the last touch here
+}
+
+void Connection::take_batch() {
+    std::string_view request;
+    while (batch_.size() < kMaxBatch && failure_ == NetstringStatus::need_more) {
+        const auto status = reader_.next(request);
+        if (status == NetstringStatus::complete) {
+            batch_.emplace_back(request);
+        } else if (status != NetstringStatus::need_more) {
+            failure_ = status;
+        } else {
+            break;
+        }
+    }
+}
+
+void Connection::work() {
+    out_.clear();
+    out_sent_ = 0;
+    for (const auto& request : batch_) {
+        netstring_append(out_, loop_.answerer().answer(request));
+    }
+    batch_.clear();
+    write_and_continue();
+}
+
+// Working (pool thread) or writing (reactor thread): sends what the client
+// takes now; then answers the next batch, waits for requests, or closes.
+void Connection::write_and_continue() {
+    while (out_sent_ < out_.size()) {
+        // MSG_NOSIGNAL: a client that went away is an error, not SIGPIPE.
+        const ssize_t n =
+            ::send(fd(), out_.data() + out_sent_, out_.size() - out_sent_, MSG_NOSIGNAL);
+        if (n > 0) {
+            out_sent_ += static_cast<std::size_t>(n);
+            continue;
+        }
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            bool register_writable = false;
+            {
+                const std::lock_guard lock(mu_);
+                register_writable = state_ != State::writing;
+                state_ = State::writing;
+                last_activity_ = Clock::now();
+            }
+            // The reactor's locks are never taken under mu_: its dispatch
+            // holds them while a handler takes mu_.
+            if (register_writable) {
+                loop_.reactor().addEventHandler(socket_, writable());
+            }
+            return;
+        }
+        close(std::strerror(errno));
+        return;
+    }
+    bool was_writing = false;
+    {
+        const std::lock_guard lock(mu_);
+        was_writing = state_ == State::writing;
+        if (was_writing) {
+            state_ = State::working;
+        }
+    }
+    if (was_writing) {
+        loop_.reactor().removeEventHandler(socket_, writable());
+    }
+    if (failure_ != NetstringStatus::need_more) {
+        // SPEC §7: over the limit or broken framing: no reply, close.
+        spdlog::warn("policy_map: {} request from {}: closing the connection", to_string(failure_),
+                     peer_);
+        loop_.answerer().malformed(failure_ == NetstringStatus::oversize ? "oversize" : "framing");
+        close(to_string(failure_));
+        return;
+    }
+    take_batch();
+    if (batch_.empty()) {
+        wait_for_requests();
+    } else if (was_writing) {
+        loop_.submit(shared_from_this(), &Connection::work);  // off the reactor thread
+    } else {
+        work();
+    }
+}
+
+void Connection::wait_for_requests() {
+    {
+        const std::lock_guard lock(mu_);
+        if (state_ == State::closed) {
+            return;
+        }
+        state_ = State::reading;
+        last_activity_ = Clock::now();
+    }
+    loop_.reactor().addEventHandler(socket_, readable());
+}
+
+void Connection::on_writable(const Poco::AutoPtr<WritableNotification>&) {
+    const auto self = shared_from_this();  // close() may drop the loop's reference
+    {
+        const std::lock_guard lock(mu_);
+        last_activity_ = Clock::now();
+    }
+    write_and_continue();
+}
+
+void Connection::close_if_idle(Clock::time_point now, std::chrono::milliseconds idle) {
+    {
+        const std::lock_guard lock(mu_);
+        // A connection being answered is never idle: the handler is bounded
+        // by its own timeouts (SPEC §7: rcpt.lookup_timeout_ms).
+        if (state_ == State::working || state_ == State::closed || now - last_activity_ < idle) {
+            return;
+        }
+    }
+    spdlog::debug("policy_map: closing idle connection from {}", peer_);
+    close("idle");
+}
+
+void Connection::close(std::string_view why) {
+    State was = State::closed;
+    {
+        const std::lock_guard lock(mu_);
+        was = state_;
+        state_ = State::closed;
+    }
+    if (was == State::closed) {
+        return;
+    }
+    // Out of the reactor before the descriptor goes (never under mu_).
+    if (was == State::reading) {
+        loop_.reactor().removeEventHandler(socket_, readable());
+    } else if (was == State::writing) {
+        loop_.reactor().removeEventHandler(socket_, writable());
+    }
+    spdlog::debug("policy_map: connection from {} closed: {}", peer_, why);
+    try {
+        socket_.close();
+    } catch (const Poco::Exception&) {
+        // already gone: nothing to release
+    }
+    loop_.forget(this);
+}
 
 }  // namespace
 
 struct SocketmapServer::Impl {
-    Impl(int min_threads, int max_threads) : pool("policy_map", min_threads, max_threads) {}
-
-    std::shared_ptr<Shared> shared;
-    Endpoint endpoint;
+    ListenEndpoint endpoint;
     std::uint16_t port = 0;
-    Poco::Net::ServerSocket listener;  // shares its descriptor with the server's copy
-    // Declared before `server`: the server's threads come from it, so it is
-    // destroyed after the server.
-    Poco::ThreadPool pool;
-    std::unique_ptr<Poco::Net::TCPServer> server;
+    Poco::Net::ServerSocket listener;
+    std::unique_ptr<Loop> loop;
     std::mutex mu;
     bool started = false;
     bool stopped = false;
 };
 
 SocketmapServer::SocketmapServer(const std::string& listen, Handler handler, unsigned max_threads,
-                                 std::chrono::milliseconds idle_timeout) {
-    auto endpoint = parse_listen(listen);
+                                 std::chrono::milliseconds idle_timeout,
+                                 std::size_t max_connections) {
+    auto endpoint = parse_listen_endpoint(listen);
     if (!endpoint) {
         throw std::runtime_error("policy_map listen \"" + listen + "\": " + endpoint.error());
     }
-    const int threads = static_cast<int>(std::clamp(max_threads, 1U, 4096U));
-    impl_ = std::make_unique<Impl>(std::min(2, threads), threads);
+    impl_ = std::make_unique<Impl>();
     impl_->endpoint = std::move(*endpoint);
-    impl_->shared =
-        std::make_shared<Shared>(std::move(handler), idle_timeout, !impl_->endpoint.is_unix);
+    impl_->loop = std::make_unique<Loop>(std::move(handler), std::clamp(max_threads, 1U, 4096U),
+                                         std::max<std::size_t>(1, max_connections), idle_timeout,
+                                         !impl_->endpoint.is_unix);
     try {
         Poco::Net::ServerSocket& socket = impl_->listener;
         if (impl_->endpoint.is_unix) {
@@ -339,13 +549,6 @@ SocketmapServer::SocketmapServer(const std::string& listen, Handler handler, uns
             impl_->port = socket.address().port();
         }
         socket.listen(kListenBacklog);
-
-        Poco::Net::TCPServerParams::Ptr params = new Poco::Net::TCPServerParams;
-        params->setMaxThreads(threads);
-        params->setMaxQueued(std::max(kMinQueued, 4 * threads));
-        params->setThreadIdleTime(Poco::Timespan(10, 0));
-        impl_->server = std::make_unique<Poco::Net::TCPServer>(new Factory(impl_->shared),
-                                                               impl_->pool, socket, params);
     } catch (const Poco::Exception& e) {
         throw std::runtime_error("policy_map listen \"" + listen + "\": " + e.displayText());
     } catch (const std::exception& e) {
@@ -355,10 +558,10 @@ SocketmapServer::SocketmapServer(const std::string& listen, Handler handler, uns
 
 Result<std::unique_ptr<SocketmapServer>> SocketmapServer::create(
     const std::string& listen, Handler handler, unsigned max_threads,
-    std::chrono::milliseconds idle_timeout) {
+    std::chrono::milliseconds idle_timeout, std::size_t max_connections) {
     try {
         return std::make_unique<SocketmapServer>(listen, std::move(handler), max_threads,
-                                                 idle_timeout);
+                                                 idle_timeout, max_connections);
     } catch (const std::exception& e) {
         return Error{e.what()};
     }
@@ -371,7 +574,7 @@ SocketmapServer::~SocketmapServer() {
 void SocketmapServer::on_malformed(MalformedObserver observer) {
     const std::lock_guard lock(impl_->mu);
     if (!impl_->started) {
-        impl_->shared->set_malformed_observer(std::move(observer));
+        impl_->loop->answerer().set_malformed_observer(std::move(observer));
     }
 }
 
@@ -381,7 +584,7 @@ void SocketmapServer::start() {
         return;
     }
     impl_->started = true;
-    impl_->server->start();
+    impl_->loop->start(impl_->listener);
 }
 
 void SocketmapServer::stop() {
@@ -394,10 +597,10 @@ void SocketmapServer::stop() {
     }
     impl_->stopped = true;
     try {
-        impl_->server->stop();       // no new connections; queued ones dropped
-        impl_->listener.close();     // the port or path is free again
-        impl_->shared->close_all();  // open ones read end-of-file
-        impl_->pool.joinAll();       // every connection thread has returned
+        if (impl_->started) {
+            impl_->loop->stop();  // no handler runs after this
+        }
+        impl_->listener.close();  // the port or path is free again
     } catch (const std::exception& e) {
         spdlog::error("policy_map: stopping: {}", e.what());
     } catch (...) {

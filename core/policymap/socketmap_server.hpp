@@ -6,27 +6,36 @@
 // reply ("OK data", "NOTFOUND ", "TEMP reason", "TIMEOUT reason",
 // "PERM reason"). Postfix keeps a connection open and sends requests one
 // after another (it closes it after 10 s idle or 100 s, dict_sockmap.c);
-// pipelined requests are answered in order, the replies to one read written
-// together (at most 64 KiB are held).
+// pipelined requests are answered in order, up to 64 at a time, and their
+// replies written together.
 //   - A request without a space, with an empty name or an empty key:
 //     "PERM malformed request", the connection stays open.
 //   - A netstring over kMaxRequestPayload octets or broken framing: no reply,
 //     the connection is closed (SPEC §7); the framing cannot be recovered.
-//   - A connection idle for `idle_timeout` is closed (Postfix reconnects).
+//   - A connection idle for `idle_timeout` (no request, or replies the client
+//     does not take) is closed (Postfix reconnects); checked every second.
 //   - The handler throws, or its reply is over Postfix's 100000 octets:
 //     "TEMP internal error" (logged), never a crash.
 //
-// Threads: one per open connection, from a pool of at most `max_threads`
-// (Poco::Net::TCPServer); connections beyond that wait for a free thread in
-// a queue of 4 x max_threads (at least 64), and connections beyond the queue
-// are closed at once (Postfix retries a lost connection once). Postfix opens
-// one connection per smtp(8) process, so `max_threads` should exceed the
-// smtp process limit (default_process_limit, 100). The handler is called
-// concurrently from these threads and must be thread-safe; it should answer
-// within Postfix's patience (SPEC §7: rcpt.lookup_timeout_ms).
+// Threads: one reactor thread (Poco::Net::SocketReactor, epoll) accepts and
+// waits on every connection, so an idle connection costs a descriptor and a
+// few hundred bytes, never a thread. A request that has arrived is answered on
+// a pool of `max_threads` threads (the handler may wait for a lookup); the
+// replies are written without blocking, the rest when the client takes it.
+// A connection is not read again before its replies are written: a client
+// that sends without reading holds at most one read (4 KiB) and the replies
+// to it. At most `max_connections` connections are open; one more is closed
+// at once (counted and logged every 10 s as `refused=N
+// reason=connection-limit`; Postfix retries a lost connection once). Postfix
+// opens one connection per smtp(8) process and keeps it open, so
+// `max_connections` must exceed the smtp process limit (default 100), and
+// the process's descriptor limit must exceed `max_connections`. The handler
+// is called concurrently from the pool and must be thread-safe; it should
+// answer within Postfix's patience (SPEC §7: rcpt.lookup_timeout_ms).
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -51,6 +60,7 @@ class SocketmapServer {
     using MalformedObserver = std::function<void(std::string_view kind)>;
 
     static constexpr std::chrono::milliseconds kDefaultIdleTimeout{100000};
+    static constexpr std::size_t kDefaultMaxConnections = 4096;
 
     // Binds `listen` at once (so that a daemon can bind before dropping
     // privileges and report a busy port at start-up) but serves nothing
@@ -58,14 +68,16 @@ class SocketmapServer {
     // [IPv6] address or a name; PORT 0 picks a free port, see port()) or
     // "unix:/PATH" (a stale socket file at PATH is replaced; anything else
     // there is an error; the file is made with the process umask and removed
-    // by stop()). Also starts the pool's first threads: construct it after
-    // blocking signals. Throws std::runtime_error naming `listen` when it is
-    // malformed or cannot be bound; create() returns that as an Error.
+    // by stop()). Threads start with start(): call it after blocking signals. Throws
+    // std::runtime_error naming `listen` when it is malformed or cannot be bound; create() returns
+    // that as an Error.
     SocketmapServer(const std::string& listen, Handler handler, unsigned max_threads,
-                    std::chrono::milliseconds idle_timeout = kDefaultIdleTimeout);
+                    std::chrono::milliseconds idle_timeout = kDefaultIdleTimeout,
+                    std::size_t max_connections = kDefaultMaxConnections);
     static Result<std::unique_ptr<SocketmapServer>> create(
         const std::string& listen, Handler handler, unsigned max_threads,
-        std::chrono::milliseconds idle_timeout = kDefaultIdleTimeout);
+        std::chrono::milliseconds idle_timeout = kDefaultIdleTimeout,
+        std::size_t max_connections = kDefaultMaxConnections);
 
     // stop()s.
     ~SocketmapServer();

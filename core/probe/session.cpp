@@ -19,10 +19,6 @@ namespace {
 
 using std::chrono::milliseconds;
 
-// RFC 5321 §4.5.3.1.5 allows 512 octets a reply line; be lenient but bounded.
-constexpr std::size_t kMaxLine = 4096;
-constexpr std::size_t kMaxReplyLines = 256;
-
 }  // namespace
 
 std::string errno_text(int err) {
@@ -220,56 +216,29 @@ Io Session::fill() {
     }
 }
 
-// RFC 5321 §4.2.1: "NNN-text" lines continue a reply, "NNN text" (or a bare
-// "NNN") ends it; every line carries the same code.
+// One reply, line by line (smtp_reply.hpp), reading until it is complete.
 ReplyStatus Session::read_reply(Reply& reply) {
     reply = {};
     for (;;) {
-        std::size_t eol = in_.find('\n');
-        while (eol == std::string::npos) {
-            if (in_.size() > kMaxLine) {
-                error_ = "reply line longer than " + std::to_string(kMaxLine) + " octets";
+        switch (take_reply_line(in_, reply, error_)) {
+            case ReplyLine::last:
+                return ReplyStatus::ok;
+            case ReplyLine::more:
+                continue;
+            case ReplyLine::malformed:
                 return ReplyStatus::malformed;
-            }
-            switch (fill()) {
-                case Io::ok:
-                    break;
-                case Io::timeout:
-                    return ReplyStatus::timeout;
-                case Io::closed:
-                    return ReplyStatus::closed;
-                case Io::error:
-                    return ReplyStatus::error;
-            }
-            eol = in_.find('\n');
+            case ReplyLine::need_more:
+                break;
         }
-        std::string line = in_.substr(0, eol);
-        in_.erase(0, eol + 1);
-        if (!line.empty() && line.back() == '\r') {
-            line.pop_back();
-        }
-        const bool digits =
-            line.size() >= 3 && std::all_of(line.begin(), line.begin() + 3,
-                                            [](char c) { return c >= '0' && c <= '9'; });
-        if (!digits || line[0] < '2' || line[0] > '5' ||
-            (line.size() > 3 && line[3] != ' ' && line[3] != '-') || line.size() > kMaxLine) {
-            error_ = "malformed reply line \"" + line.substr(0, 80) + "\"";
-            return ReplyStatus::malformed;
-        }
-        const int code = std::stoi(line.substr(0, 3));
-        if (!reply.lines.empty() && code != reply.code) {
-            error_ = "reply code changes within a reply (" + std::to_string(reply.code) +
-                     ", then " + std::to_string(code) + ")";
-            return ReplyStatus::malformed;
-        }
-        reply.code = code;
-        reply.lines.push_back(line.size() > 4 ? line.substr(4) : std::string());
-        if (line.size() == 3 || line[3] == ' ') {
-            return ReplyStatus::ok;
-        }
-        if (reply.lines.size() >= kMaxReplyLines) {
-            error_ = "reply of more than " + std::to_string(kMaxReplyLines) + " lines";
-            return ReplyStatus::malformed;
+        switch (fill()) {
+            case Io::ok:
+                break;
+            case Io::timeout:
+                return ReplyStatus::timeout;
+            case Io::closed:
+                return ReplyStatus::closed;
+            case Io::error:
+                return ReplyStatus::error;
         }
     }
 }

@@ -17,6 +17,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/probe/smtp_reply.hpp"
+
 namespace dsm::probe::detail {
 
 using Clock = std::chrono::steady_clock;
@@ -37,14 +39,6 @@ std::string errno_text(int err);
 std::string openssl_errors();
 
 enum class Io { ok, timeout, closed, error };
-
-struct Reply {
-    int code = 0;
-    std::vector<std::string> lines;  // text after "NNN-" / "NNN "
-    [[nodiscard]] std::string first() const {
-        return std::to_string(code) + (lines.empty() ? "" : " " + lines.front());
-    }
-};
 
 enum class ReplyStatus { ok, timeout, closed, error, malformed };
 

@@ -14,20 +14,6 @@ namespace dsm::probe::detail {
 
 namespace {
 
-bool lists_starttls(const Reply& ehlo) {
-    // RFC 5321 §4.1.1.1: the first line greets; each further line starts
-    // with an EHLO keyword (RFC 3207 §4: STARTTLS).
-    for (std::size_t i = 1; i < ehlo.lines.size(); ++i) {
-        std::string keyword = ehlo.lines[i].substr(0, ehlo.lines[i].find(' '));
-        std::transform(keyword.begin(), keyword.end(), keyword.begin(),
-                       [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-        if (keyword == "STARTTLS") {
-            return true;
-        }
-    }
-    return false;
-}
-
 // A fully qualified host name of this machine, or "" (then an address
 // literal is sent, RFC 5321 §4.1.4).
 std::string local_fqdn() {
@@ -124,7 +110,7 @@ bool SmtpDialogue::until_tls(Session& s, ProbeResult& r) const {
         return fail(r, ProbeOutcome::starttls_not_supported,
                     "EHLO refused: \"" + reply.first() + "\"");
     }
-    if (!lists_starttls(reply)) {
+    if (!offers_starttls(reply)) {
         return fail(r, ProbeOutcome::starttls_not_supported,
                     "the EHLO reply does not offer STARTTLS (RFC 3207 §4)");
     }

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "core/dns/rdata.hpp"
 #include "core/sts/mx_pattern.hpp"
 
@@ -193,6 +195,17 @@ StsFacts lookup_sts(dns::Resolver& resolver, PolicyFetcher& fetcher, PolicyCache
     if (!f.policy) {
         f.state = StsState::error;
         f.why = fetch_failure(f);
+        if (f.fetch && f.fetch->outcome != FetchOutcome::ok) {
+            // The administrator hears why a published policy could not be
+            // had (RFC 8461 §3.3 failures: timeout, size, status...), once
+            // per fetch (retries are 5 minutes apart), key=value like the
+            // decision lines (SPEC §4).
+            std::string error = f.fetch->error;  // one quoted value: no '"' inside
+            std::replace(error.begin(), error.end(), '"', '\'');
+            spdlog::warn("sts_fetch=failed domain={} url={} outcome={} took_ms={} error=\"{}\"",
+                         f.domain, f.fetch->url, to_string(f.fetch->outcome), f.fetch->took.count(),
+                         error);
+        }
         return f;
     }
     classify(f, mx_hosts);

@@ -30,7 +30,7 @@ cache.store cache.max_entries cache.min_ttl cache.max_ttl cache.error_ttl cache.
 prefetch.concurrency prefetch.refresh_ahead prefetch.active_window prefetch.warm_list
 rcpt.lookup_timeout_ms
 report.days
-policy_map.listen
+policy_map.listen policy_map.max_connections
 metrics.listen control.socket
 connector.recipient_domains connector.sender_domains connector.mode connector.dane
 connector.mta_sts connector.on_failure connector.test_mode connector.tags

@@ -4,20 +4,11 @@
 set -uo pipefail
 bin=$1 testbed=$2 work=$3
 rm -rf "$work" && mkdir -p "$work"
-passed=0 failed=0
-ok()  { echo "ok: $1"; passed=$((passed + 1)); }
-bad() { echo "FAIL: $1"; failed=$((failed + 1)); }
+# shellcheck source=../support/check_lib.sh
+. "$(dirname "$0")/../support/check_lib.sh"
 
-cat >"$work/milter.conf" <<CONF
-[resolver]
-trust_anchor_file = $testbed/dns/test.ds
-stub_zones = test.=127.0.10.53
-timeout_ms = 3000
-[sts]
-ca_file = $testbed/https/ca.crt
-https_port = 8443
-[cache]
-store = memory
+# --check needs no [milter] socket; the one written is never opened.
+milter_conf "$work/milter.conf" - resolver.timeout_ms=3000 <<CONF
 [connector.default]
 recipient_domains = *
 mode = opportunistic
@@ -72,5 +63,4 @@ for w in "mx: other.example.test" "MX host mx.sts-nomatch.test: not eligible" "M
     grep -qF -- "$w" "$work/nomatch.out" && ok "sts-nomatch.test shows '$w'" || bad "sts-nomatch.test lacks '$w'"
 done
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+finish

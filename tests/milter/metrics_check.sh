@@ -9,30 +9,15 @@
 set -uo pipefail
 bin=$1 testbed=$2 work=$3 srcdir=$4
 rm -rf "$work" && mkdir -p "$work/postfix"
-passed=0 failed=0
-ok()  { echo "ok: $1"; passed=$((passed + 1)); }
-bad() { echo "FAIL: $1"; failed=$((failed + 1)); }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# shellcheck source=../support/check_lib.sh
+. "$srcdir/tests/support/check_lib.sh"
 
-pmport=$(free_port) mport=$(free_port) metport=$(free_port)
-cat >"$work/milter.conf" <<CONF
-[milter]
-socket = inet:$mport@127.0.0.1
-log_level = debug
-log_target = file:$work/milter.log
-[resolver]
-trust_anchor_file = $testbed/dns/test.ds
-stub_zones = test.=127.0.10.53
-timeout_ms = 3000
-[sts]
-ca_file = $testbed/https/ca.crt
-https_port = 8443
+pmport=$(free_port) metport=$(free_port)
+milter_conf "$work/milter.conf" - milter.log_level=debug resolver.timeout_ms=3000 <<CONF
 [probe]
 enabled = yes
 port = 2525
 timeout_ms = 3000
-[cache]
-store = memory
 [rcpt]
 lookup_timeout_ms = 5000
 [policy_map]
@@ -46,11 +31,12 @@ mode = opportunistic
 recipient_domains = notlsa.test
 mode = mandatory
 CONF
+mport=$milter_port
 printf 'compatibility_level = 3.6\n' >"$work/postfix/main.cf"
 
-"$bin" -c "$work/milter.conf" >"$work/stderr.log" 2>&1 &
-pid=$!
-trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null' EXIT
+trap stop_milter EXIT
+start_milter "$work/milter.conf" || bad "the milter starts"
+pid=$milter_pid
 for _ in $(seq 1 100); do
     (exec 3<>"/dev/tcp/127.0.0.1/$metport") 2>/dev/null && break
     sleep 0.1
@@ -264,13 +250,11 @@ curl -sf --max-time 10 -o /dev/null "$url" && ok "the bound metrics port still s
     bad "metrics port gone after reload"
 
 kill -0 "$pid" && ok "milter still running" || bad "milter died"
-kill "$pid"; wait "$pid"; rc=$?
+stop_milter
+rc=$?
 [[ $rc == 0 ]] && ok "SIGTERM: exit status 0" || bad "SIGTERM: exit status $rc"
 # The sanitizer build (DSM_SANITIZE) reports on stderr.
-grep -E "Sanitizer|runtime error:" "$work/stderr.log" && bad "sanitizer report" || ok "no sanitizer report"
+grep -E "Sanitizer|runtime error:" "$work/stderr" && bad "sanitizer report" || ok "no sanitizer report"
 (exec 3<>"/dev/tcp/127.0.0.1/$metport") 2>/dev/null && bad "metrics port still open after stop" ||
     ok "metrics port closed on shutdown"
-trap - EXIT
-
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+finish

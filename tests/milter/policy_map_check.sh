@@ -4,26 +4,11 @@
 set -uo pipefail
 bin=$1 testbed=$2 work=$3
 rm -rf "$work" && mkdir -p "$work/postfix"
-passed=0 failed=0
-ok()  { echo "ok: $1"; passed=$((passed + 1)); }
-bad() { echo "FAIL: $1"; failed=$((failed + 1)); }
+# shellcheck source=../support/check_lib.sh
+. "$(dirname "$0")/../support/check_lib.sh"
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-mport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat >"$work/milter.conf" <<CONF
-[milter]
-socket = inet:$mport@127.0.0.1
-log_level = debug
-log_target = file:$work/milter.log
-[resolver]
-trust_anchor_file = $testbed/dns/test.ds
-stub_zones = test.=127.0.10.53
-timeout_ms = 3000
-[sts]
-ca_file = $testbed/https/ca.crt
-https_port = 8443
-[cache]
-store = memory
+port=$(free_port)
+milter_conf "$work/milter.conf" - milter.log_level=debug resolver.timeout_ms=3000 <<CONF
 [rcpt]
 lookup_timeout_ms = 3000
 [policy_map]
@@ -41,13 +26,8 @@ CONF
 # postmap reads a main.cf; a private, empty one keeps the machine's out of it.
 printf 'compatibility_level = 3.6\n' >"$work/postfix/main.cf"
 
-"$bin" -c "$work/milter.conf" >"$work/stderr.log" 2>&1 &
-pid=$!
-trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null' EXIT
-for _ in $(seq 1 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-    sleep 0.1
-done
+trap stop_milter EXIT
+start_milter "$work/milter.conf" || bad "the milter starts"
 
 query() {  # KEY -> "rc|answer"
     local out rc=0
@@ -94,7 +74,5 @@ PY
 )
 [[ $reply == *PERM* ]] && ok "malformed request -> PERM" || bad "malformed: $reply"
 [[ $reply == *closed* ]] && ok "oversized request closes the connection" || bad "oversized: $reply"
-kill -0 "$pid" && ok "milter still running" || bad "milter died"
-
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+kill -0 "$milter_pid" && ok "milter still running" || bad "milter died"
+finish

@@ -19,16 +19,15 @@ set -uo pipefail
 bin=$1 testbed=$2 work=$3
 here=$(cd "$(dirname "$0")" && pwd)
 rm -rf "$work" && mkdir -p "$work"
-passed=0 failed=0
-ok()  { echo "ok: $1"; passed=$((passed + 1)); }
-bad() { echo "FAIL: $1"; failed=$((failed + 1)); }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# shellcheck source=../support/check_lib.sh
+. "$here/../support/check_lib.sh"
 slow_addr=127.0.10.57  # the mock name server of dane-ok.test
 domain=dane-ok.test
 
-proxy_pid= milter_pid=
+proxy_pid=
 cleanup() {
-    for p in $milter_pid $proxy_pid; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+    stop_milter
+    [[ -n $proxy_pid ]] && { kill "$proxy_pid" 2>/dev/null; wait "$proxy_pid" 2>/dev/null; }
 }
 trap cleanup EXIT
 
@@ -46,37 +45,17 @@ took=$(( ($(date +%s%N) - start) / 1000000 ))
     ok "the mock name server relays knotd's signed answer, ${took} ms late" ||
     bad "mock name server: ${took} ms, $out"
 
-port=$(free_port)
 printf 'server:\n    cache-max-ttl: 1\n' >"$work/unbound.conf"
-cat >"$work/milter.conf" <<CONF
-[milter]
-socket = inet:$port@127.0.0.1
-log_level = info
-log_target = file:$work/milter.log
-[resolver]
-trust_anchor_file = $testbed/dns/test.ds
-stub_zones = $domain.=$slow_addr@$proxy_port, test.=127.0.10.53
-unbound_config = $work/unbound.conf
-timeout_ms = 10000
-[cache]
-store = memory
-min_ttl = 2
-max_ttl = 2
-[rcpt]
-lookup_timeout_ms = 1000
+milter_conf "$work/milter.conf" - resolver.stub_zones="$domain.=$slow_addr@$proxy_port, test.=127.0.10.53" \
+    resolver.unbound_config="$work/unbound.conf" resolver.timeout_ms=10000 cache.min_ttl=2 \
+    cache.max_ttl=2 rcpt.lookup_timeout_ms=1000 sts.ca_file= sts.https_port= <<CONF
 [connector.default]
 recipient_domains = *
 dane = opportunistic
 mta_sts = none
 CONF
-"$bin" -c "$work/milter.conf" >"$work/stderr.log" 2>&1 &
-milter_pid=$!
-started=no
-for _ in $(seq 1 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && { started=yes; break; }
-    sleep 0.1
-done
-[[ $started == yes ]] || { bad "the milter did not start: $(cat "$work/stderr.log")"; exit 1; }
+port=$milter_port
+start_milter "$work/milter.conf" || { bad "the milter did not start"; exit 1; }
 
 # One milter session; every INTERVAL s for SECONDS s (or once), RCPT TO
 # user@DOMAIN; prints per RCPT "MS CODE" (how long the answer took, the
@@ -106,7 +85,7 @@ for _ in $(seq 1 60); do
     sleep 0.5
 done
 [[ $landed == yes ]] && ok "the first lookup landed: dane=pass" ||
-    { bad "no dane=pass verdict for $domain: $(tail -3 "$work/milter.log")"; echo "$passed passed, $failed failed"; exit 1; }
+    { bad "no dane=pass verdict for $domain: $(tail -3 "$work/milter.log")"; finish; exit 1; }
 
 # --- 3. steady use: every 0.3 s for 12 s -----------------------------------------
 mark=$(log_lines)
@@ -133,5 +112,4 @@ stale=$(grep -c 'stale=yes' <<<"$lines")
     ok "steady use: lookups kept going through the slow server ($((count_after - count_before)) late answers)" ||
     bad "steady use: only $((count_after - count_before)) answers from the slow server: were refreshes made?"
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+finish

@@ -9,10 +9,8 @@
 set -uo pipefail
 bin=$1 testbed=$2 work=$3 srcdir=$4
 rm -rf "$work" && mkdir -p "$work/postfix"
-passed=0 failed=0
-ok()  { echo "ok: $1"; passed=$((passed + 1)); }
-bad() { echo "FAIL: $1"; failed=$((failed + 1)); }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# shellcheck source=../support/check_lib.sh
+. "$srcdir/tests/support/check_lib.sh"
 
 for f in https/ca.crt smtp/webpki-ca.crt smtp/cases.txt; do
     [[ -s $testbed/$f ]] || { echo "FAIL: no $testbed/$f (test beds running?)"; exit 1; }
@@ -23,33 +21,19 @@ grep -q '^sts-probe-partwild ' "$testbed/smtp/cases.txt" ||
 # (RFC 8461 §3.3, §4.2): here both test CAs, as a system bundle holds many.
 cat "$testbed/https/ca.crt" "$testbed/smtp/webpki-ca.crt" >"$work/ca.pem"
 
-pmport=$(free_port) mport=$(free_port)
-cat >"$work/milter.conf" <<CONF
-[milter]
-socket = inet:$mport@127.0.0.1
-log_level = debug
-log_target = file:$work/milter.log
-[resolver]
-trust_anchor_file = $testbed/dns/test.ds
-stub_zones = test.=127.0.10.53
-timeout_ms = 3000
-[sts]
-ca_file = $work/ca.pem
-https_port = 8443
+pmport=$(free_port)
+milter_conf "$work/milter.conf" - milter.log_level=debug resolver.timeout_ms=3000 \
+    sts.ca_file="$work/ca.pem" <<CONF
 [probe]
 enabled = yes
 port = 2525
 timeout_ms = 3000
-[cache]
-store = memory
 [rcpt]
 lookup_timeout_ms = 8000
 [policy_map]
 listen = inet:127.0.0.1:$pmport
-[connector.default]
-recipient_domains = *
-mode = opportunistic
 CONF
+mport=$milter_port
 printf 'compatibility_level = 3.6\n' >"$work/postfix/main.cf"
 
 # domain, MX probe outcome (core/probe to_string), sts field, RCPT answer.
@@ -101,13 +85,8 @@ PY
 done
 
 # --- the daemon: RCPT and the policy map ------------------------------------------
-"$bin" -c "$work/milter.conf" >"$work/stderr.log" 2>&1 &
-pid=$!
-trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null' EXIT
-for _ in $(seq 1 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$pmport") 2>/dev/null && break
-    sleep 0.1
-done
+trap stop_milter EXIT
+start_milter "$work/milter.conf" || bad "the milter starts"
 
 rcpts=()
 for c in "${cases[@]}"; do read -r d _ <<<"$c"; rcpts+=("user@$d"); done
@@ -151,5 +130,4 @@ after=$(grep -c "" "$testbed/smtp/server.log" 2>/dev/null || echo 0)
 [[ $before == "$after" ]] && ok "the policy map answered from the cache: no new probe" ||
     bad "the listeners saw $((after - before)) more log lines during the policy map queries"
 
-echo "passed=$passed failed=$failed"
-[[ $failed == 0 ]]
+finish

@@ -196,6 +196,7 @@ const std::set<std::string> kSpecKeys = {
     "rcpt.lookup_timeout_ms",
     "report.days",
     "policy_map.listen",
+    "policy_map.max_connections",
     "metrics.listen",
     "control.socket",
     "connector.recipient_domains",
@@ -217,7 +218,10 @@ std::string one_key_file(const std::string& section, const std::string& key,
             key == "recipient_domains" ? "" : "recipient_domains = t.example\n";
         return "[connector.t]\n" + rcpt + key + " = " + value + "\n";
     }
-    return "[" + section + "]\n" + key + " = " + value + "\n";
+    // [policy_map] requires listen beside its other keys.
+    const std::string listen =
+        section == "policy_map" && key != "listen" ? "listen = inet:127.0.0.1:8461\n" : "";
+    return "[" + section + "]\n" + listen + key + " = " + value + "\n";
 }
 
 const Connector& connector_t(const Config& c) {
@@ -303,6 +307,8 @@ const std::vector<GoodValue>& good_values() {
          [](const Config& c) {
              return c.policy_map && c.policy_map->listen == "inet:127.0.0.1:18461";
          }},
+        {"policy_map", "max_connections", "20000",
+         [](const Config& c) { return c.policy_map && c.policy_map->max_connections == 20000u; }},
         {"metrics", "listen", "127.0.0.1:19464",
          [](const Config& c) { return c.metrics && c.metrics->listen == "127.0.0.1:19464"; }},
         {"control", "socket", "unix:/run/dane-sts-milter/control.sock",
@@ -387,6 +393,7 @@ const std::vector<BadValue>& bad_values() {
         {"rcpt", "lookup_timeout_ms", "60001", "an integer from 0 to 60000 (milliseconds)"},
         {"report", "days", "0", "an integer from 1 to 366"},
         {"policy_map", "listen", "127.0.0.1:8461", "inet:HOST:PORT or unix:/PATH"},
+        {"policy_map", "max_connections", "15", "an integer from 16 to 1000000"},
         {"metrics", "listen", "localhost", "HOST:PORT"},
         {"control", "socket", "inet:127.0.0.1:8953", "unix:/PATH"},
         {"connector", "recipient_domains", "*partner.example", "a comma-separated list of domains"},
@@ -797,10 +804,13 @@ BOOST_AUTO_TEST_CASE(every_key_refuses_a_bad_value) {
             const std::string text = one_key_file(row.section, row.key, row.value);
             const std::string section =
                 std::string(row.section) == "connector" ? "connector.t" : row.section;
-            const std::string line = std::string(row.section) == "connector" &&
-                                             std::string(row.key) != "recipient_domains"
-                                         ? ":3:"
-                                         : ":2:";
+            // The key's line: after the line a connector or [policy_map]
+            // needs (one_key_file).
+            const bool second =
+                (std::string(row.section) == "connector" &&
+                 std::string(row.key) != "recipient_domains") ||
+                (std::string(row.section) == "policy_map" && std::string(row.key) != "listen");
+            const std::string line = second ? ":3:" : ":2:";
             const std::string where = "[" + section + "] " + row.key;
             const std::string expectation = std::string("expected ") + row.expectation;
             expect_error(tmp, text, {line.c_str(), where.c_str(), expectation.c_str(), row.value});

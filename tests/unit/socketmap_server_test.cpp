@@ -7,6 +7,7 @@
 #include <Poco/Net/SocketAddress.h>
 #include <Poco/Net/StreamSocket.h>
 #include <Poco/Timespan.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,6 +19,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -109,8 +111,9 @@ class Client {
 
 struct Server {
     explicit Server(SocketmapServer::Handler h = echo_handler, unsigned threads = 64,
-                    std::chrono::milliseconds idle = SocketmapServer::kDefaultIdleTimeout)
-        : server("inet:127.0.0.1:0", std::move(h), threads, idle) {
+                    std::chrono::milliseconds idle = SocketmapServer::kDefaultIdleTimeout,
+                    std::size_t max_connections = SocketmapServer::kDefaultMaxConnections)
+        : server("inet:127.0.0.1:0", std::move(h), threads, idle, max_connections) {
         server.start();
     }
     SocketmapServer server;
@@ -313,6 +316,99 @@ BOOST_AUTO_TEST_CASE(more_clients_than_threads_wait_their_turn) {
         th.join();
     }
     BOOST_TEST(good == 6);
+}
+
+// Issue 14: Postfix keeps one connection per smtp(8) process open, and a
+// large relay runs hundreds. With a thread per connection, 800 idle ones
+// starved a well-behaved query; now only answering takes a thread.
+BOOST_AUTO_TEST_CASE(idle_connections_do_not_hold_threads) {
+    Server s(echo_handler, 2);
+    std::vector<std::unique_ptr<Poco::Net::StreamSocket>> idle;
+    for (int i = 0; i < 600; ++i) {
+        idle.push_back(std::make_unique<Poco::Net::StreamSocket>(
+            Poco::Net::SocketAddress("127.0.0.1", s.server.port())));
+    }
+    // Half of them send the start of a request and stop in the middle.
+    for (std::size_t i = 0; i < idle.size(); i += 2) {
+        idle[i]->sendBytes("20:postfix ", 11);
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    Client c(s.server.port());
+    BOOST_TEST(c.ask("postfix fresh.test").value_or("<closed>") == "OK postfix:fresh.test");
+    BOOST_TEST((std::chrono::steady_clock::now() - t0 < 2s));
+}
+
+BOOST_AUTO_TEST_CASE(connection_limit_refuses_the_next_and_keeps_serving) {
+    Server s(echo_handler, 2, SocketmapServer::kDefaultIdleTimeout, 4);
+    std::vector<std::unique_ptr<Client>> open;
+    for (int i = 0; i < 4; ++i) {
+        open.push_back(std::make_unique<Client>(s.server.port()));
+        const std::string key = "k" + std::to_string(i) + ".test";
+        BOOST_TEST(open.back()->ask("postfix " + key).value_or("<closed>") == "OK postfix:" + key);
+    }
+    // The fifth is accepted by the kernel and closed at once, unanswered.
+    {
+        Client over(s.server.port());
+        BOOST_TEST(!over.ask("postfix over.test").has_value());
+    }
+    // Those already open keep their answers; a freed slot is taken again.
+    BOOST_TEST(open[0]->ask("postfix again.test").value_or("<closed>") == "OK postfix:again.test");
+    open.pop_back();
+    std::optional<std::string> answer;
+    for (int attempt = 0; attempt < 50 && !answer; ++attempt) {
+        Client next(s.server.port());
+        answer = next.ask("postfix next.test");
+        if (!answer) {
+            std::this_thread::sleep_for(20ms);  // the server has not seen the close yet
+        }
+    }
+    BOOST_TEST(answer.value_or("<closed>") == "OK postfix:next.test");
+}
+
+// A client that sends without reading is not read further while its replies
+// wait: the server holds one read's worth, TCP pushes back on the client, the
+// others are served, and after the idle timeout the connection is closed.
+BOOST_AUTO_TEST_CASE(client_that_never_reads_is_pushed_back_then_closed) {
+    Server s(echo_handler, 2, 500ms);
+    Poco::Net::StreamSocket flood(Poco::Net::SocketAddress("127.0.0.1", s.server.port()));
+    flood.setBlocking(false);
+    std::string chunk;
+    for (int i = 0; i < 1000; ++i) {
+        chunk += netstring_encode("postfix flood-" + std::to_string(i) + ".test");
+    }
+    std::size_t sent = 0;
+    const auto deadline = std::chrono::steady_clock::now() + 3s;
+    while (std::chrono::steady_clock::now() < deadline) {
+        const ssize_t n = ::send(flood.impl()->sockfd(), chunk.data(), chunk.size(), MSG_NOSIGNAL);
+        if (n > 0) {
+            sent += static_cast<std::size_t>(n);
+        } else {
+            std::this_thread::sleep_for(10ms);
+        }
+    }
+    // Kernel buffers on both sides are a few MiB; a server that kept reading
+    // would have taken everything sent in 3 s (hundreds of MiB).
+    BOOST_TEST(sent < 64U * 1024 * 1024);
+    Client other(s.server.port());
+    BOOST_TEST(other.ask("postfix other.test").value_or("<closed>") == "OK postfix:other.test");
+    // Idle (replies not taken) for 500 ms: closed. Reading now drains the
+    // replies written before and then hits the end of the stream.
+    std::this_thread::sleep_for(1500ms);
+    flood.setBlocking(true);
+    flood.setReceiveTimeout(Poco::Timespan(5, 0));
+    std::array<char, 65536> buf{};
+    bool closed = false;
+    try {
+        for (int i = 0; i < 100000; ++i) {
+            if (flood.receiveBytes(buf.data(), static_cast<int>(buf.size())) <= 0) {
+                closed = true;
+                break;
+            }
+        }
+    } catch (const Poco::Net::ConnectionResetException&) {
+        closed = true;
+    }
+    BOOST_TEST(closed);
 }
 
 BOOST_AUTO_TEST_CASE(stop_closes_open_connections_and_waits_for_handlers) {

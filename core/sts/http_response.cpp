@@ -1,0 +1,132 @@
+#include "core/sts/http_response.hpp"
+
+#include <Poco/Exception.h>
+#include <Poco/Net/HTTPResponse.h>
+
+#include <algorithm>
+#include <array>
+#include <utility>
+
+namespace dsm::sts {
+
+namespace {
+
+char ascii_lower(char c) {
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+}  // namespace
+
+bool is_text_plain(std::string_view content_type) {
+    std::string_view media = content_type.substr(0, content_type.find(';'));
+    const auto ows = [](char c) { return c == ' ' || c == '\t'; };
+    while (!media.empty() && ows(media.front())) {
+        media.remove_prefix(1);
+    }
+    while (!media.empty() && ows(media.back())) {
+        media.remove_suffix(1);
+    }
+    constexpr std::string_view kTextPlain = "text/plain";
+    return media.size() == kTextPlain.size() &&
+           std::equal(media.begin(), media.end(), kTextPlain.begin(),
+                      [](char a, char b) { return ascii_lower(a) == b; });
+}
+
+bool check_response_head(const ResponseHead& head, FetchResult& r) {
+    r.status = head.status;
+    r.content_type = head.content_type;
+    if (r.status >= 300 && r.status < 400) {
+        // §3.3: "HTTP 3xx redirects MUST NOT be followed".
+        r.outcome = FetchOutcome::http_status;
+        r.error = "HTTP " + std::to_string(r.status) + " redirect" +
+                  (head.location.empty() ? "" : " to " + head.location) + " not followed";
+        return false;
+    }
+    if (r.status != 200) {
+        r.outcome = FetchOutcome::http_status;
+        r.error = "HTTP " + std::to_string(r.status) + " " + head.reason;
+        return false;
+    }
+    if (!is_text_plain(r.content_type)) {
+        r.outcome = FetchOutcome::content_type;
+        r.error = "Content-Type \"" + r.content_type + "\" is not text/plain";
+        return false;
+    }
+    if (head.content_length && *head.content_length > static_cast<std::int64_t>(kMaxPolicySize)) {
+        r.outcome = FetchOutcome::too_large;
+        r.error = "Content-Length " + std::to_string(*head.content_length) + " exceeds " +
+                  std::to_string(kMaxPolicySize) + " octets";
+        return false;
+    }
+    return true;
+}
+
+std::string read_limited_body(std::istream& in, FetchResult& r) {
+    // One read from the source per round (peek), then what it brought
+    // (readsome): `size` stays right when a later read fails. Stops at one
+    // octet over the limit.
+    std::string body;
+    std::array<char, 8192> buffer{};
+    while (body.size() <= kMaxPolicySize && in.peek() != std::istream::traits_type::eof()) {
+        const std::size_t want = std::min(buffer.size(), kMaxPolicySize + 1 - body.size());
+        const std::streamsize got = in.readsome(buffer.data(), static_cast<std::streamsize>(want));
+        body.append(buffer.data(), static_cast<std::size_t>(got));
+        r.size = body.size();
+    }
+    return body;
+}
+
+void judge_body(std::string body, bool stream_bad, const ResponseHead& head, FetchResult& r) {
+    if (body.size() > kMaxPolicySize) {
+        r.outcome = FetchOutcome::too_large;
+        r.error = "body exceeds " + std::to_string(kMaxPolicySize) + " octets";
+        return;
+    }
+    if (stream_bad) {
+        r.outcome = FetchOutcome::protocol_error;
+        r.error = "malformed response body";
+        return;
+    }
+    if (head.content_length && static_cast<std::int64_t>(body.size()) != *head.content_length) {
+        r.outcome = FetchOutcome::protocol_error;
+        r.error = "body ended after " + std::to_string(body.size()) + " of " +
+                  std::to_string(*head.content_length) + " octets";
+        return;
+    }
+    r.outcome = FetchOutcome::ok;
+    r.body = std::move(body);
+}
+
+FetchResult judge_response(std::istream& raw) {
+    FetchResult r;
+    try {
+        Poco::Net::HTTPResponse response;
+        response.read(raw);
+        ResponseHead head;
+        head.status = static_cast<int>(response.getStatus());
+        head.reason = response.getReason();
+        head.content_type = response.get(Poco::Net::HTTPMessage::CONTENT_TYPE, "");
+        if (response.hasContentLength()) {
+            head.content_length = response.getContentLength64();
+        }
+        head.location = response.get("Location", "");
+        if (!check_response_head(head, r)) {
+            return r;
+        }
+        std::string body = read_limited_body(raw, r);
+        judge_body(std::move(body), raw.bad(), head, r);
+    } catch (const Poco::Exception& e) {
+        // As the fetcher: after the handshake, a malformed response is the
+        // server not speaking HTTP properly.
+        r.outcome = FetchOutcome::protocol_error;
+        r.error = e.displayText();
+        r.body.clear();
+    } catch (const std::exception& e) {
+        r.outcome = FetchOutcome::protocol_error;
+        r.error = e.what();
+        r.body.clear();
+    }
+    return r;
+}
+
+}  // namespace dsm::sts

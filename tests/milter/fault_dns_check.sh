@@ -1,0 +1,143 @@
+#!/bin/bash
+# A name server that answers garbage or truncated answers, with the milter
+# over the milter protocol. SPEC §4 (RFC 7672 §2.1.1, §2.2): a failed or
+# bogus lookup is never "no DANE": the DANE connectors defer `450 4.7.5 ...
+# (dnssec-invalid)` (row 3, opportunistic and mandatory alike), within
+# lookup_timeout_ms, and the decision line says dnssec=error or bogus; other
+# domains are answered as usual meanwhile; the milter does not crash; once
+# the server answers properly again (and error_ttl, 1 s, has passed) the
+# same domains are accepted.
+#
+# The name server is a MOCK (bad_dns_server.py), for faults knotd cannot
+# produce: random octets (dane-ok.test), an empty UDP reply with TC=1 then a
+# TCP answer cut short and the connection closed (partner.test), knotd's
+# answer cut in the middle of its records (mixed.test). It serves those three
+# zones (stub zones of this milter's resolver); their DS records still come
+# from knotd's test. zone, and it relays knotd's answers unchanged once the
+# fault is "repaired". libunbound's caches (and its record of failing
+# servers) are shortened to 1 s so that recovery shows within the test.
+set -uo pipefail
+bin=$1 testbed=$2 work=$3 srcdir=$4
+rm -rf "$work" && mkdir -p "$work"
+# shellcheck source=../support/check_lib.sh
+. "$srcdir/tests/support/check_lib.sh"
+here=$srcdir/tests/milter
+mock=127.0.10.58
+
+mock_pid='' milter_pid=''
+cleanup() {
+    for p in $milter_pid $mock_pid; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+}
+trap cleanup EXIT
+# A signal (ctest's timeout, ^C) ends the script through the EXIT trap too.
+trap 'exit 1' INT TERM
+
+python3 "$here/bad_dns_server.py" "$mock" 127.0.10.53 "$work/mock.port" "$work/relay" \
+    "$work/mock.count" 2>"$work/mock.stderr" &
+mock_pid=$!
+for _ in $(seq 1 50); do [[ -s $work/mock.port ]] && break; sleep 0.1; done
+mport_dns=$(cat "$work/mock.port" 2>/dev/null)
+[[ $mport_dns =~ ^[0-9]+$ ]] || { bad "the mock name server did not start: $(cat "$work/mock.stderr")"; finish; exit 1; }
+# The mock does what it says: garbage, truncated, cut; knotd's answer when relaying.
+kq() { kdig +retry=0 +timeout=2 +dnssec -p "$mport_dns" @"$mock" "$@" 2>&1; }
+out=$(kq MX dane-ok.test)
+[[ $out != *"status: NOERROR"* ]] && ok "mock: dane-ok.test MX gets no usable answer ($(grep -m1 -o 'malformed reply packet' <<<"$out"))" ||
+    bad "mock: dane-ok.test MX answered: $out"
+out=$(kq +notcp MX partner.test)
+[[ $out == *"Flags: qr tc"* ]] && ok "mock: partner.test over UDP is truncated (TC)" || bad "mock: partner.test UDP: $out"
+out=$(kq MX mixed.test)
+[[ $out != *"ANSWER SECTION"*"RRSIG"* ]] && ok "mock: mixed.test's answer is cut" || bad "mock: mixed.test: $out"
+touch "$work/relay"
+out=$(kq MX dane-ok.test)
+[[ $out == *"status: NOERROR"* && $out == *RRSIG* ]] && ok "mock: relays knotd's signed answer when told to" ||
+    bad "mock relay: $out"
+rm "$work/relay"
+
+port=$(free_port)
+cat >"$work/unbound.conf" <<'EOF'
+server:
+    cache-max-ttl: 1
+    cache-max-negative-ttl: 1
+    val-bogus-ttl: 1
+    infra-host-ttl: 1
+EOF
+cat >"$work/milter.conf" <<CONF
+[milter]
+socket = inet:$port@127.0.0.1
+log_level = info
+log_target = file:$work/milter.log
+[resolver]
+trust_anchor_file = $testbed/dns/test.ds
+stub_zones = dane-ok.test.=$mock@$mport_dns, partner.test.=$mock@$mport_dns, mixed.test.=$mock@$mport_dns, test.=127.0.10.53
+unbound_config = $work/unbound.conf
+timeout_ms = 600
+[cache]
+store = memory
+min_ttl = 1
+max_ttl = 1
+error_ttl = 1
+stale_ttl = 0
+[rcpt]
+lookup_timeout_ms = 2500
+[connector.default]
+recipient_domains = *
+dane = opportunistic
+mta_sts = none
+[connector.partners]
+recipient_domains = partner.test
+mode = mandatory
+CONF
+"$bin" -c "$work/milter.conf" >"$work/stderr.log" 2>&1 &
+milter_pid=$!
+for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+
+rcpt() { python3 "$srcdir/tests/support/milter_rcpt.py" "$port" "$@" 2>&1 | sed 's/^user@//'; }
+# rcpt_ms DOMAIN -> "MS DOMAIN CODE [TEXT]": how long the RCPT alone took
+# (measured by the client) and the answer.
+rcpt_ms() {
+    python3 "$srcdir/tests/support/milter_rcpt.py" --every 1 --for 0 "$port" "user@$1" 2>&1 |
+        sed 's/ user@/ /'
+}
+decision() { grep "domain=\"\?$1\"\? " "$work/milter.log" | tail -1; }
+
+# --- the faults -----------------------------------------------------------------
+for round in 1 2; do
+    count0=$(cat "$work/mock.count" 2>/dev/null || echo 0)
+    for d in dane-ok.test partner.test mixed.test notlsa.test; do
+        read -r took got <<<"$(rcpt_ms "$d")"
+        took=${took%.*}
+        line=$(decision "$d")
+        if [[ $d == notlsa.test ]]; then
+            [[ $got == "notlsa.test c" ]] && ((took < 1000)) &&
+                ok "round $round: notlsa.test (a sound server) answered as usual in $took ms: accepted" ||
+                bad "round $round: notlsa.test: '$got' in $took ms"
+            continue
+        fi
+        # shellcheck disable=SC2053
+        [[ $got == "$d 450 450 4.7.5 $d: "*"(dnssec-invalid)" ]] && ((took < 2600)) &&
+            [[ $line =~ dnssec=(error|bogus)|dane=error ]] && [[ $line == *"result=dnssec-invalid"* ]] &&
+            ok "round $round: $d deferred in $took ms: ${got#"$d 450 "} ($(grep -oE '(dnssec|dane)=[a-z]+' <<<"$line" | tr '\n' ' '))" ||
+            bad "round $round: $d: '$got' in $took ms; log: $line"
+    done
+    count1=$(cat "$work/mock.count" 2>/dev/null || echo 0)
+    ((count1 > count0)) && ok "round $round: the mock served $((count1 - count0)) faulty answers" ||
+        bad "round $round: the mock served no faulty answer: did the lookups reach it?"
+    sleep 1.2  # error_ttl: the next round looks up again
+done
+kill -0 "$milter_pid" 2>/dev/null && ok "the milter is still running" || bad "the milter died"
+
+# --- the server answers properly again ------------------------------------------
+touch "$work/relay"
+declare -A want=([dane-ok.test]="dane-ok.test c" [partner.test]="partner.test c" [mixed.test]="mixed.test c")
+for d in dane-ok.test partner.test mixed.test; do
+    got=
+    for _ in $(seq 1 20); do
+        got=$(rcpt "user@$d")
+        [[ $got == "${want[$d]}" && $(decision "$d") == *"dane=pass"* ]] && break
+        sleep 0.5
+    done
+    [[ $got == "${want[$d]}" && $(decision "$d") == *"dane=pass"*"require=dane"* ]] &&
+        ok "recovered: $d accepted, dane=pass require=dane" ||
+        bad "no recovery for $d: '$got'; $(decision "$d")"
+done
+finish
