@@ -25,6 +25,14 @@ drive() { python3 "$srcdir/tests/support/hostile_clients.py" "$@"; }
 # KEY=VALUE from the driver's output in $out.
 val() { sed -n "s/^.*\b$1=\([^ ]*\).*$/\1/p" <<<"$out" | head -1; }
 
+# Under AddressSanitizer freed memory waits in a quarantine (256 MiB by
+# default) before it is reused, which the growth bounds below would count as
+# held: keep it small here (no effect on other builds).
+# Its allocator still keeps freed chunks (with redzones and shadow) in free
+# lists: under a sanitizer the non-reader bound is doubled.
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=8"
+noread_bound_mib=64
+ldd "$bin" 2>/dev/null | grep -q 'lib[at]san' && noread_bound_mib=128
 idle_count=${HOSTILE_IDLE:-2000}
 limit=3000
 noread_pid=
@@ -125,7 +133,8 @@ out=$(drive rcpt "$mport" dane-ok.test)
 [[ $(val rcpt_code) == c ]] && ok "milter serves others while a client does not read" ||
     bad "milter beside a non-reader: $out"
 rss1=$(awk '/VmRSS/ {print $2}' "/proc/$milter_pid/status")
-(((rss1 - rss0) < 64 * 1024)) && ok "memory grew by $(((rss1 - rss0) / 1024)) MiB under non-reading clients (bound 64 MiB)" ||
+(((rss1 - rss0) < noread_bound_mib * 1024)) &&
+    ok "memory grew by $(((rss1 - rss0) / 1024)) MiB under non-reading clients (bound $noread_bound_mib MiB)" ||
     bad "memory grew by $(((rss1 - rss0) / 1024)) MiB under non-reading clients"
 # Well-formed pipelined requests are answered in order, never taken for
 # broken framing.
