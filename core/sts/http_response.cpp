@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
+#include <sstream>
 #include <utility>
 
 namespace dsm::sts {
@@ -15,7 +17,39 @@ char ascii_lower(char c) {
     return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
 }
 
+// The status code without reading Poco's HTTPStatus enum: Poco stores any
+// three-digit code in it, but 512..999 lie outside that enum's range, and
+// loading such a value is undefined behaviour (UBSan's "enum" check fired on
+// "HTTP/1.0 600" in http_response_fuzz). Poco's own write() converts it back
+// to a number in Poco's code, so the code is read from the status line it
+// writes. 0 when that line has no number after the version.
+int status_code(const Poco::Net::HTTPResponse& response) {
+    std::ostringstream head;
+    response.write(head);
+    const std::string text = head.str();
+    const auto space = text.find(' ');
+    if (space == std::string::npos) {
+        return 0;
+    }
+    int code = 0;
+    const char* end = text.data() + text.size();
+    const auto [ptr, ec] = std::from_chars(text.data() + space + 1, end, code);
+    return ec == std::errc{} && ptr != end && *ptr == ' ' ? code : 0;
+}
+
 }  // namespace
+
+ResponseHead head_of(const Poco::Net::HTTPResponse& response) {
+    ResponseHead head;
+    head.status = status_code(response);
+    head.reason = response.getReason();
+    head.content_type = response.get(Poco::Net::HTTPMessage::CONTENT_TYPE, "");
+    if (response.hasContentLength()) {
+        head.content_length = response.getContentLength64();
+    }
+    head.location = response.get("Location", "");
+    return head;
+}
 
 bool is_text_plain(std::string_view content_type) {
     std::string_view media = content_type.substr(0, content_type.find(';'));
@@ -102,14 +136,7 @@ FetchResult judge_response(std::istream& raw) {
     try {
         Poco::Net::HTTPResponse response;
         response.read(raw);
-        ResponseHead head;
-        head.status = static_cast<int>(response.getStatus());
-        head.reason = response.getReason();
-        head.content_type = response.get(Poco::Net::HTTPMessage::CONTENT_TYPE, "");
-        if (response.hasContentLength()) {
-            head.content_length = response.getContentLength64();
-        }
-        head.location = response.get("Location", "");
+        const ResponseHead head = head_of(response);
         if (!check_response_head(head, r)) {
             return r;
         }

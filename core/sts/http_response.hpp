@@ -11,6 +11,10 @@
 
 #include "core/sts/policy_fetcher.hpp"
 
+namespace Poco::Net {
+class HTTPResponse;
+}
+
 namespace dsm::sts {
 
 // What the checks need of a response's head.
@@ -21,6 +25,10 @@ struct ResponseHead {
     std::optional<std::int64_t> content_length;  // when sent
     std::string location;                        // "" when absent
 };
+
+// The head as Poco's HTTP client parsed it (the fetcher and judge_response
+// must see the same fields).
+ResponseHead head_of(const Poco::Net::HTTPResponse& response);
 
 // §3.3: the media type must be "text/plain"; parameters (charset) allowed,
 // type and subtype compare case-insensitively (RFC 9110 §8.3.1).

@@ -386,14 +386,7 @@ void read_policy(Poco::Net::HTTPClientSession& session, const Target& t, FetchRe
     std::istream& in = session.receiveResponse(response);
     // The checks themselves are core/sts/http_response.cpp (fuzzed apart
     // from any socket).
-    ResponseHead head;
-    head.status = static_cast<int>(response.getStatus());
-    head.reason = response.getReason();
-    head.content_type = response.get(Poco::Net::HTTPMessage::CONTENT_TYPE, "");
-    if (response.hasContentLength()) {
-        head.content_length = response.getContentLength64();
-    }
-    head.location = response.get("Location", "");
+    const ResponseHead head = head_of(response);
     if (!check_response_head(head, r)) {
         return;
     }

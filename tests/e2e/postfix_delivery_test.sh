@@ -2,18 +2,18 @@
 # End-to-end delivery through a real Postfix whose TLS policy comes from the
 # milter's policy map (SPEC §5, §7; TESTBED.md "Postfix delivering with DANE"):
 #
-#   swaks -> Postfix smtpd 127.0.0.32:2525 -> Postfix smtp client
+#   swaks -> Postfix smtpd ${TB_NET}.0.32:2525 -> Postfix smtp client
 #         (smtp_dns_support_level = dnssec, resolver: the unbound test bed,
 #          smtp_tls_policy_maps = socketmap -> dane-sts-milter [policy_map])
 #         -> the recipient domain's MX, port 25: STARTTLS listeners started
 #            here (tests/testbed/smtp/starttls_server.py, taking mail in TLS)
 #
-#   (a) dane-ok.test: MX 127.0.20.1 presents the key of its TLSA 3 1 1 (the
+#   (a) dane-ok.test: MX ${TB_NET}.20.1 presents the key of its TLSA 3 1 1 (the
 #       DNS test bed's certs/): delivered, "Verified TLS connection".
-#   (b) partner.test: MX 127.0.20.12 presents a key made here, not the one
+#   (b) partner.test: MX ${TB_NET}.20.12 presents a key made here, not the one
 #       its TLSA 3 1 1 names: not delivered, deferred, "Untrusted TLS".
 #   (c) sts-enforce.test: enforce policy "mx: mx.sts-enforce.test"; MX
-#       127.0.21.1 presents a certificate for that name from the HTTPS test
+#       ${TB_NET}.21.1 presents a certificate for that name from the HTTPS test
 #       bed's CA (smtp_tls_CAfile): delivered under `secure`, "Verified".
 #
 # Port 25, not the smtp test bed's 2525: Postfix looks TLSA records up at
@@ -40,12 +40,16 @@ die() { echo "postfix_delivery_test.sh: $*" >&2; exit 2; }
     die "usage: $0 MILTER_BINARY TESTBED_DIR WORK_DIR"
 [[ $(id -u) -eq 0 ]] || die "needs root (unshare -m, mount --bind, a Postfix instance)"
 
-readonly SMTPD_ADDR=127.0.0.32 SMTPD_PORT=2525
+# This run's test-bed network, 127.N (tests/testbed/net.sh).
+# shellcheck source=../testbed/net.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../testbed/net.sh"
+TB_NET=$(tb_net_of "$2") || exit 2
+readonly SMTPD_ADDR=${TB_NET}.0.32 SMTPD_PORT=2525
 readonly MX_PORT=25                     # Postfix's default; TLSA at _25._tcp
-readonly DANE_MX_ADDR=127.0.20.1 DANE_MX=mx.dane-ok.test
-readonly BAD_MX_ADDR=127.0.20.12 BAD_MX=mx.partner.test
-readonly STS_MX_ADDR=127.0.21.1 STS_MX=mx.sts-enforce.test
-readonly DNS_ADDR=127.0.10.53
+readonly DANE_MX_ADDR=${TB_NET}.20.1 DANE_MX=mx.dane-ok.test
+readonly BAD_MX_ADDR=${TB_NET}.20.12 BAD_MX=mx.partner.test
+readonly STS_MX_ADDR=${TB_NET}.21.1 STS_MX=mx.sts-enforce.test
+readonly DNS_ADDR=${TB_NET}.10.53
 # Bounds for every wait below; all of them poll, none sleeps blindly.
 readonly START_TIMEOUT=20 DELIVERY_TIMEOUT=60 STOP_TIMEOUT=20 POLICY_TIMEOUT=30
 

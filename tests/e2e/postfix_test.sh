@@ -2,8 +2,8 @@
 # End-to-end test through a real Postfix (SPEC §10; TESTBED.md "Postfix with
 # the milter"):
 #
-#   swaks -> Postfix smtpd 127.0.0.30:2525 (smtpd_milters = dane-sts-milter)
-#         -> Postfix smtp client -> relayhost [127.0.0.31]:2526
+#   swaks -> Postfix smtpd ${TB_NET}.0.30:2525 (smtpd_milters = dane-sts-milter)
+#         -> Postfix smtp client -> relayhost [${TB_NET}.0.31]:2526
 #         -> tests/testbed/smtp_sink.py, which keeps every message it receives
 #
 # Usage: postfix_test.sh MILTER_BINARY TESTBED_DIR WORK_DIR
@@ -19,9 +19,13 @@ die() { echo "postfix_test.sh: $*" >&2; exit 2; }
 [[ $# -eq 3 && -n $1 && -n $2 && -n $3 ]] ||
     die "usage: $0 MILTER_BINARY TESTBED_DIR WORK_DIR"
 
-readonly SMTPD_ADDR=127.0.0.30 SMTPD_PORT=2525 PLAIN_PORT=2527
-readonly SINK_ADDR=127.0.0.31 SINK_PORT=2526
-readonly DNS_ADDR=127.0.10.53
+# This run's test-bed network, 127.N (tests/testbed/net.sh).
+# shellcheck source=../testbed/net.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../testbed/net.sh"
+TB_NET=$(tb_net_of "$2") || exit 2
+readonly SMTPD_ADDR=${TB_NET}.0.30 SMTPD_PORT=2525 PLAIN_PORT=2527
+readonly SINK_ADDR=${TB_NET}.0.31 SINK_PORT=2526
+readonly DNS_ADDR=${TB_NET}.10.53
 readonly HEADER=X-DANE-STS-Verdict
 # The pace check: PACE_MESSAGES messages, one session, PACE_ROUNDS rounds.
 readonly PACE_SENDER=pace@example.test PACE_MESSAGES=50 PACE_ROUNDS=3

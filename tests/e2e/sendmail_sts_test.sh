@@ -3,7 +3,7 @@
 # (SPEC §7, README "5. Attach Sendmail"; TESTBED.md "Sendmail 8.17 without the
 # sendmail package"):
 #
-#   swaks -> Sendmail 127.0.0.43:2525 (no smart host: MX lookups through the
+#   swaks -> Sendmail ${TB_NET}.0.43:2525 (no smart host: MX lookups through the
 #            unbound test bed; FEATURE(`sts') and confCACERT exactly as the
 #            optional lines of contrib/sendmail/dane-sts-milter.mc, only the
 #            port and the CA file changed)
@@ -11,20 +11,20 @@
 #         -> the recipient domain's MX, port 25: STARTTLS listeners started
 #            here (tests/testbed/smtp/starttls_server.py, taking mail in TLS)
 #
-#   (a) sts-enforce.test: policy mx mx.sts-enforce.test; MX 127.0.21.1 shows
+#   (a) sts-enforce.test: policy mx mx.sts-enforce.test; MX ${TB_NET}.21.1 shows
 #       a certificate for that name from the test CA: delivered, in TLS.
 #   (b) sts-wild.test: policy mx *.sts-wild.test (the map answers
-#       match=.sts-wild.test); MX mail.sts-wild.test 127.0.21.2, test CA:
+#       match=.sts-wild.test); MX mail.sts-wild.test ${TB_NET}.21.2, test CA:
 #       delivered, in TLS.
 #   (c) sts-nomatch.test: policy mx other.example.test; MX mx.sts-nomatch.test
-#       127.0.21.3 shows a valid certificate for its own name: the map answers
+#       ${TB_NET}.21.3 shows a valid certificate for its own name: the map answers
 #       TEMP, Sendmail defers and never sends the message there.
-#   (d) sts-insecure.test: policy mx mx.sts-insecure.test; MX 127.0.21.22
+#   (d) sts-insecure.test: policy mx mx.sts-insecure.test; MX ${TB_NET}.21.22
 #       shows a certificate for that name from a CA Sendmail does not trust:
 #       the map answers secure, Sendmail's certificate check fails: deferred.
 #   (e) notlsa.test under a mandatory connector with on_failure = reject:
 #       the map answers TEMP, not PERM (which Sendmail reads as "no policy"):
-#       deferred; MX 127.0.20.5 (valid certificate) never gets it.
+#       deferred; MX ${TB_NET}.20.5 (valid certificate) never gets it.
 #   (f) the map down: Sendmail defers (socket map unreachable = TEMP).
 #
 # The milter is not attached as a filter here (RCPT would refuse (c)); it
@@ -44,14 +44,18 @@ die() { echo "sendmail_sts_test.sh: $*" >&2; exit 2; }
     die "usage: $0 MILTER_BINARY TESTBED_DIR WORK_DIR"
 [[ $(id -u) -eq 0 ]] || die "needs root (Sendmail's daemon, unshare -m, port 25)"
 
-readonly SM_ADDR=127.0.0.43 SM_PORT=2525
+# This run's test-bed network, 127.N (tests/testbed/net.sh).
+# shellcheck source=../testbed/net.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../testbed/net.sh"
+TB_NET=$(tb_net_of "$2") || exit 2
+readonly SM_ADDR=${TB_NET}.0.43 SM_PORT=2525
 readonly MX_PORT=25  # Sendmail delivers to port 25 of each MX
-readonly ENFORCE_ADDR=127.0.21.1 ENFORCE_MX=mx.sts-enforce.test
-readonly WILD_ADDR=127.0.21.2 WILD_MX=mail.sts-wild.test
-readonly NOMATCH_ADDR=127.0.21.3 NOMATCH_MX=mx.sts-nomatch.test
-readonly UNTRUSTED_ADDR=127.0.21.22 UNTRUSTED_MX=mx.sts-insecure.test
-readonly NOTLSA_ADDR=127.0.20.5 NOTLSA_MX=mx.notlsa.test
-readonly DNS_ADDR=127.0.10.53
+readonly ENFORCE_ADDR=${TB_NET}.21.1 ENFORCE_MX=mx.sts-enforce.test
+readonly WILD_ADDR=${TB_NET}.21.2 WILD_MX=mail.sts-wild.test
+readonly NOMATCH_ADDR=${TB_NET}.21.3 NOMATCH_MX=mx.sts-nomatch.test
+readonly UNTRUSTED_ADDR=${TB_NET}.21.22 UNTRUSTED_MX=mx.sts-insecure.test
+readonly NOTLSA_ADDR=${TB_NET}.20.5 NOTLSA_MX=mx.notlsa.test
+readonly DNS_ADDR=${TB_NET}.10.53
 # Bounds for every wait below; all of them poll, none sleeps blindly.
 readonly START_TIMEOUT=20 DELIVERY_TIMEOUT=60 STOP_TIMEOUT=20 POLICY_TIMEOUT=30
 

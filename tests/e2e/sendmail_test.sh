@@ -2,11 +2,11 @@
 # End-to-end test through a real Sendmail 8.17 (SPEC §10; TESTBED.md
 # "Sendmail 8.17 without the sendmail package"):
 #
-#   swaks -> Sendmail 127.0.0.40:2525 (INPUT_MAIL_FILTER: dane-sts-milter, run
+#   swaks -> Sendmail ${TB_NET}.0.40:2525 (INPUT_MAIL_FILTER: dane-sts-milter, run
 #            as nobody as systemd runs it as dane-sts-milter, on
 #            a unix socket, the line of contrib/sendmail/dane-sts-milter.mc
 #            with only S= changed to this run's socket)
-#         -> SMART_HOST [127.0.0.41]:2526
+#         -> SMART_HOST [${TB_NET}.0.41]:2526
 #         -> tests/testbed/smtp_sink.py, which keeps every message it receives
 #
 # Sendmail comes from tests/testbed/sendmail (install.sh extracts Debian's
@@ -27,9 +27,13 @@ die() { echo "sendmail_test.sh: $*" >&2; exit 2; }
     die "usage: $0 MILTER_BINARY TESTBED_DIR WORK_DIR"
 [[ $(id -u) -eq 0 ]] || die "needs root (Sendmail's daemon, unshare)"
 
-readonly SM_ADDR=127.0.0.40 SM_PORT=2525
-readonly SINK_ADDR=127.0.0.41 SINK_PORT=2526
-readonly DNS_ADDR=127.0.10.53
+# This run's test-bed network, 127.N (tests/testbed/net.sh).
+# shellcheck source=../testbed/net.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../testbed/net.sh"
+TB_NET=$(tb_net_of "$2") || exit 2
+readonly SM_ADDR=${TB_NET}.0.40 SM_PORT=2525
+readonly SINK_ADDR=${TB_NET}.0.41 SINK_PORT=2526
+readonly DNS_ADDR=${TB_NET}.10.53
 readonly HEADER=X-DANE-STS-Verdict
 # Bounds for every wait below; all of them poll, none sleeps blindly.
 readonly START_TIMEOUT=20 DELIVERY_TIMEOUT=45 STOP_TIMEOUT=20

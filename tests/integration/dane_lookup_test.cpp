@@ -1,5 +1,5 @@
 // core/dns/unbound_resolver and core/dane/dane_lookup against the DNSSEC test
-// bed (tests/testbed/dns: knotd on 127.0.10.53, zones.txt lists the cases).
+// bed (tests/testbed/dns: knotd on NET.10.53 (testbed_net.hpp), zones.txt lists the cases).
 #include <boost/test/unit_test.hpp>
 
 #include <arpa/inet.h>
@@ -21,6 +21,7 @@
 #include "core/config/config.hpp"
 #include "core/dane/dane_lookup.hpp"
 #include "core/dns/unbound_resolver.hpp"
+#include "tests/support/testbed_net.hpp"
 
 using dsm::config::ResolverSettings;
 using dsm::dane::DaneFacts;
@@ -45,7 +46,7 @@ std::string testbed_dir() {
 
 ResolverSettings testbed_settings(milliseconds timeout = milliseconds(3000)) {
     ResolverSettings s;
-    s.stub_zones = {{"test.", "127.0.10.53@53"}};
+    s.stub_zones = {{"test.", dsm::test::testbed_addr("10.53") + "@53"}};
     s.trust_anchor_file = testbed_dir() + "/dns/test.ds";
     s.timeout = timeout;
     return s;
@@ -78,18 +79,27 @@ const dsm::dane::MxHost& host(const DaneFacts& f, std::size_t i) {
 class BlackHole {
   public:
     BlackHole() {
-        udp_ = ::socket(AF_INET, SOCK_DGRAM, 0);
-        tcp_ = ::socket(AF_INET, SOCK_STREAM, 0);
-        BOOST_TEST_REQUIRE((udp_ >= 0 && tcp_ >= 0));
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        BOOST_TEST_REQUIRE(::bind(udp_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-        socklen_t len = sizeof a;
-        BOOST_TEST_REQUIRE(::getsockname(udp_, reinterpret_cast<sockaddr*>(&a), &len) == 0);
-        port_ = ntohs(a.sin_port);
-        // The same port for TCP, so that a fallback to TCP hangs too.
-        BOOST_TEST_REQUIRE(::bind(tcp_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+        // The same port for TCP, so that a fallback to TCP hangs too. The
+        // port the kernel gives the UDP socket may be taken for TCP (a
+        // connection in TIME_WAIT, another test's listener): then try another.
+        for (int attempt = 0; attempt < 50 && port_ == 0; ++attempt) {
+            udp_ = ::socket(AF_INET, SOCK_DGRAM, 0);
+            tcp_ = ::socket(AF_INET, SOCK_STREAM, 0);
+            BOOST_TEST_REQUIRE((udp_ >= 0 && tcp_ >= 0));
+            sockaddr_in a{};
+            a.sin_family = AF_INET;
+            a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+            BOOST_TEST_REQUIRE(::bind(udp_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+            socklen_t len = sizeof a;
+            BOOST_TEST_REQUIRE(::getsockname(udp_, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+            if (::bind(tcp_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+                port_ = ntohs(a.sin_port);
+            } else {
+                ::close(udp_);
+                ::close(tcp_);
+            }
+        }
+        BOOST_TEST_REQUIRE(port_ != 0, "no port free for both UDP and TCP");
         BOOST_TEST_REQUIRE(::listen(tcp_, 64) == 0);
     }
     ~BlackHole() {
@@ -131,7 +141,7 @@ BOOST_AUTO_TEST_CASE(settings_errors_name_the_setting) {
         return r.ok() ? std::string() : r.error();
     };
     ResolverSettings s;
-    s.stub_zones = {{"test.", "127.0.10.53@53"}};
+    s.stub_zones = {{"test.", dsm::test::testbed_addr("10.53") + "@53"}};
 
     s.trust_anchor_file = tmp.path.string() + "/missing.ds";
     std::string e = error_of(s);
@@ -250,7 +260,7 @@ BOOST_AUTO_TEST_CASE(dane_ok) {
     BOOST_TEST(h.preference == 10);
     BOOST_TEST(to_string(h.dane) == "dane");
     BOOST_TEST(to_string(h.address_dnssec) == "secure");
-    BOOST_TEST(h.addresses == std::vector<std::string>{"127.0.20.1"});
+    BOOST_TEST(h.addresses == std::vector<std::string>{dsm::test::testbed_addr("20.1")});
     BOOST_TEST_REQUIRE(h.tlsa.size() == 1u);
     BOOST_TEST(h.tlsa[0].qname == "_25._tcp.mx.dane-ok.test");
     BOOST_TEST_REQUIRE(h.tlsa[0].records.size() == 1u);

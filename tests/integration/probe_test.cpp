@@ -1,5 +1,5 @@
 // core/probe against the STARTTLS test bed (tests/testbed/smtp: one asyncio
-// server on 127.0.20.1 and 127.0.40.x, port 2525; its cases.txt gives each
+// server on NET.20.1 and NET.40.x (testbed_net.hpp), port 2525; its cases.txt gives each
 // case's address, MX name and TLSA record). No DNS: the TLSA records are
 // parameters, as the verdict pipeline passes them after its own lookup.
 // Except the last suite (probe_sts_verdicts): the MTA-STS probe as the
@@ -26,6 +26,7 @@
 #include "core/sts/policy_cache.hpp"
 #include "core/sts/policy_fetcher.hpp"
 #include "core/verdict/verdict_builder.hpp"
+#include "tests/support/testbed_net.hpp"
 
 namespace dsm::probe {
 inline std::ostream& operator<<(std::ostream& o, ProbeOutcome p) {
@@ -265,7 +266,7 @@ BOOST_AUTO_TEST_CASE(dane_ta_wrong_name_is_host_mismatch) {
 }
 
 // RFC 7672 §3.2.3 (RFC 6125 §6.4.3): in DANE-TA name checks a wildcard
-// stands for exactly one whole left-most label. The 127.0.40.13 leaf (chain
+// stands for exactly one whole left-most label. The NET.40.13 leaf (chain
 // to the same TA as dane-ta) has the SAN *.dane-ta.test: it names
 // mx.dane-ta.test, but not mx.sub.dane-ta.test (two labels).
 BOOST_AUTO_TEST_CASE(dane_ta_wildcard_stands_for_one_whole_label) {
@@ -305,7 +306,7 @@ BOOST_AUTO_TEST_CASE(dane_ta_san_less_certificate_matches_by_cn) {
 
 // RFC 7671 §9 (RFC 7672 §5), digest algorithm agility: with a SHA2-512
 // record published for usage 3 selector 1, the SHA2-256 record of the same
-// usage and selector is ignored, even though it matches. 127.0.20.1
+// usage and selector is ignored, even though it matches. NET.20.1
 // presents the key of dane-ee (3 1 1); dane-ee-sha512-wrong is a 3 1 2
 // digest of no key.
 BOOST_AUTO_TEST_CASE(weaker_digest_is_ignored_when_a_stronger_one_is_published) {
@@ -487,7 +488,7 @@ BOOST_AUTO_TEST_CASE(unknown_ca_is_not_trusted) {
 }
 
 // RFC 8461 §4.2: the MX name must be a subjectAltName DNS-ID. The leaf on
-// 127.0.40.24 (trusted CA, valid dates) has CN=mx.sts-probe-nosan.test and
+// NET.40.24 (trusted CA, valid dates) has CN=mx.sts-probe-nosan.test and
 // no SAN: OpenSSL would fall back to the CN without
 // X509_CHECK_FLAG_NEVER_CHECK_SUBJECT.
 BOOST_AUTO_TEST_CASE(san_less_certificate_is_host_mismatch) {
@@ -646,7 +647,7 @@ struct StsProbeStack {
             }
         }
         dsm::config::ResolverSettings rs;
-        rs.stub_zones = {{"test.", "127.0.10.53@53"}};
+        rs.stub_zones = {{"test.", dsm::test::testbed_addr("10.53") + "@53"}};
         rs.trust_anchor_file = testbed + "/dns/test.ds";
         rs.timeout = milliseconds(3000);
         auto r = dsm::dns::UnboundResolver::create(rs);
@@ -732,7 +733,7 @@ BOOST_AUTO_TEST_SUITE_END()
 BOOST_FIXTURE_TEST_SUITE(probe_dane_verdicts, StsProbeStack)
 
 // RFC 7671 §9 through DNS: dane-agility.test publishes, for its MX on
-// 127.0.20.1, the right 3 1 1 record and a wrong 3 1 2 record (DNS test
+// NET.20.1, the right 3 1 1 record and a wrong 3 1 2 record (DNS test
 // bed). Both are usable, so the lookup alone says pass; the probe ignores the
 // weaker SHA2-256 record, nothing matches, and the verdict is dane=fail
 // (SPEC §4 row 5: 450 4.7.5, tlsa-invalid).
@@ -746,7 +747,7 @@ BOOST_AUTO_TEST_CASE(weaker_digest_in_the_zone_does_not_verify) {
     BOOST_TEST_REQUIRE(facts.dane_probes.size() == 1U);
     const ProbeResult& r = logged(facts.dane_probes.front());
     BOOST_TEST(r.host == "mx.dane-agility.test");
-    BOOST_TEST(r.address == "127.0.20.1");
+    BOOST_TEST(r.address == dsm::test::testbed_addr("20.1"));
     BOOST_TEST(r.outcome == ProbeOutcome::validation_failure);
     BOOST_TEST(r.verify_error == kDaneNoMatch);
     const auto v = dsm::verdict::verdict_from_facts(facts, clock.wall());

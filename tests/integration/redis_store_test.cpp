@@ -1,5 +1,5 @@
 // core/cache/redis_store against a real redis-server (tests/testbed/redis:
-// 127.0.0.1:16379, files in $DSM_TESTBED_DIR/redis, started by the ctest
+// NET.50.1:16379 (testbed_net.hpp), files in $DSM_TESTBED_DIR/redis, started by the ctest
 // fixture or by hand). The server's view is checked with redis-cli, as an
 // operator would. The tests stop, hang (SIGSTOP) and restart that server by
 // the pid in its pid file, and leave it running.
@@ -25,6 +25,7 @@
 #include "core/cache/redis_store.hpp"
 #include "core/report/count_key.hpp"
 #include "tests/support/enum_print.hpp"
+#include "tests/support/testbed_net.hpp"
 
 // For Boost.Test's messages (found by ADL).
 namespace dsm::report {
@@ -44,6 +45,15 @@ using cache::StoredVerdict;
 namespace {
 
 constexpr std::uint16_t kPort = 16379;
+
+std::string redis_address() {
+    return dsm::test::testbed_addr("50.1");
+}
+
+// "redis://NET.50.1:16379/5": the store spec of database `db`.
+std::string redis_spec(int db) {
+    return "redis://" + redis_address() + ":" + std::to_string(kPort) + "/" + std::to_string(db);
+}
 constexpr unsigned kDb = 5;  // not 0: proves the SELECT
 
 std::string redis_dir() {
@@ -58,8 +68,9 @@ std::string script(const std::string& name) {
 
 // redis-cli's raw answer, last line end removed.
 std::string cli(const std::string& args, unsigned db = kDb) {
-    const std::string cmd = "redis-cli --raw -h 127.0.0.1 -p " + std::to_string(kPort) + " -n " +
-                            std::to_string(db) + " " + args + " 2>&1";
+    const std::string cmd = "redis-cli --raw -h " + redis_address() + " -p " +
+                            std::to_string(kPort) + " -n " + std::to_string(db) + " " + args +
+                            " 2>&1";
     std::unique_ptr<FILE, int (*)(FILE*)> p(popen(cmd.c_str(), "r"), pclose);
     BOOST_TEST_REQUIRE(p != nullptr);
     std::string out;
@@ -75,7 +86,8 @@ std::string cli(const std::string& args, unsigned db = kDb) {
 }
 
 void start_redis() {
-    const std::string cmd = script("start.sh") + " " + redis_dir() + " " + std::to_string(kPort);
+    const std::string cmd =
+        script("start.sh") + " " + redis_dir() + " " + std::to_string(kPort) + " net";
     BOOST_TEST_REQUIRE(std::system(cmd.c_str()) == 0, cmd);
 }
 
@@ -104,7 +116,7 @@ struct RedisUp {
 };
 
 RedisTarget target() {
-    return RedisTarget{"127.0.0.1", kPort, kDb};
+    return RedisTarget{redis_address(), kPort, kDb};
 }
 
 // Lifetimes count from `clock`'s wall time: the store's notion of now.
@@ -246,7 +258,7 @@ BOOST_FIXTURE_TEST_CASE(put_then_get_from_a_second_store, RedisUp) {
     RedisStore writer(target());
     RedisStore reader(target());  // another milter of the fleet
     BOOST_TEST(writer.healthy());
-    BOOST_TEST(writer.name() == "redis://127.0.0.1:16379/5");
+    BOOST_TEST(writer.name() == redis_spec(5));
     BOOST_TEST(!reader.get("a.test").has_value());
 
     const auto a = make("a.test", 3600s);
@@ -333,10 +345,10 @@ BOOST_FIXTURE_TEST_CASE(foreign_or_stale_values_are_misses, RedisUp) {
 }
 
 BOOST_FIXTURE_TEST_CASE(make_store_parses_redis_specs, RedisUp) {
-    auto s = cache::make_store("redis://127.0.0.1:16379/5");
+    auto s = cache::make_store(redis_spec(5));
     BOOST_TEST_REQUIRE(s.ok(), (s.ok() ? "" : s.error()));
     BOOST_TEST(s.value()->healthy());
-    BOOST_TEST(s.value()->name() == "redis://127.0.0.1:16379/5");
+    BOOST_TEST(s.value()->name() == redis_spec(5));
     s.value()->put({make("a.test", 60s)});
     BOOST_TEST(cli("EXISTS dane-sts-milter:v1:verdict:a.test") == "1");
 

@@ -1,5 +1,5 @@
 // core/sts/https_fetcher against the HTTPS test bed (tests/testbed/https:
-// nginx on 127.0.30.1:8443 with its own CA; policies.txt lists the cases) and
+// nginx on NET.30.1:8443 (testbed_net.hpp) with its own CA; policies.txt lists the cases) and
 // the DNS test bed that gives every mta-sts.<domain> its address.
 #include <boost/test/unit_test.hpp>
 
@@ -21,6 +21,7 @@
 #include "core/config/config.hpp"
 #include "core/dns/unbound_resolver.hpp"
 #include "core/sts/policy_fetcher.hpp"
+#include "tests/support/testbed_net.hpp"
 
 using dsm::config::ResolverSettings;
 using dsm::config::StsSettings;
@@ -33,7 +34,10 @@ using std::chrono::milliseconds;
 
 namespace {
 
-constexpr const char* kHttpsAddress = "127.0.30.1";
+// The HTTPS test bed's nginx.
+std::string https_address() {
+    return dsm::test::testbed_addr("30.1");
+}
 constexpr std::uint16_t kHttpsPort = 8443;
 
 std::string testbed_dir() {
@@ -44,7 +48,7 @@ std::string testbed_dir() {
 
 std::unique_ptr<UnboundResolver> make_resolver(milliseconds timeout = milliseconds(3000)) {
     ResolverSettings s;
-    s.stub_zones = {{"test.", "127.0.10.53@53"}};
+    s.stub_zones = {{"test.", dsm::test::testbed_addr("10.53") + "@53"}};
     s.trust_anchor_file = testbed_dir() + "/dns/test.ds";
     s.timeout = timeout;
     auto r = UnboundResolver::create(s);
@@ -103,7 +107,7 @@ class RefusingPort {
         BOOST_TEST_REQUIRE(fd_ >= 0);
         sockaddr_in a{};
         a.sin_family = AF_INET;
-        BOOST_TEST_REQUIRE(::inet_pton(AF_INET, kHttpsAddress, &a.sin_addr) == 1);
+        BOOST_TEST_REQUIRE(::inet_pton(AF_INET, https_address().c_str(), &a.sin_addr) == 1);
         BOOST_TEST_REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
         socklen_t len = sizeof a;
         BOOST_TEST_REQUIRE(::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) == 0);
@@ -128,7 +132,7 @@ BOOST_AUTO_TEST_CASE(enforce_policy_is_fetched) {
     const FetchResult r = f.fetch("sts-enforce.test");
     BOOST_TEST(to_string(r.outcome) == "ok", describe(r));
     BOOST_TEST(r.url == "https://mta-sts.sts-enforce.test:8443/.well-known/mta-sts.txt");
-    BOOST_TEST(r.address == kHttpsAddress);
+    BOOST_TEST(r.address == https_address());
     BOOST_TEST(r.status == 200);
     BOOST_TEST(r.content_type.rfind("text/plain", 0) == 0u, r.content_type);
     BOOST_TEST(r.body ==
@@ -294,9 +298,9 @@ BOOST_AUTO_TEST_CASE(nothing_listens) {
     Fetcher f(s);
     const FetchResult r = f.fetch("sts-enforce.test");
     BOOST_TEST(to_string(r.outcome) == "connect-error", describe(r));
-    BOOST_TEST(r.error.find(std::string(kHttpsAddress) + ":" + std::to_string(closed.port())) !=
-                   std::string::npos,
-               r.error);
+    BOOST_TEST(
+        r.error.find(https_address() + ":" + std::to_string(closed.port())) != std::string::npos,
+        r.error);
     BOOST_TEST(r.took.count() < 1000);
 }
 

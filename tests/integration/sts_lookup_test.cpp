@@ -24,6 +24,7 @@
 #include "core/sts/policy_fetcher.hpp"
 #include "core/sts/sts_lookup.hpp"
 #include "core/verdict/verdict_builder.hpp"
+#include "tests/support/testbed_net.hpp"
 
 using dsm::config::ResolverSettings;
 using dsm::config::StsSettings;
@@ -53,7 +54,7 @@ std::string testbed_dir() {
 
 std::unique_ptr<UnboundResolver> make_resolver() {
     ResolverSettings s;
-    s.stub_zones = {{"test.", "127.0.10.53@53"}};
+    s.stub_zones = {{"test.", dsm::test::testbed_addr("10.53") + "@53"}};
     s.trust_anchor_file = testbed_dir() + "/dns/test.ds";
     s.timeout = milliseconds(3000);
     auto r = UnboundResolver::create(s);

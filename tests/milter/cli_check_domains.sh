@@ -44,7 +44,7 @@ cat "$work/sts.out"
 [ "$rc" = 0 ] && ok "sts-enforce.test: exit 0" || bad "sts-enforce.test: exit $rc"
 for w in "TXT _mta-sts.sts-enforce.test: answer (secure)" '"v=STSv1; id=20260101;"' \
          "fetch https://mta-sts.sts-enforce.test:8443/.well-known/mta-sts.txt: ok" \
-         "address 127.0.30.1" "status 200" "content type text/plain" \
+         "address ${TB_NET}.30.1" "status 200" "content type text/plain" \
          "policy id 20260101: mode enforce, max_age 86400" "mx: mx.sts-enforce.test" \
          "MX host mx.sts-enforce.test: eligible" "MTA-STS: enforce" "sts=enforce" \
          "connector default" "require=sts"; do

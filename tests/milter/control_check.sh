@@ -49,7 +49,7 @@ log_level = info
 log_target = file:$work/milter.log
 [resolver]
 trust_anchor_file = $testbed/dns/test.ds
-stub_zones = test.=127.0.10.53
+stub_zones = test.=${TB_NET}.10.53
 [sts]
 ca_file = $testbed/https/ca.crt
 https_port = 8443

@@ -22,7 +22,7 @@ rm -rf "$work" && mkdir -p "$work"
 # shellcheck source=../support/check_lib.sh
 . "$srcdir/tests/support/check_lib.sh"
 here=$srcdir/tests/milter
-mock=127.0.10.58
+mock=${TB_NET}.10.58
 
 mock_pid='' milter_pid=''
 cleanup() {
@@ -32,7 +32,7 @@ trap cleanup EXIT
 # A signal (ctest's timeout, ^C) ends the script through the EXIT trap too.
 trap 'exit 1' INT TERM
 
-python3 "$here/bad_dns_server.py" "$mock" 127.0.10.53 "$work/mock.port" "$work/relay" \
+python3 "$here/bad_dns_server.py" "$mock" ${TB_NET}.10.53 "$work/mock.port" "$work/relay" \
     "$work/mock.count" 2>"$work/mock.stderr" &
 mock_pid=$!
 for _ in $(seq 1 50); do [[ -s $work/mock.port ]] && break; sleep 0.1; done
@@ -68,7 +68,7 @@ log_level = info
 log_target = file:$work/milter.log
 [resolver]
 trust_anchor_file = $testbed/dns/test.ds
-stub_zones = dane-ok.test.=$mock@$mport_dns, partner.test.=$mock@$mport_dns, mixed.test.=$mock@$mport_dns, test.=127.0.10.53
+stub_zones = dane-ok.test.=$mock@$mport_dns, partner.test.=$mock@$mport_dns, mixed.test.=$mock@$mport_dns, test.=${TB_NET}.10.53
 unbound_config = $work/unbound.conf
 timeout_ms = 600
 [cache]

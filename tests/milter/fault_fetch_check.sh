@@ -3,7 +3,7 @@
 # body limit of 64 KiB and by timeouts; SPEC §4: a policy that cannot be had,
 # with nothing cached, is sts=error, and row 12 accepts it, require=none),
 # with real parts over the milter protocol: our own nginx (the HTTPS test
-# bed's certificates and test CA) on 127.0.30.1, a free port ([sts]
+# bed's certificates and test CA) on ${TB_NET}.30.1, a free port ([sts]
 # https_port), where the DNS test bed points every mta-sts.<domain>:
 #   - sts-enforce.test: the whole response, status line and headers included,
 #     trickles at 1 byte/s (nginx limit_rate; ~4 minutes in all);
@@ -26,7 +26,7 @@ rm -rf "$work" && mkdir -p "$work"
 # shellcheck source=../support/check_lib.sh
 . "$srcdir/tests/support/check_lib.sh"
 
-addr=127.0.30.1
+addr=${TB_NET}.30.1
 https=$testbed/https
 milter_pid='' nginx_started=no
 cleanup() {
@@ -113,7 +113,7 @@ log_level = info
 log_target = file:$work/milter.log
 [resolver]
 trust_anchor_file = $testbed/dns/test.ds
-stub_zones = test.=127.0.10.53
+stub_zones = test.=${TB_NET}.10.53
 timeout_ms = 1000
 [sts]
 ca_file = $https/ca.crt

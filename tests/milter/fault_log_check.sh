@@ -42,7 +42,7 @@ log_level = ${log_level:-info}
 log_target = $target
 [resolver]
 trust_anchor_file = $testbed/dns/test.ds
-stub_zones = test.=127.0.10.53
+stub_zones = test.=${TB_NET}.10.53
 timeout_ms = 1000
 [cache]
 store = memory

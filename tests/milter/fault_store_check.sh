@@ -36,9 +36,9 @@ trap cleanup EXIT
 # A signal (ctest's timeout, ^C) ends the script through the EXIT trap too.
 trap 'exit 1' INT TERM
 
-# start_milter NAME STORE [DNS-ADDRESS]: 127.0.10.54 has no server (DNS down).
+# start_milter NAME STORE [DNS-ADDRESS]: ${TB_NET}.10.54 has no server (DNS down).
 start_milter() {
-    local name=$1 store=$2 dns=${3:-127.0.10.53} mport
+    local name=$1 store=$2 dns=${3:-${TB_NET}.10.53} mport
     mport=$(free_port)
     cat >"$work/$name.conf" <<CONF
 [milter]
@@ -166,7 +166,7 @@ logged c "store=sqlite:$db store_state=reopening reason=\"the file was written o
     bad "garbage: not logged: $(tail -3 "$work/c.log")"
 stop_milter c
 # A restart with DNS down answers m52.mand.test from the file: it survived.
-start_milter d "sqlite:$db" 127.0.10.54
+start_milter d "sqlite:$db" ${TB_NET}.10.54
 got=$(rcpt d user@m52.mand.test)
 [[ $got == "m52.mand.test 450 450 4.7.4 m52.mand.test: "*"(dane-required)" ]] &&
     ok "after a restart with DNS down, m52.mand.test is answered from the store" ||

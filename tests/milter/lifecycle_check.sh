@@ -7,6 +7,10 @@
 # privileges); CI runs as root.
 set -uo pipefail
 bin=$1 testbed=$2 work=$3
+# This run's test-bed network, 127.N (tests/testbed/net.sh).
+# shellcheck source=../testbed/net.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../testbed/net.sh"
+TB_NET=$(tb_net_of "$2") || exit 2
 if [ "$(id -u)" != 0 ]; then
     echo "SKIP: needs root (creates a system user and drops privileges to it)"
     exit 77
@@ -36,7 +40,7 @@ log_target = file:$work/$1.log
 $2
 [resolver]
 trust_anchor_file = $testbed/dns/test.ds
-stub_zones = test.=127.0.10.53
+stub_zones = test.=${TB_NET}.10.53
 [cache]
 store = memory
 [connector.default]
@@ -65,18 +69,18 @@ stop() {
 field() { awk -v k="$1:" '$1 == k { $1 = ""; print substr($0, 2) }' "$2"; }
 
 # --- [milter] user: every id is the user's, no capability is left -----------
-# Privileged ports on 127.0.41.1 (nothing else uses that address) can only be
+# Privileged ports on ${TB_NET}.41.1 (nothing else uses that address) can only be
 # bound as root: they prove every socket is bound before the switch.
 uid=$(id -u "$user") gid=$(id -g "$user")
 conf user "user = $user
 [policy_map]
-listen = inet:127.0.41.1:998
+listen = inet:${TB_NET}.41.1:998
 [metrics]
-listen = 127.0.41.1:999"
+listen = ${TB_NET}.41.1:999"
 if start user; then
-    (exec 3<>/dev/tcp/127.0.41.1/998 && exec 4<>/dev/tcp/127.0.41.1/999) 2>/dev/null &&
+    (exec 3<>/dev/tcp/${TB_NET}.41.1/998 && exec 4<>/dev/tcp/${TB_NET}.41.1/999) 2>/dev/null &&
         ok "user: the policy map and metrics listen on privileged ports" ||
-        bad "user: policy map or metrics not listening on 127.0.41.1:998/999"
+        bad "user: policy map or metrics not listening on ${TB_NET}.41.1:998/999"
     st=/proc/$pid/status
     [[ $(field Uid "$st") == "$uid $uid $uid $uid" ]] && ok "user: real, effective, saved and fs uid are $user's ($uid)" ||
         bad "user: Uid: $(field Uid "$st")"

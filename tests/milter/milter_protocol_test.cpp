@@ -1,5 +1,5 @@
 // The built binary over the milter protocol, against the real DNSSEC test bed
-// (knot on 127.0.10.53 serving the zones of tests/testbed/dns).
+// (knot on NET.10.53 serving the zones of tests/testbed/dns).
 #include <boost/test/unit_test.hpp>
 
 #include <atomic>
@@ -32,7 +32,7 @@ log_target = file:@LOG@
 
 [resolver]
 trust_anchor_file = @TESTBED@/dns/test.ds
-stub_zones = test.=127.0.10.53
+stub_zones = test.=@NET@.10.53
 timeout_ms = 4000
 
 [sts]
@@ -463,7 +463,7 @@ BOOST_AUTO_TEST_CASE(sighup_reloads_and_keeps_transactions_on_their_snapshot) {
 
 // SPEC §8: SIGTERM stops cleanly: in-flight transactions finish, the store is
 // flushed. The slow lookup is the test bed's real silent name server
-// (noanswer.test is delegated to 127.0.10.54, where nothing listens), so the
+// (noanswer.test is delegated to NET.10.54, where nothing listens), so the
 // RCPT is still waiting when the signal comes.
 BOOST_AUTO_TEST_CASE(sigterm_lets_transactions_finish_and_flushes_the_store) {
     std::string with_store = kConfig;
@@ -519,11 +519,11 @@ BOOST_AUTO_TEST_CASE(sigterm_lets_transactions_finish_and_flushes_the_store) {
     BOOST_TEST(!contains(stopping.log(), "Sanitizer"));
     BOOST_TEST(!contains(stopping.log(), "runtime error:"));
 
-    // The store was flushed: restarted with DNS down (127.0.10.54: nothing
+    // The store was flushed: restarted with DNS down (NET.10.54: nothing
     // listens), the mandatory connector still accepts dane-ok.test.
     std::string dns_down = kConfig;
     dns_down.replace(dns_down.find("store = memory"), 14, "store = " + store);
-    dns_down.replace(dns_down.find("test.=127.0.10.53"), 17, "test.=127.0.10.54");
+    dns_down.replace(dns_down.find("test.=@NET@.10.53"), 17, "test.=@NET@.10.54");
     MilterProcess restarted(DSM_MILTER_BINARY, dns_down);
     auto again = open_session(restarted, "<a@example.test>");
     BOOST_TEST(again.rcpt("<user@dane-ok.test>").code == 'c');

@@ -37,7 +37,7 @@ log_level = info
 log_target = file:$work/$1.log
 [resolver]
 trust_anchor_file = $testbed/dns/test.ds
-stub_zones = test.=127.0.10.53
+stub_zones = test.=${TB_NET}.10.53
 timeout_ms = 3000
 [sts]
 ca_file = $testbed/https/ca.crt

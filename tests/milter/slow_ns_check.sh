@@ -21,7 +21,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 rm -rf "$work" && mkdir -p "$work"
 # shellcheck source=../support/check_lib.sh
 . "$here/../support/check_lib.sh"
-slow_addr=127.0.10.57  # the mock name server of dane-ok.test
+slow_addr=${TB_NET}.10.57  # the mock name server of dane-ok.test
 domain=dane-ok.test
 
 proxy_pid=
@@ -31,7 +31,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-python3 "$here/slow_dns_proxy.py" "$slow_addr" 127.0.10.53 1.5 "$work/proxy.port" \
+python3 "$here/slow_dns_proxy.py" "$slow_addr" ${TB_NET}.10.53 1.5 "$work/proxy.port" \
     "$work/proxy.count" 2>"$work/proxy.stderr" &
 proxy_pid=$!
 for _ in $(seq 1 50); do [[ -s $work/proxy.port ]] && break; sleep 0.1; done
@@ -46,7 +46,7 @@ took=$(( ($(date +%s%N) - start) / 1000000 ))
     bad "mock name server: ${took} ms, $out"
 
 printf 'server:\n    cache-max-ttl: 1\n' >"$work/unbound.conf"
-milter_conf "$work/milter.conf" - resolver.stub_zones="$domain.=$slow_addr@$proxy_port, test.=127.0.10.53" \
+milter_conf "$work/milter.conf" - resolver.stub_zones="$domain.=$slow_addr@$proxy_port, test.=${TB_NET}.10.53" \
     resolver.unbound_config="$work/unbound.conf" resolver.timeout_ms=10000 cache.min_ttl=2 \
     cache.max_ttl=2 rcpt.lookup_timeout_ms=1000 sts.ca_file= sts.https_port= <<CONF
 [connector.default]

@@ -115,7 +115,7 @@ done
 
 # --- 3. DNS back: knotd answers again ------------------------------------------
 kill -CONT "$knot_pid"
-kdig +tcp +retry=0 +timeout=2 @127.0.10.53 SOA test. >/dev/null 2>&1 &&
+kdig +tcp +retry=0 +timeout=2 @${TB_NET}.10.53 SOA test. >/dev/null 2>&1 &&
     ok "knotd answers again after SIGCONT" || bad "knotd does not answer after SIGCONT"
 
 echo "($(since) s)"

@@ -27,7 +27,7 @@ rm -rf "$work" && mkdir -p "$work/postfix"
 # shellcheck source=../support/check_lib.sh
 . "$srcdir/tests/support/check_lib.sh"
 printf 'compatibility_level = 3.6\n' >"$work/postfix/main.cf"
-redis_port=16390
+redis_port=$(free_port)
 
 pids=()
 cleanup() {
@@ -39,7 +39,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# start_milter NAME STORE DNS-ADDRESS -> sets $pmport; DNS-ADDRESS 127.0.10.54
+# start_milter NAME STORE DNS-ADDRESS -> sets $pmport; DNS-ADDRESS ${TB_NET}.10.54
 # has no server: that milter's DNS is down.
 start_milter() {
     local name=$1 store=$2 dns=$3 mport
@@ -155,7 +155,7 @@ check_error_kinds() {
 
 
 # --- SQLite: verdicts survive a restart while DNS is down ---------------------
-start_milter a "sqlite:$work/cache.db" 127.0.10.53
+start_milter a "sqlite:$work/cache.db" ${TB_NET}.10.53
 [[ $(query "$a_port" dane-ok.test) == dane-only ]] && ok "sqlite: looked up with DNS" ||
     bad "sqlite: first answer: $(query "$a_port" dane-ok.test)"
 remember_errors a
@@ -167,7 +167,7 @@ got=$(query "$a_port" sts-enforce.test)
 [[ $got == "$sts_answer" ]] && ok "sqlite: sts-enforce.test -> $got" ||
     bad "sqlite: sts-enforce.test answered '$got'"
 stop_milter a
-start_milter b "sqlite:$work/cache.db" 127.0.10.54
+start_milter b "sqlite:$work/cache.db" ${TB_NET}.10.54
 got=$(query "$b_port" dane-ok.test)
 [[ $got == dane-only ]] && ok "sqlite: after a restart with DNS down, still dane-only" ||
     bad "sqlite: after restart: '$got'"
@@ -186,7 +186,7 @@ stop_milter b
 
 # --- a corrupt SQLite file ----------------------------------------------------
 head -c 4096 /dev/urandom >"$work/corrupt.db"
-start_milter c "sqlite:$work/corrupt.db" 127.0.10.53
+start_milter c "sqlite:$work/corrupt.db" ${TB_NET}.10.53
 [[ $(query "$c_port" dane-ok.test) == dane-only ]] && ok "corrupt sqlite: the milter starts and answers" ||
     bad "corrupt sqlite: $(cat "$work/c.log" | tail -5)"
 ls "$work"/corrupt.db.corrupt-* >/dev/null 2>&1 && ok "corrupt sqlite: the bad file was moved aside" ||
@@ -196,9 +196,9 @@ stop_milter c
 # --- Redis: a fleet shares lookups --------------------------------------------
 "$srcdir/tests/testbed/redis/start.sh" "$work/redis" "$redis_port" >/dev/null ||
     { bad "redis did not start"; echo "$passed passed, $failed failed"; exit 1; }
-start_milter r1 "redis://127.0.0.1:$redis_port/0" 127.0.10.53
-start_milter r2 "redis://127.0.0.1:$redis_port/0" 127.0.10.53   # DNS works
-start_milter r3 "redis://127.0.0.1:$redis_port/0" 127.0.10.54   # no DNS at all
+start_milter r1 "redis://127.0.0.1:$redis_port/0" ${TB_NET}.10.53
+start_milter r2 "redis://127.0.0.1:$redis_port/0" ${TB_NET}.10.53   # DNS works
+start_milter r3 "redis://127.0.0.1:$redis_port/0" ${TB_NET}.10.54   # no DNS at all
 knot_before=$(knot_queries "$testbed/dns" dane-ok2.test)
 [[ $(query "$r1_port" dane-ok2.test) == dane-only ]] && ok "redis: first milter looked it up" ||
     bad "redis: first milter"
@@ -261,14 +261,14 @@ short_verdicts=$'max_ttl = 1\nmin_ttl = 1\nstale_ttl = 0'
 policy_survives() {
     local what=$1 store=$2 got
     idchange_txt "v=STSv1; id=1;"
-    cache_extra=$short_verdicts start_milter p1 "$store" 127.0.10.53
+    cache_extra=$short_verdicts start_milter p1 "$store" ${TB_NET}.10.53
     got=$(query "$p1_port" sts-idchange.test)
     [[ $got == "$policy_answer" ]] && ok "$what: the policy of sts-idchange.test fetched ($got)" ||
         bad "$what: first answer for sts-idchange.test: '$got'"
     [[ $store == sqlite:* ]] && stop_milter p1
     idchange_txt
     sleep 2  # the verdict (1 s) and the TXT record (TTL 1 s) are gone
-    cache_extra=$short_verdicts https_port=9 start_milter p2 "$store" 127.0.10.53
+    cache_extra=$short_verdicts https_port=9 start_milter p2 "$store" ${TB_NET}.10.53
     got=$(query "$p2_port" sts-idchange.test)
     [[ $got == "$policy_answer" ]] &&
         ok "$what: no TXT record, no policy host, the stored policy still applies ($got)" ||
@@ -280,7 +280,7 @@ policy_survives() {
 }
 policy_survives sqlite "sqlite:$work/policies.db"
 policy_survives redis "redis://127.0.0.1:$redis_port/1"
-cache_extra=$short_verdicts https_port=9 start_milter p3 memory 127.0.10.53
+cache_extra=$short_verdicts https_port=9 start_milter p3 memory ${TB_NET}.10.53
 got=$(query "$p3_port" sts-idchange.test)
 [[ $got != "$policy_answer" ]] &&
     ok "control: without a store the same milter has no policy for sts-idchange.test ('$got')" ||

@@ -14,8 +14,8 @@
 # runs in a private mount namespace whose /etc/resolv.conf is the unbound test
 # bed's, with SSL_CERT_FILE = the HTTPS test bed's CA.  It always fetches
 # https://mta-sts.DOMAIN/ on port 443 (no port setting); the HTTPS test bed
-# listens on 127.0.30.1:8443, so a small TCP relay (started and stopped here
-# by pid) listens on 127.0.30.1:443 for the duration of the test.
+# listens on ${TB_NET}.30.1:8443, so a small TCP relay (started and stopped here
+# by pid) listens on ${TB_NET}.30.1:443 for the duration of the test.
 #
 # Usage: sts_resolver_compare.sh MILTER_BINARY TESTBED_DIR WORK_DIR
 # Needs the dns, https and unbound test beds.  Exit status: 0 when every
@@ -27,7 +27,11 @@ die() { echo "sts_resolver_compare.sh: $*" >&2; exit 2; }
     die "usage: $0 MILTER_BINARY TESTBED_DIR WORK_DIR"
 [[ $(id -u) -eq 0 ]] || die "needs root (unshare -m, mount --bind, port 443)"
 
-readonly HTTPS_ADDR=127.0.30.1 HTTPS_PORT=8443
+# This run's test-bed network, 127.N (tests/testbed/net.sh).
+# shellcheck source=../testbed/net.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../testbed/net.sh"
+TB_NET=$(tb_net_of "$2") || exit 2
+readonly HTTPS_ADDR=${TB_NET}.30.1 HTTPS_PORT=8443
 readonly START_TIMEOUT=20 STOP_TIMEOUT=20
 
 milter_bin=$(realpath -- "$1")
@@ -112,7 +116,7 @@ log_level = debug
 log_target = file:$work/milter.log
 [resolver]
 trust_anchor_file = $testbed/dns/test.ds
-stub_zones = test.=127.0.10.53
+stub_zones = test.=${TB_NET}.10.53
 timeout_ms = 3000
 [sts]
 ca_file = $testbed/https/ca.crt
@@ -134,7 +138,7 @@ echo "$milter_pid" >"$work/milter.pid"
 wait_accepts "dane-sts-milter policy map" 127.0.0.1 "$map_port" "$milter_pid" || exit 2
 echo "dane-sts-milter (pid $milter_pid), policy map on 127.0.0.1:$map_port"
 
-# --- 2. 127.0.30.1:443 -> the HTTPS test bed on :8443 -----------------------------------
+# --- 2. ${TB_NET}.30.1:443 -> the HTTPS test bed on :8443 -----------------------------------
 # A plain TCP relay: TLS stays end to end between the resolver and nginx.
 cat >"$work/relay.py" <<'EOF'
 """TCP relay LISTEN_ADDR LISTEN_PORT TARGET_ADDR TARGET_PORT PIDFILE (test only)."""

@@ -7,7 +7,14 @@
 #   knot_queries DNSDIR ZONE
 #                        how many queries for ZONE the DNS test bed's knotd
 #                        has answered since it started (mod-stats)
+#   TB_NET               this run's test-bed network, 127.N (tests/testbed/
+#                        net.sh), set here when the caller has set $testbed
 passed=0 failed=0
+# shellcheck source=../testbed/net.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../testbed/net.sh"
+if [ -n "${testbed:-}" ]; then
+    TB_NET=$(tb_net_of "$testbed") || exit 1
+fi
 ok()  { echo "ok: $1"; passed=$((passed + 1)); }
 bad() { echo "FAIL: $1"; failed=$((failed + 1)); }
 finish() {
@@ -40,14 +47,15 @@ milter_conf() {
         extra=$(cat)
         shift
     fi
-    python3 - "$file" "$testbed" "$milter_port" "$extra" "$@" <<'PY'
+    python3 - "$file" "$testbed" "$milter_port" "$extra" "$TB_NET" "$@" <<'PY'
 import sys
-path, testbed, port, extra, overrides = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:]
+path, testbed, port, extra, net = sys.argv[1:6]
+overrides = sys.argv[6:]
 dirname = path.rsplit("/", 1)[0]
 conf = {
     "milter": {"socket": f"inet:{port}@127.0.0.1", "log_level": "info",
                "log_target": f"file:{dirname}/milter.log"},
-    "resolver": {"trust_anchor_file": f"{testbed}/dns/test.ds", "stub_zones": "test.=127.0.10.53"},
+    "resolver": {"trust_anchor_file": f"{testbed}/dns/test.ds", "stub_zones": f"test.={net}.10.53"},
     "sts": {"ca_file": f"{testbed}/https/ca.crt", "https_port": "8443"},
     "cache": {"store": "memory"},
 }

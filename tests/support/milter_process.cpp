@@ -1,5 +1,7 @@
 #include "tests/support/milter_process.hpp"
 
+#include "tests/support/testbed_net.hpp"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -98,6 +100,7 @@ std::string MilterProcess::render(const std::string& body) const {
     std::string conf = body;
     replace_all(conf, "@PORT@", std::to_string(port_));
     replace_all(conf, "@TESTBED@", testbed_dir());
+    replace_all(conf, "@NET@", testbed_net());
     replace_all(conf, "@LOG@", dir_ + "/milter.log");
     replace_all(conf, "@DIR@", dir_);
     return conf;

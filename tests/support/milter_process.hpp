@@ -12,8 +12,9 @@ namespace dsm::test {
 
 class MilterProcess {
   public:
-    // `config_body` is the milter.conf text; "@PORT@", "@TESTBED@", "@LOG@"
-    // and "@DIR@" (this process's directory) are replaced. Starts the milter and waits (bounded)
+    // `config_body` is the milter.conf text; "@PORT@", "@TESTBED@", "@LOG@",
+    // "@NET@" (the test-bed network, testbed_net.hpp) and "@DIR@" (this
+    // process's directory) are replaced. Starts the milter and waits (bounded)
     // until it listens.
     MilterProcess(const std::string& binary, const std::string& config_body);
     ~MilterProcess();

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build the DNSSEC test bed from scratch in DIR and start one knotd serving
-# every zone on 127.0.10.53:53.  Usage: start.sh DIR
+# every zone on ${TB_NET}.10.53:53 (TB_NET: this run's 127.N, ../net.sh).
+# Usage: start.sh DIR
 #
 # Leaves behind, under DIR:
 #   test.ds        trust anchor for `test.` (ub_ctx_add_ta_file)
@@ -18,8 +19,12 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 mkdir -p -- "$1"
 dir=$(cd -- "$1" && pwd)
 [[ $dir != / ]] || die "refusing to use / as DIR"
+# shellcheck source=../net.sh
+. "$here/../net.sh"
+# This run's 127.N (net.sh): chosen here, for every test bed beside DIR.
+TB_NET=$(tb_net "$dir/..") || die "no test-bed network"
 
-readonly ADDR=127.0.10.53
+readonly ADDR=${TB_NET}.10.53
 readonly PORT=53
 readonly TTL=300
 
@@ -27,8 +32,9 @@ readonly TTL=300
 # the key database: stop it before its files disappear under it.
 "$here/stop.sh" "$dir"
 
-# The address is fixed, so the test bed of another DIR (or another session)
-# may hold it; knotd would then fail to bind.  Say so plainly, and before
+# Other test beds get another 127.N, but a stray server may still hold the
+# address (a test bed whose directory was removed while it ran); knotd would
+# then fail to bind.  Say so plainly, and before
 # wiping DIR.  Over TCP a closed port fails at once; UDP would wait 1 s.
 if kdig +tcp +retry=0 +timeout=1 @"$ADDR" -p "$PORT" SOA test. >/dev/null 2>&1; then
     die "something else already serves $ADDR@$PORT (another test bed?)"
@@ -66,7 +72,7 @@ sts_signed=(sts-enforce.test sts-wild.test sts-nomatch.test sts-testing.test
 knot_signed+=("${sts_signed[@]}")
 unsigned+=(sts-insecure.test)
 # Where every mta-sts.<domain> points: the HTTPS test bed's nginx.
-readonly STS_HTTPS_ADDR=127.0.30.1
+readonly STS_HTTPS_ADDR=${TB_NET}.30.1
 
 {
     cat <<EOF
@@ -220,7 +226,7 @@ done
 # --- zones signed by knot ---------------------------------------------------------
 { zone_head dane-ok.test; cat <<EOF
 @ MX 10 mx
-mx A 127.0.20.1
+mx A ${TB_NET}.20.1
 _25._tcp.mx TLSA 3 1 1 ${spki[mx.dane-ok.test]}
 EOF
 } >"$zones/dane-ok.test.zone"
@@ -228,8 +234,8 @@ EOF
 { zone_head dane-ok2.test; cat <<EOF
 @ MX 10 mx
 @ MX 20 mx2
-mx A 127.0.20.2
-mx2 A 127.0.20.3
+mx A ${TB_NET}.20.2
+mx2 A ${TB_NET}.20.3
 _25._tcp.mx TLSA 3 1 1 ${spki[mx.dane-ok2.test]}
 EOF
 } >"$zones/dane-ok2.test.zone"
@@ -237,7 +243,7 @@ EOF
 # Usages 1 (PKIX-EE) and 0 (PKIX-TA) are unusable for SMTP (RFC 7672 §3.1.3).
 { zone_head dane-unusable.test; cat <<EOF
 @ MX 10 mx
-mx A 127.0.20.4
+mx A ${TB_NET}.20.4
 _25._tcp.mx TLSA 1 1 1 $D_UNUSABLE1
 _25._tcp.mx TLSA 0 0 1 $D_UNUSABLE2
 EOF
@@ -245,7 +251,7 @@ EOF
 
 { zone_head notlsa.test; cat <<EOF
 @ MX 10 mx
-mx A 127.0.20.5
+mx A ${TB_NET}.20.5
 EOF
 } >"$zones/notlsa.test.zone"
 
@@ -254,7 +260,7 @@ EOF
 
 # No MX: the domain itself is the implicit MX (RFC 5321 §5.1).
 { zone_head implicit.test; cat <<EOF
-@ A 127.0.20.10
+@ A ${TB_NET}.20.10
 _25._tcp TLSA 3 1 1 ${spki[implicit.test]}
 EOF
 } >"$zones/implicit.test.zone"
@@ -263,7 +269,7 @@ EOF
 { zone_head cname-mx.test; cat <<EOF
 @ MX 10 alias
 alias CNAME real
-real A 127.0.20.11
+real A ${TB_NET}.20.11
 _25._tcp.real TLSA 3 1 1 ${spki[real.cname-mx.test]}
 EOF
 } >"$zones/cname-mx.test.zone"
@@ -271,10 +277,10 @@ EOF
 # A sub-domain in the same zone with a different posture (connector matching).
 { zone_head partner.test; cat <<EOF
 @ MX 10 mx
-mx A 127.0.20.12
+mx A ${TB_NET}.20.12
 _25._tcp.mx TLSA 3 1 1 ${spki[mx.partner.test]}
 eu MX 10 mx.eu
-mx.eu A 127.0.20.13
+mx.eu A ${TB_NET}.20.13
 EOF
 } >"$zones/partner.test.zone"
 
@@ -282,27 +288,27 @@ EOF
 { zone_head mixed.test; cat <<EOF
 @ MX 10 mx1
 @ MX 20 mx2
-mx1 A 127.0.20.14
-mx2 A 127.0.20.15
+mx1 A ${TB_NET}.20.14
+mx2 A ${TB_NET}.20.15
 _25._tcp.mx1 TLSA 3 1 1 ${spki[mx1.mixed.test]}
 EOF
 } >"$zones/mixed.test.zone"
 
 # RFC 7671 §9 digest algorithm agility: the right SHA2-256 digest of the key
-# that 127.0.20.1 (tests/testbed/smtp, mx.dane-ok.test's key) presents, and a
+# that ${TB_NET}.20.1 (tests/testbed/smtp, mx.dane-ok.test's key) presents, and a
 # SHA2-512 digest of no key for the same usage and selector.  Both records
 # are usable (pass without the probe); the probe must ignore the weaker
 # SHA2-256 one and fail.
 { zone_head dane-agility.test; cat <<EOF
 @ MX 10 mx
-mx A 127.0.20.1
+mx A ${TB_NET}.20.1
 _25._tcp.mx TLSA 3 1 1 ${spki[mx.dane-ok.test]}
 _25._tcp.mx TLSA 3 1 2 $(digest512_of agility-wrong)
 EOF
 } >"$zones/dane-agility.test.zone"
 
 # --- MTA-STS domains (signed by knot) -------------------------------------------
-# Each: MX 10 HOST (A in 127.0.21.0/24, nothing listens), mta-sts A
+# Each: MX 10 HOST (A in ${TB_NET}.21.0/24, nothing listens), mta-sts A
 # $STS_HTTPS_ADDR (tests/testbed/https serves the policy) and, when ID is given,
 # _mta-sts TXT "v=STSv1; id=ID;".  What each policy says is up to the HTTPS
 # test bed (its policies.txt); zones.txt below says what the domain should get.
@@ -314,52 +320,52 @@ sts_zone() { # DOMAIN MXHOST MXADDR ID|""
     echo "mta-sts A $STS_HTTPS_ADDR"
     [[ -z $id ]] || echo "_mta-sts TXT \"v=STSv1; id=$id;\""
 }
-sts_zone sts-enforce.test   mx   127.0.21.1  20260101 >"$zones/sts-enforce.test.zone"
-sts_zone sts-wild.test      mail 127.0.21.2  20260101 >"$zones/sts-wild.test.zone"
-sts_zone sts-nomatch.test   mx   127.0.21.3  20260101 >"$zones/sts-nomatch.test.zone"
-sts_zone sts-testing.test   mx   127.0.21.4  20260101 >"$zones/sts-testing.test.zone"
-sts_zone sts-none.test      mx   127.0.21.5  20260101 >"$zones/sts-none.test.zone"
+sts_zone sts-enforce.test   mx   ${TB_NET}.21.1  20260101 >"$zones/sts-enforce.test.zone"
+sts_zone sts-wild.test      mail ${TB_NET}.21.2  20260101 >"$zones/sts-wild.test.zone"
+sts_zone sts-nomatch.test   mx   ${TB_NET}.21.3  20260101 >"$zones/sts-nomatch.test.zone"
+sts_zone sts-testing.test   mx   ${TB_NET}.21.4  20260101 >"$zones/sts-testing.test.zone"
+sts_zone sts-none.test      mx   ${TB_NET}.21.5  20260101 >"$zones/sts-none.test.zone"
 # Tests change this TXT at run time (set-txt.sh) together with the policy file
 # in the HTTPS test bed; a 1 s TTL so that a resolver sees the change at once.
-{ sts_zone sts-idchange.test mx  127.0.21.6  ''
+{ sts_zone sts-idchange.test mx  ${TB_NET}.21.6  ''
   echo '_mta-sts 1 TXT "v=STSv1; id=1;"'
 } >"$zones/sts-idchange.test.zone"
-sts_zone sts-redirect.test  mx   127.0.21.7  20260101 >"$zones/sts-redirect.test.zone"
-sts_zone sts-wrongcert.test mx   127.0.21.8  20260101 >"$zones/sts-wrongcert.test.zone"
-sts_zone sts-unknownca.test mx   127.0.21.9  20260101 >"$zones/sts-unknownca.test.zone"
-sts_zone sts-404.test       mx   127.0.21.10 20260101 >"$zones/sts-404.test.zone"
-sts_zone sts-html.test      mx   127.0.21.11 20260101 >"$zones/sts-html.test.zone"
-sts_zone sts-big.test       mx   127.0.21.12 20260101 >"$zones/sts-big.test.zone"
-sts_zone sts-drip.test      mx   127.0.21.13 20260101 >"$zones/sts-drip.test.zone"
-sts_zone sts-noversion.test mx   127.0.21.14 20260101 >"$zones/sts-noversion.test.zone"
-sts_zone sts-badmaxage.test mx   127.0.21.15 20260101 >"$zones/sts-badmaxage.test.zone"
-sts_zone sts-ipmx.test      mx   127.0.21.16 20260101 >"$zones/sts-ipmx.test.zone"
+sts_zone sts-redirect.test  mx   ${TB_NET}.21.7  20260101 >"$zones/sts-redirect.test.zone"
+sts_zone sts-wrongcert.test mx   ${TB_NET}.21.8  20260101 >"$zones/sts-wrongcert.test.zone"
+sts_zone sts-unknownca.test mx   ${TB_NET}.21.9  20260101 >"$zones/sts-unknownca.test.zone"
+sts_zone sts-404.test       mx   ${TB_NET}.21.10 20260101 >"$zones/sts-404.test.zone"
+sts_zone sts-html.test      mx   ${TB_NET}.21.11 20260101 >"$zones/sts-html.test.zone"
+sts_zone sts-big.test       mx   ${TB_NET}.21.12 20260101 >"$zones/sts-big.test.zone"
+sts_zone sts-drip.test      mx   ${TB_NET}.21.13 20260101 >"$zones/sts-drip.test.zone"
+sts_zone sts-noversion.test mx   ${TB_NET}.21.14 20260101 >"$zones/sts-noversion.test.zone"
+sts_zone sts-badmaxage.test mx   ${TB_NET}.21.15 20260101 >"$zones/sts-badmaxage.test.zone"
+sts_zone sts-ipmx.test      mx   ${TB_NET}.21.16 20260101 >"$zones/sts-ipmx.test.zone"
 # The MX is what a careless glob would let `mx: mail.*.sts-midwild.test` match.
-sts_zone sts-midwild.test   mail.a 127.0.21.17 20260101 >"$zones/sts-midwild.test.zone"
+sts_zone sts-midwild.test   mail.a ${TB_NET}.21.17 20260101 >"$zones/sts-midwild.test.zone"
 # A DANE MX that the MTA-STS policy names too: DANE governs it (RFC 8461 §2).
-{ sts_zone sts-dane.test    mx   127.0.21.18 20260101
+{ sts_zone sts-dane.test    mx   ${TB_NET}.21.18 20260101
   echo "_25._tcp.mx TLSA 3 1 1 ${spki[mx.sts-dane.test]}"
 } >"$zones/sts-dane.test.zone"
 # Two valid STSv1 records: RFC 8461 §3.1 says no policy.
-{ sts_zone sts-twotxt.test  mx   127.0.21.19 ''
+{ sts_zone sts-twotxt.test  mx   ${TB_NET}.21.19 ''
   echo '_mta-sts TXT "v=STSv1; id=1;"'
   echo '_mta-sts TXT "v=STSv1; id=2;"'
 } >"$zones/sts-twotxt.test.zone"
 # The HTTPS test bed serves a policy, but without the TXT nobody should look.
-sts_zone sts-notxt.test     mx   127.0.21.20 '' >"$zones/sts-notxt.test.zone"
+sts_zone sts-notxt.test     mx   ${TB_NET}.21.20 '' >"$zones/sts-notxt.test.zone"
 # TXT present, but mta-sts.sts-nohost.test does not exist (NXDOMAIN).
 { zone_head sts-nohost.test; cat <<EOF
 @ MX 10 mx
-mx A 127.0.21.21
+mx A ${TB_NET}.21.21
 _mta-sts TXT "v=STSv1; id=20260101;"
 EOF
 } >"$zones/sts-nohost.test.zone"
 # The policy host presents a certificate from the test CA that expired in
 # 2020 (RFC 8461 §3.3).
-sts_zone sts-expired.test   mx   127.0.21.23 20260101 >"$zones/sts-expired.test.zone"
+sts_zone sts-expired.test   mx   ${TB_NET}.21.23 20260101 >"$zones/sts-expired.test.zone"
 # The policy host sends HTTP caching headers (RFC 8461 §3.3: not used); tests
 # change the TXT id and the policy, as with sts-idchange.test.
-{ sts_zone sts-httpcache.test mx 127.0.21.24 ''
+{ sts_zone sts-httpcache.test mx ${TB_NET}.21.24 ''
   echo '_mta-sts 1 TXT "v=STSv1; id=1;"'
 } >"$zones/sts-httpcache.test.zone"
 
@@ -386,7 +392,7 @@ done
 # Its TLSA is insecure and must never count.
 { zone_head insecure.test; cat <<EOF
 @ MX 10 mx
-mx A 127.0.20.6
+mx A ${TB_NET}.20.6
 _25._tcp.mx TLSA 3 1 1 ${spki[mx.insecure.test]}
 EOF
 } >"$zones/insecure.test.zone"
@@ -395,27 +401,27 @@ EOF
 # sts-probe-*.test is a listener of the SMTP test bed (tests/testbed/smtp,
 # 127.0.40.x port 2525) presenting the certificate the name says; policies
 # enforce with mx: mx.<domain> (sts-probe-testing.test: testing).
-sts_zone sts-probe-ok.test         mx 127.0.40.21 20260101 >"$zones/sts-probe-ok.test.zone"
-sts_zone sts-probe-wrongname.test  mx 127.0.40.5  20260101 >"$zones/sts-probe-wrongname.test.zone"
-sts_zone sts-probe-expired.test    mx 127.0.40.22 20260101 >"$zones/sts-probe-expired.test.zone"
-sts_zone sts-probe-untrusted.test  mx 127.0.40.23 20260101 >"$zones/sts-probe-untrusted.test.zone"
-sts_zone sts-probe-nostarttls.test mx 127.0.40.4  20260101 >"$zones/sts-probe-nostarttls.test.zone"
-sts_zone sts-probe-refused.test    mx 127.0.40.20 20260101 >"$zones/sts-probe-refused.test.zone"
-sts_zone sts-probe-testing.test    mx 127.0.40.5  20260101 >"$zones/sts-probe-testing.test.zone"
+sts_zone sts-probe-ok.test         mx ${TB_NET}.40.21 20260101 >"$zones/sts-probe-ok.test.zone"
+sts_zone sts-probe-wrongname.test  mx ${TB_NET}.40.5  20260101 >"$zones/sts-probe-wrongname.test.zone"
+sts_zone sts-probe-expired.test    mx ${TB_NET}.40.22 20260101 >"$zones/sts-probe-expired.test.zone"
+sts_zone sts-probe-untrusted.test  mx ${TB_NET}.40.23 20260101 >"$zones/sts-probe-untrusted.test.zone"
+sts_zone sts-probe-nostarttls.test mx ${TB_NET}.40.4  20260101 >"$zones/sts-probe-nostarttls.test.zone"
+sts_zone sts-probe-refused.test    mx ${TB_NET}.40.20 20260101 >"$zones/sts-probe-refused.test.zone"
+sts_zone sts-probe-testing.test    mx ${TB_NET}.40.5  20260101 >"$zones/sts-probe-testing.test.zone"
 # RFC 8461 §4.2 names: the MX name only in the CN, a wildcard SAN, a partial
 # wildcard SAN.
-sts_zone sts-probe-nosan.test      mx 127.0.40.24 20260101 >"$zones/sts-probe-nosan.test.zone"
-sts_zone sts-probe-wildcard.test   mx 127.0.40.25 20260101 >"$zones/sts-probe-wildcard.test.zone"
-sts_zone sts-probe-partwild.test   mx 127.0.40.26 20260101 >"$zones/sts-probe-partwild.test.zone"
+sts_zone sts-probe-nosan.test      mx ${TB_NET}.40.24 20260101 >"$zones/sts-probe-nosan.test.zone"
+sts_zone sts-probe-wildcard.test   mx ${TB_NET}.40.25 20260101 >"$zones/sts-probe-wildcard.test.zone"
+sts_zone sts-probe-partwild.test   mx ${TB_NET}.40.26 20260101 >"$zones/sts-probe-partwild.test.zone"
 
 # MTA-STS needs no DNSSEC: an enforce policy for an unsigned domain.
-sts_zone sts-insecure.test mx 127.0.21.22 20260101 >"$zones/sts-insecure.test.zone"
+sts_zone sts-insecure.test mx ${TB_NET}.21.22 20260101 >"$zones/sts-insecure.test.zone"
 
 # --- pre-signed and broken -----------------------------------------------------------
 # TLSA RRset bogus; MX and A still secure.
 { zone_head bogus.test; cat <<EOF
 @ MX 10 mx
-mx A 127.0.20.7
+mx A ${TB_NET}.20.7
 _25._tcp.mx TLSA 3 1 1 ${spki[mx.bogus.test]}
 EOF
 } >"$zones/bogus.test.zone"
@@ -425,7 +431,7 @@ corrupt "$zones/bogus.test.zone.signed" _25._tcp.mx.bogus.test. TLSA "3 1 1 $D_A
 # MX RRset bogus (same target, other preference); A and TLSA still secure.
 { zone_head bogus-mx.test; cat <<EOF
 @ MX 10 mx
-mx A 127.0.20.8
+mx A ${TB_NET}.20.8
 _25._tcp.mx TLSA 3 1 1 ${spki[mx.bogus-mx.test]}
 EOF
 } >"$zones/bogus-mx.test.zone"
@@ -435,7 +441,7 @@ corrupt "$zones/bogus-mx.test.zone.signed" bogus-mx.test. MX "20 mx.bogus-mx.tes
 # Every signature expired long ago: everything in the zone is bogus.
 { zone_head expired.test; cat <<EOF
 @ MX 10 mx
-mx A 127.0.20.9
+mx A ${TB_NET}.20.9
 _25._tcp.mx TLSA 3 1 1 ${spki[mx.expired.test]}
 EOF
 } >"$zones/expired.test.zone"
@@ -453,7 +459,7 @@ ldns_sign expired.test -i 20200101000000 -e 20200201000000
     cat "$dsdir/children"
     # Delegated, insecurely, to an address where nothing listens.
     echo "noanswer NS ns.noanswer"
-    echo "ns.noanswer A 127.0.10.54"
+    echo "ns.noanswer A ${TB_NET}.10.54"
 } >"$zones/test.zone"
 
 awk -v ttl="$TTL" '$2 == "DS" && $5 == 2 {
@@ -473,17 +479,17 @@ bogus.test          error       MX and A secure, TLSA RRset bogus (rdata altered
 bogus-mx.test       error       MX RRset bogus (preference altered after signing)
 expired.test        error       all signatures expired in 2020: everything bogus
 nullmx.test         none        null MX (MX 0 .), RFC 7505: no mail accepted
-implicit.test       pass        no MX: implicit MX implicit.test (A 127.0.20.10), TLSA at _25._tcp.implicit.test
+implicit.test       pass        no MX: implicit MX implicit.test (A NET.20.10), TLSA at _25._tcp.implicit.test
 cname-mx.test       pass        MX alias.cname-mx.test CNAME real.cname-mx.test, TLSA at _25._tcp.real.cname-mx.test
-noanswer.test       error       delegated to 127.0.10.54 where nothing listens: lookups fail (tempfail)
+noanswer.test       error       delegated to NET.10.54 where nothing listens: lookups fail (tempfail)
 partner.test        pass        MX mx.partner.test with TLSA 3 1 1
 eu.partner.test     none        same zone, MX mx.eu.partner.test without TLSA
 mixed.test          pass        MX 10 mx1.mixed.test (TLSA 3 1 1), MX 20 mx2.mixed.test (no TLSA)
-dane-agility.test   pass        MX mx.dane-agility.test (127.0.20.1): TLSA 3 1 1 right, 3 1 2 wrong; the probe fails (RFC 7671 §9)
+dane-agility.test   pass        MX mx.dane-agility.test (NET.20.1): TLSA 3 1 1 right, 3 1 2 wrong; the probe fails (RFC 7671 §9)
 # MTA-STS domains: domain, DomainDane result, sts=<expected sts field> (enforce
 # / fail / testing / none / error, SPEC.md §4), why.  Policies: tests/testbed/
-# https (its policies.txt: fetch outcome per domain), on 127.0.30.1:8443.
-# Every MX below has an A record in 127.0.21.0/24; nothing listens there.
+# https (its policies.txt: fetch outcome per domain), on NET.30.1:8443.
+# Every MX below has an A record in NET.21.0/24; nothing listens there.
 sts-enforce.test    none  sts=enforce  policy enforce, mx mx.sts-enforce.test = the MX: eligible
 sts-wild.test       none  sts=enforce  policy enforce, mx *.sts-wild.test; MX mail.sts-wild.test: eligible (policy has CRLF line ends)
 sts-nomatch.test    none  sts=fail     policy enforce, mx other.example.test; MX mx.sts-nomatch.test: none eligible
@@ -512,12 +518,12 @@ sts-httpcache.test  none  sts=enforce  TXT id=1 (TTL 1 s), policy enforce mx mx.
 # field without the probe; "probe:" the field with [probe] enabled = yes and
 # the result type of the MX's probe (RFC 8460 §4.3).
 sts-probe-ok.test         none  sts=enforce  probe: enforce, verified (WebPKI leaf for mx.sts-probe-ok.test)
-sts-probe-wrongname.test  none  sts=enforce  probe: fail, certificate-host-mismatch (127.0.40.5 presents mx.other-webpki.test)
+sts-probe-wrongname.test  none  sts=enforce  probe: fail, certificate-host-mismatch (NET.40.5 presents mx.other-webpki.test)
 sts-probe-expired.test    none  sts=enforce  probe: fail, certificate-expired
 sts-probe-untrusted.test  none  sts=enforce  probe: fail, certificate-not-trusted (leaf from the SMTP test bed's untrusted CA)
-sts-probe-nostarttls.test none  sts=enforce  probe: fail, starttls-not-supported (127.0.40.4)
-sts-probe-refused.test    none  sts=enforce  probe: enforce, not-answering (127.0.40.20 refuses; not a failure, SPEC §5)
-sts-probe-testing.test    none  sts=testing  probe: testing, certificate-host-mismatch reported only (127.0.40.5)
+sts-probe-nostarttls.test none  sts=enforce  probe: fail, starttls-not-supported (NET.40.4)
+sts-probe-refused.test    none  sts=enforce  probe: enforce, not-answering (NET.40.20 refuses; not a failure, SPEC §5)
+sts-probe-testing.test    none  sts=testing  probe: testing, certificate-host-mismatch reported only (NET.40.5)
 sts-probe-nosan.test      none  sts=enforce  probe: fail, certificate-host-mismatch (CN=mx.sts-probe-nosan.test, no SAN: RFC 8461 §4.2)
 sts-probe-wildcard.test   none  sts=enforce  probe: enforce, verified (SAN *.sts-probe-wildcard.test)
 sts-probe-partwild.test   none  sts=enforce  probe: fail, certificate-host-mismatch (SAN m*.sts-probe-partwild.test)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build the MTA-STS HTTPS test bed from scratch in DIR and start one nginx
-# serving every policy on 127.0.30.1:8443.  Usage: start.sh DIR DNSDIR
+# serving every policy on ${TB_NET}.30.1:8443.  Usage: start.sh DIR DNSDIR
 #
 # DNSDIR is the DNS test bed's directory (tests/testbed/dns/start.sh DNSDIR):
 # its zones.txt must list exactly the MTA-STS domains served here.
@@ -24,10 +24,13 @@ dir=$(cd -- "$1" && pwd)
 [[ $dir != / ]] || die "refusing to use / as DIR"
 [[ -d $2 ]] || die "DNSDIR $2 is not a directory (run tests/testbed/dns/start.sh first)"
 dnsdir=$(cd -- "$2" && pwd)
+# shellcheck source=../net.sh
+. "$here/../net.sh"
+TB_NET=$(tb_net_of "$dnsdir/..") || die "no test-bed network (start the DNS test bed first)"
 [[ $dnsdir != "$dir" ]] || die "DIR and DNSDIR must differ (start.sh empties DIR)"
 [[ -f $dnsdir/zones.txt ]] || die "no $dnsdir/zones.txt (run tests/testbed/dns/start.sh first)"
 
-readonly ADDR=127.0.30.1
+readonly ADDR=${TB_NET}.30.1
 readonly PORT=8443
 
 # An nginx left over from an earlier run in DIR still holds the address.

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Build the STARTTLS test bed from scratch in DIR and start one Python asyncio
-# process (starttls_server.py) listening on 127.0.20.1 and 127.0.40.x, all on
+# process (starttls_server.py) listening on ${TB_NET}.20.1 and 127.0.40.x, all on
 # port 2525.  Usage: start.sh DIR DNSDIR
 #
 # DNSDIR is the DNS test bed's directory (tests/testbed/dns/start.sh DNSDIR),
 # whose certs/mx.dane-ok.test.{crt,key} is the key behind that zone's
-# `3 1 1` record: 127.0.20.1 (mx.dane-ok.test's address) presents it.
+# `3 1 1` record: ${TB_NET}.20.1 (mx.dane-ok.test's address) presents it.
 # Everything else (test CAs, leaves, the TLSA data of each case) is made
 # here; the probe tests take TLSA records as parameters, so no zone changes.
 #
@@ -18,39 +18,39 @@
 #
 # The cases (cases.txt says the same, with each case's TLSA data and the
 # ProbeOutcome the probe should get):
-#   127.0.20.1   mx.dane-ok.test, the DNS test bed's key (3 1 1, 3 0 1 match;
+#   ${TB_NET}.20.1   mx.dane-ok.test, the DNS test bed's key (3 1 1, 3 0 1 match;
 #                another key's 3 1 1 does not); a three-line 220 greeting
-#   127.0.40.1   leaf for mx.dane-ta.test from the DANE-TA CA (2 0 1 / 2 1 1)
-#   127.0.40.2   leaf for wrong.dane-ta.test from the same CA: wrong name
-#   127.0.40.3   self-signed mx.expired-ee.test, expired in 2020 (3 1 1 passes)
-#   127.0.40.4   EHLO without STARTTLS
-#   127.0.40.5   WebPKI leaf for mx.other-webpki.test (probed as mx.webpki.test)
-#   127.0.40.6   WebPKI leaf for mx.webpki.test
-#   127.0.40.7   accepts, never sends a banner
-#   127.0.40.8   WebPKI leaf for mx.webpki.test, expired in 2020
-#   127.0.40.9   leaf for mx.webpki.test from a CA not in webpki-ca.crt
-#   127.0.40.10  220 to STARTTLS, then silence (no TLS handshake)
-#   127.0.40.11  454 to STARTTLS
-#   127.0.40.12  220 to STARTTLS plus a second reply in the same packet
-#   127.0.40.13  DANE-TA CA leaf with the SAN *.dane-ta.test (RFC 7672 §3.2.3:
+#   ${TB_NET}.40.1   leaf for mx.dane-ta.test from the DANE-TA CA (2 0 1 / 2 1 1)
+#   ${TB_NET}.40.2   leaf for wrong.dane-ta.test from the same CA: wrong name
+#   ${TB_NET}.40.3   self-signed mx.expired-ee.test, expired in 2020 (3 1 1 passes)
+#   ${TB_NET}.40.4   EHLO without STARTTLS
+#   ${TB_NET}.40.5   WebPKI leaf for mx.other-webpki.test (probed as mx.webpki.test)
+#   ${TB_NET}.40.6   WebPKI leaf for mx.webpki.test
+#   ${TB_NET}.40.7   accepts, never sends a banner
+#   ${TB_NET}.40.8   WebPKI leaf for mx.webpki.test, expired in 2020
+#   ${TB_NET}.40.9   leaf for mx.webpki.test from a CA not in webpki-ca.crt
+#   ${TB_NET}.40.10  220 to STARTTLS, then silence (no TLS handshake)
+#   ${TB_NET}.40.11  454 to STARTTLS
+#   ${TB_NET}.40.12  220 to STARTTLS plus a second reply in the same packet
+#   ${TB_NET}.40.13  DANE-TA CA leaf with the SAN *.dane-ta.test (RFC 7672 §3.2.3:
 #                matches mx.dane-ta.test, not mx.sub.dane-ta.test)
-#   127.0.40.14  DANE-TA CA leaf with the partial wildcard SAN m*.dane-ta.test
-#   127.0.40.15  DANE-TA CA leaf with CN=mx.dane-ta.test and no SAN at all
+#   ${TB_NET}.40.14  DANE-TA CA leaf with the partial wildcard SAN m*.dane-ta.test
+#   ${TB_NET}.40.15  DANE-TA CA leaf with CN=mx.dane-ta.test and no SAN at all
 #                (RFC 7672 §3.2.3 lets DANE-TA fall back to the CN-ID)
-#   127.0.40.20  nothing listens: connections are refused
+#   ${TB_NET}.40.20  nothing listens: connections are refused
 # and the MXs of the DNS test bed's sts-probe-*.test domains (the milter's
 # MTA-STS probe cases, SPEC §5; WebPKI leaves from webpki-ca.crt, which the
 # milter tests add to the HTTPS test bed's ca.crt for [sts] ca_file):
-#   127.0.40.21  WebPKI leaf for mx.sts-probe-ok.test
-#   127.0.40.22  WebPKI leaf for mx.sts-probe-expired.test, expired in 2020
-#   127.0.40.23  leaf for mx.sts-probe-untrusted.test from the untrusted CA
-#   127.0.40.24  WebPKI leaf with CN=mx.sts-probe-nosan.test and no SAN
+#   ${TB_NET}.40.21  WebPKI leaf for mx.sts-probe-ok.test
+#   ${TB_NET}.40.22  WebPKI leaf for mx.sts-probe-expired.test, expired in 2020
+#   ${TB_NET}.40.23  leaf for mx.sts-probe-untrusted.test from the untrusted CA
+#   ${TB_NET}.40.24  WebPKI leaf with CN=mx.sts-probe-nosan.test and no SAN
 #                (RFC 8461 §4.2: only DNS-IDs count, never the CN)
-#   127.0.40.25  WebPKI leaf with the SAN *.sts-probe-wildcard.test
-#   127.0.40.26  WebPKI leaf with the partial wildcard SAN m*.sts-probe-partwild.test
-#   (sts-probe-wrongname.test and sts-probe-testing.test point at 127.0.40.5,
-#   sts-probe-nostarttls.test at 127.0.40.4, sts-probe-refused.test at
-#   127.0.40.20)
+#   ${TB_NET}.40.25  WebPKI leaf with the SAN *.sts-probe-wildcard.test
+#   ${TB_NET}.40.26  WebPKI leaf with the partial wildcard SAN m*.sts-probe-partwild.test
+#   (sts-probe-wrongname.test and sts-probe-testing.test point at ${TB_NET}.40.5,
+#   sts-probe-nostarttls.test at ${TB_NET}.40.4, sts-probe-refused.test at
+#   ${TB_NET}.40.20)
 set -euo pipefail
 
 die() { echo "start.sh: $*" >&2; exit 1; }
@@ -62,19 +62,22 @@ dir=$(cd -- "$1" && pwd)
 [[ $dir != / ]] || die "refusing to use / as DIR"
 [[ -d $2 ]] || die "DNSDIR $2 is not a directory (run tests/testbed/dns/start.sh first)"
 dnsdir=$(cd -- "$2" && pwd)
+# shellcheck source=../net.sh
+. "$here/../net.sh"
+TB_NET=$(tb_net_of "$dnsdir/..") || die "no test-bed network (start the DNS test bed first)"
 [[ $dnsdir != "$dir" ]] || die "DIR and DNSDIR must differ (start.sh empties DIR)"
 for f in mx.dane-ok.test.crt mx.dane-ok.test.key; do
     [[ -f $dnsdir/certs/$f ]] || die "no $dnsdir/certs/$f (run tests/testbed/dns/start.sh first)"
 done
 
 readonly PORT=2525
-# Every address something listens on; 127.0.40.20 is the refusing MX.
-readonly LISTEN=(127.0.20.1 127.0.40.1 127.0.40.2 127.0.40.3 127.0.40.4 127.0.40.5
-                 127.0.40.6 127.0.40.7 127.0.40.8 127.0.40.9 127.0.40.10 127.0.40.11
-                 127.0.40.12 127.0.20.12 127.0.40.21 127.0.40.22 127.0.40.23
-                 127.0.40.13 127.0.40.14 127.0.40.15 127.0.40.24 127.0.40.25
-                 127.0.40.26)
-readonly REFUSING=127.0.40.20
+# Every address something listens on; ${TB_NET}.40.20 is the refusing MX.
+readonly LISTEN=(${TB_NET}.20.1 ${TB_NET}.40.1 ${TB_NET}.40.2 ${TB_NET}.40.3 ${TB_NET}.40.4 ${TB_NET}.40.5
+                 ${TB_NET}.40.6 ${TB_NET}.40.7 ${TB_NET}.40.8 ${TB_NET}.40.9 ${TB_NET}.40.10 ${TB_NET}.40.11
+                 ${TB_NET}.40.12 ${TB_NET}.20.12 ${TB_NET}.40.21 ${TB_NET}.40.22 ${TB_NET}.40.23
+                 ${TB_NET}.40.13 ${TB_NET}.40.14 ${TB_NET}.40.15 ${TB_NET}.40.24 ${TB_NET}.40.25
+                 ${TB_NET}.40.26)
+readonly REFUSING=${TB_NET}.40.20
 
 # A server left over from an earlier run in DIR still holds the addresses.
 "$here/stop.sh" "$dir"
@@ -216,37 +219,37 @@ other=$(spki_sha256 "$certs/plain.crt")  # a real key no listener uses for TLS
 # Generated by tests/testbed/smtp/start.sh.  Every listener is on port $PORT.
 # WebPKI cases verify against $dir/webpki-ca.crt.
 # case               address      mx_host               tlsa (usage selector mtype hex) or -    expected
-dane-ee              127.0.20.1   mx.dane-ok.test       3 1 1 $dane_ok    verified
-dane-ee-cert         127.0.20.1   mx.dane-ok.test       3 0 1 $dane_ok_cert    verified
-dane-ee-nomatch      127.0.20.1   mx.dane-ok.test       3 1 1 $other    validation-failure
-dane-ee-sha512       127.0.20.1   mx.dane-ok.test       3 1 2 $dane_ok512    verified
-dane-ee-sha512-wrong 127.0.20.1   mx.dane-ok.test       3 1 2 $wrong512    validation-failure
-dane-ta              127.0.40.1   mx.dane-ta.test       2 0 1 $ta_cert    verified
-dane-ta-spki         127.0.40.1   mx.dane-ta.test       2 1 1 $ta_spki    verified
-dane-ta-wrongname    127.0.40.2   mx.dane-ta.test       2 0 1 $ta_cert    certificate-host-mismatch
-dane-ta-wildcard     127.0.40.13  mx.dane-ta.test       2 0 1 $ta_cert    verified
-dane-ta-wildcard-2labels 127.0.40.13  mx.sub.dane-ta.test   2 0 1 $ta_cert    certificate-host-mismatch
-dane-ta-partwild     127.0.40.14  mx.dane-ta.test       2 0 1 $ta_cert    certificate-host-mismatch
-dane-ta-nosan        127.0.40.15  mx.dane-ta.test       2 0 1 $ta_cert    verified
-dane-ee-expired      127.0.40.3   mx.expired-ee.test    3 1 1 $expired    verified
-no-starttls          127.0.40.4   mx.no-starttls.test   3 1 1 $dane_ok    starttls-not-supported
-webpki-wrongname     127.0.40.5   mx.webpki.test        -    certificate-host-mismatch
-webpki               127.0.40.6   mx.webpki.test        -    verified
-silent               127.0.40.7   mx.silent.test        3 1 1 $dane_ok    not-answering
-webpki-expired       127.0.40.8   mx.webpki.test        -    certificate-expired
-webpki-unknownca     127.0.40.9   mx.webpki.test        -    certificate-not-trusted
-tls-hang             127.0.40.10  mx.tls-hang.test      3 1 1 $dane_ok    not-answering
-starttls-454         127.0.40.11  mx.starttls-454.test  3 1 1 $dane_ok    starttls-not-supported
-starttls-inject      127.0.40.12  mx.inject.test        3 1 1 $dane_ok    protocol-error
+dane-ee              ${TB_NET}.20.1   mx.dane-ok.test       3 1 1 $dane_ok    verified
+dane-ee-cert         ${TB_NET}.20.1   mx.dane-ok.test       3 0 1 $dane_ok_cert    verified
+dane-ee-nomatch      ${TB_NET}.20.1   mx.dane-ok.test       3 1 1 $other    validation-failure
+dane-ee-sha512       ${TB_NET}.20.1   mx.dane-ok.test       3 1 2 $dane_ok512    verified
+dane-ee-sha512-wrong ${TB_NET}.20.1   mx.dane-ok.test       3 1 2 $wrong512    validation-failure
+dane-ta              ${TB_NET}.40.1   mx.dane-ta.test       2 0 1 $ta_cert    verified
+dane-ta-spki         ${TB_NET}.40.1   mx.dane-ta.test       2 1 1 $ta_spki    verified
+dane-ta-wrongname    ${TB_NET}.40.2   mx.dane-ta.test       2 0 1 $ta_cert    certificate-host-mismatch
+dane-ta-wildcard     ${TB_NET}.40.13  mx.dane-ta.test       2 0 1 $ta_cert    verified
+dane-ta-wildcard-2labels ${TB_NET}.40.13  mx.sub.dane-ta.test   2 0 1 $ta_cert    certificate-host-mismatch
+dane-ta-partwild     ${TB_NET}.40.14  mx.dane-ta.test       2 0 1 $ta_cert    certificate-host-mismatch
+dane-ta-nosan        ${TB_NET}.40.15  mx.dane-ta.test       2 0 1 $ta_cert    verified
+dane-ee-expired      ${TB_NET}.40.3   mx.expired-ee.test    3 1 1 $expired    verified
+no-starttls          ${TB_NET}.40.4   mx.no-starttls.test   3 1 1 $dane_ok    starttls-not-supported
+webpki-wrongname     ${TB_NET}.40.5   mx.webpki.test        -    certificate-host-mismatch
+webpki               ${TB_NET}.40.6   mx.webpki.test        -    verified
+silent               ${TB_NET}.40.7   mx.silent.test        3 1 1 $dane_ok    not-answering
+webpki-expired       ${TB_NET}.40.8   mx.webpki.test        -    certificate-expired
+webpki-unknownca     ${TB_NET}.40.9   mx.webpki.test        -    certificate-not-trusted
+tls-hang             ${TB_NET}.40.10  mx.tls-hang.test      3 1 1 $dane_ok    not-answering
+starttls-454         ${TB_NET}.40.11  mx.starttls-454.test  3 1 1 $dane_ok    starttls-not-supported
+starttls-inject      ${TB_NET}.40.12  mx.inject.test        3 1 1 $dane_ok    protocol-error
 refused              $REFUSING  mx.refused.test       3 1 1 $dane_ok    not-answering
-sts-probe-ok         127.0.40.21  mx.sts-probe-ok.test         -    verified
-sts-probe-expired    127.0.40.22  mx.sts-probe-expired.test    -    certificate-expired
-sts-probe-untrusted  127.0.40.23  mx.sts-probe-untrusted.test  -    certificate-not-trusted
-sts-probe-nosan      127.0.40.24  mx.sts-probe-nosan.test      -    certificate-host-mismatch
-sts-probe-wildcard   127.0.40.25  mx.sts-probe-wildcard.test   -    verified
-sts-probe-partwild   127.0.40.26  mx.sts-probe-partwild.test   -    certificate-host-mismatch
-sts-probe-wrongname  127.0.40.5   mx.sts-probe-wrongname.test  -    certificate-host-mismatch
-sts-probe-nostarttls 127.0.40.4   mx.sts-probe-nostarttls.test -    starttls-not-supported
+sts-probe-ok         ${TB_NET}.40.21  mx.sts-probe-ok.test         -    verified
+sts-probe-expired    ${TB_NET}.40.22  mx.sts-probe-expired.test    -    certificate-expired
+sts-probe-untrusted  ${TB_NET}.40.23  mx.sts-probe-untrusted.test  -    certificate-not-trusted
+sts-probe-nosan      ${TB_NET}.40.24  mx.sts-probe-nosan.test      -    certificate-host-mismatch
+sts-probe-wildcard   ${TB_NET}.40.25  mx.sts-probe-wildcard.test   -    verified
+sts-probe-partwild   ${TB_NET}.40.26  mx.sts-probe-partwild.test   -    certificate-host-mismatch
+sts-probe-wrongname  ${TB_NET}.40.5   mx.sts-probe-wrongname.test  -    certificate-host-mismatch
+sts-probe-nostarttls ${TB_NET}.40.4   mx.sts-probe-nostarttls.test -    starttls-not-supported
 sts-probe-refused    $REFUSING  mx.sts-probe-refused.test    -    not-answering
 EOF
 } >"$dir/cases.txt"
@@ -260,33 +263,33 @@ listener() { # CASE ADDRESS MODE NAME CERTNAME [BANNER_LINES]
 {
     echo '{"listeners": ['
     # A multi-line greeting on the main DANE-EE case (RFC 5321 §4.2.1).
-    listener dane-ee 127.0.20.1 starttls mx.dane-ok.test mx.dane-ok.test 3; echo ,
-    listener dane-ta 127.0.40.1 starttls mx.dane-ta.test dane-ta-right; echo ,
-    listener dane-ta-wrongname 127.0.40.2 starttls wrong.dane-ta.test dane-ta-wrong; echo ,
-    listener dane-ee-expired 127.0.40.3 starttls mx.expired-ee.test expired-ee; echo ,
-    listener no-starttls 127.0.40.4 no-starttls mx.no-starttls.test plain; echo ,
-    listener webpki-wrongname 127.0.40.5 starttls mx.other-webpki.test webpki-wrong; echo ,
-    listener webpki 127.0.40.6 starttls mx.webpki.test webpki-right; echo ,
-    listener silent 127.0.40.7 silent mx.silent.test plain; echo ,
-    listener webpki-expired 127.0.40.8 starttls mx.webpki.test webpki-expired; echo ,
-    listener webpki-unknownca 127.0.40.9 starttls mx.webpki.test webpki-unknownca; echo ,
-    listener tls-hang 127.0.40.10 hang-after-220 mx.tls-hang.test plain; echo ,
-    listener starttls-454 127.0.40.11 starttls-454 mx.starttls-454.test plain; echo ,
-    listener starttls-inject 127.0.40.12 inject mx.inject.test plain; echo ,
-    listener dane-ta-wildcard 127.0.40.13 starttls mx.dane-ta.test dane-ta-wildcard; echo ,
-    listener dane-ta-partwild 127.0.40.14 starttls mx.dane-ta.test dane-ta-partwild; echo ,
-    listener dane-ta-nosan 127.0.40.15 starttls mx.dane-ta.test dane-ta-nosan; echo ,
+    listener dane-ee ${TB_NET}.20.1 starttls mx.dane-ok.test mx.dane-ok.test 3; echo ,
+    listener dane-ta ${TB_NET}.40.1 starttls mx.dane-ta.test dane-ta-right; echo ,
+    listener dane-ta-wrongname ${TB_NET}.40.2 starttls wrong.dane-ta.test dane-ta-wrong; echo ,
+    listener dane-ee-expired ${TB_NET}.40.3 starttls mx.expired-ee.test expired-ee; echo ,
+    listener no-starttls ${TB_NET}.40.4 no-starttls mx.no-starttls.test plain; echo ,
+    listener webpki-wrongname ${TB_NET}.40.5 starttls mx.other-webpki.test webpki-wrong; echo ,
+    listener webpki ${TB_NET}.40.6 starttls mx.webpki.test webpki-right; echo ,
+    listener silent ${TB_NET}.40.7 silent mx.silent.test plain; echo ,
+    listener webpki-expired ${TB_NET}.40.8 starttls mx.webpki.test webpki-expired; echo ,
+    listener webpki-unknownca ${TB_NET}.40.9 starttls mx.webpki.test webpki-unknownca; echo ,
+    listener tls-hang ${TB_NET}.40.10 hang-after-220 mx.tls-hang.test plain; echo ,
+    listener starttls-454 ${TB_NET}.40.11 starttls-454 mx.starttls-454.test plain; echo ,
+    listener starttls-inject ${TB_NET}.40.12 inject mx.inject.test plain; echo ,
+    listener dane-ta-wildcard ${TB_NET}.40.13 starttls mx.dane-ta.test dane-ta-wildcard; echo ,
+    listener dane-ta-partwild ${TB_NET}.40.14 starttls mx.dane-ta.test dane-ta-partwild; echo ,
+    listener dane-ta-nosan ${TB_NET}.40.15 starttls mx.dane-ta.test dane-ta-nosan; echo ,
     # mx.partner.test publishes a 3 1 1 record for its own key in the DNS test
     # bed; presenting another key makes partner.test a DANE domain whose MX
     # fails the probe (the milter's end-to-end probe case, SPEC §5).
-    listener dane-mismatch 127.0.20.12 starttls mx.partner.test plain; echo ,
+    listener dane-mismatch ${TB_NET}.20.12 starttls mx.partner.test plain; echo ,
     # The MXs of the sts-probe-*.test domains (DNS test bed).
-    listener sts-probe-ok 127.0.40.21 starttls mx.sts-probe-ok.test sts-probe-ok; echo ,
-    listener sts-probe-expired 127.0.40.22 starttls mx.sts-probe-expired.test sts-probe-expired; echo ,
-    listener sts-probe-untrusted 127.0.40.23 starttls mx.sts-probe-untrusted.test sts-probe-untrusted; echo ,
-    listener sts-probe-nosan 127.0.40.24 starttls mx.sts-probe-nosan.test sts-probe-nosan; echo ,
-    listener sts-probe-wildcard 127.0.40.25 starttls mx.sts-probe-wildcard.test sts-probe-wildcard; echo ,
-    listener sts-probe-partwild 127.0.40.26 starttls mx.sts-probe-partwild.test sts-probe-partwild; echo
+    listener sts-probe-ok ${TB_NET}.40.21 starttls mx.sts-probe-ok.test sts-probe-ok; echo ,
+    listener sts-probe-expired ${TB_NET}.40.22 starttls mx.sts-probe-expired.test sts-probe-expired; echo ,
+    listener sts-probe-untrusted ${TB_NET}.40.23 starttls mx.sts-probe-untrusted.test sts-probe-untrusted; echo ,
+    listener sts-probe-nosan ${TB_NET}.40.24 starttls mx.sts-probe-nosan.test sts-probe-nosan; echo ,
+    listener sts-probe-wildcard ${TB_NET}.40.25 starttls mx.sts-probe-wildcard.test sts-probe-wildcard; echo ,
+    listener sts-probe-partwild ${TB_NET}.40.26 starttls mx.sts-probe-partwild.test sts-probe-partwild; echo
     echo ']}'
 } >"$dir/listeners.json"
 

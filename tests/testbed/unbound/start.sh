@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Start a validating, recursive Unbound daemon (Debian's `unbound`) on
-# 127.0.12.53:53 that resolves `.test` through the DNS test bed's knotd and
+# ${TB_NET}.12.53:53 that resolves `.test` through the DNS test bed's knotd and
 # validates with its trust anchor.  Usage: start.sh DIR DNSDIR
 #
 # Why: Postfix's smtp client and postfix-mta-sts-resolver do their own DNS
@@ -11,7 +11,7 @@
 #
 # DNSDIR is the DNS test bed's directory (tests/testbed/dns/start.sh DNSDIR):
 # its test.ds is the trust anchor.  Leaves behind, under DIR:
-#   resolv.conf     `nameserver 127.0.12.53` + `options trust-ad edns0`, to bind-mount
+#   resolv.conf     `nameserver ${TB_NET}.12.53` + `options trust-ad edns0`, to bind-mount
 #   unbound.conf, unbound.pid, unbound.log
 # Anything outside `test.` is refused: nothing ever leaves the machine.
 set -euo pipefail
@@ -25,13 +25,16 @@ dir=$(cd -- "$1" && pwd)
 [[ $dir != / ]] || die "refusing to use / as DIR"
 [[ -d $2 ]] || die "DNSDIR $2 is not a directory (run tests/testbed/dns/start.sh first)"
 dnsdir=$(cd -- "$2" && pwd)
+# shellcheck source=../net.sh
+. "$here/../net.sh"
+TB_NET=$(tb_net_of "$dnsdir/..") || die "no test-bed network (start the DNS test bed first)"
 [[ $dnsdir != "$dir" ]] || die "DIR and DNSDIR must differ (start.sh empties DIR)"
 [[ -s $dnsdir/test.ds ]] || die "no $dnsdir/test.ds (run tests/testbed/dns/start.sh first)"
 command -v unbound >/dev/null || die "unbound is not installed (apt-get install unbound)"
 
-readonly ADDR=127.0.12.53
+readonly ADDR=${TB_NET}.12.53
 readonly PORT=53
-readonly KNOT=127.0.10.53@53
+readonly KNOT=${TB_NET}.10.53@53
 
 # An unbound left over from an earlier run in DIR still holds the address.
 "$here/stop.sh" "$dir"
