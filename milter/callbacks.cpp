@@ -83,12 +83,12 @@ sfsistat on_envrcpt(SMFICTX* ctx, char** argv) {
         g_runtime->metrics->unmatched_recipient(address::to_string(check.recipient.kind));
         if (d.action == decision::Action::accept) {
             spdlog::debug("{}{}rcpt={} local recipient, accepted without a verdict", queue_id,
-                          queue_id.empty() ? "" : ": ", rcpt);
+                          queue_id.empty() ? "" : ": ", decision::log_value(rcpt));
             return SMFIS_CONTINUE;
         }
         spdlog::info("{}{}rcpt={} action=reject reply=\"{} {} {}\"", queue_id,
-                     queue_id.empty() ? "" : ": ", rcpt, d.reply_code, d.enhanced_code,
-                     d.reply_text);
+                     queue_id.empty() ? "" : ": ", decision::log_value(rcpt), d.reply_code,
+                     d.enhanced_code, d.reply_text);
         smfi_setreply(ctx, const_cast<char*>(d.reply_code.c_str()),
                       const_cast<char*>(d.enhanced_code.c_str()),
                       const_cast<char*>(reply_safe(d.reply_text).c_str()));
@@ -122,7 +122,7 @@ sfsistat on_envrcpt(SMFICTX* ctx, char** argv) {
                       const_cast<char*>(d.enhanced_code.c_str()),
                       const_cast<char*>(text.c_str())) != MI_SUCCESS) {
         spdlog::warn("smfi_setreply failed for rcpt={}; the MTA answers with its default text",
-                     rcpt);
+                     decision::log_value(rcpt));
     }
     return d.action == decision::Action::defer ? SMFIS_TEMPFAIL : SMFIS_REJECT;
 }

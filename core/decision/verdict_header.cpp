@@ -22,9 +22,9 @@ std::string join(const std::vector<std::string>& v, std::string_view sep) {
     return out;
 }
 
-// Double-quotes a log value that holds spaces, quotes or '=' so that
-// `key=value` stays parseable; control characters are escaped.
-std::string quote(std::string_view s) {
+}  // namespace
+
+std::string log_value(std::string_view s) {
     bool needs = s.empty();
     for (char ch : s) {
         if (ch == ' ' || ch == '"' || ch == '=' || static_cast<unsigned char>(ch) < 0x20) {
@@ -48,8 +48,6 @@ std::string quote(std::string_view s) {
     out += '"';
     return out;
 }
-
-}  // namespace
 
 std::string format_utc(std::chrono::system_clock::time_point t) {
     const std::time_t tt = std::chrono::system_clock::to_time_t(t);
@@ -115,7 +113,7 @@ std::string format_decision_log(const LogContext& ctx, const config::Connector& 
     out += fmt::format(
         "rcpt={} domain={} connector={} dane_mode={} sts_mode={} dnssec={} dane={} sts={} "
         "require={} action={}",
-        quote(ctx.recipient), quote(v.domain), quote(c.name), config::to_string(c.dane),
+        log_value(ctx.recipient), log_value(v.domain), log_value(c.name), config::to_string(c.dane),
         config::to_string(c.mta_sts), verdict::to_string(d.dnssec), verdict::to_string(d.dane),
         verdict::to_string(d.sts), to_string(d.require), to_string(d.action));
     if (v.stale) {
@@ -129,8 +127,8 @@ std::string format_decision_log(const LogContext& ctx, const config::Connector& 
         out += fmt::format(" result={}", to_string(d.result));
     }
     if (!d.reply_code.empty()) {
-        out +=
-            " reply=" + quote(fmt::format("{} {} {}", d.reply_code, d.enhanced_code, d.reply_text));
+        out += " reply=" +
+               log_value(fmt::format("{} {} {}", d.reply_code, d.enhanced_code, d.reply_text));
     }
     if (!c.tags.empty()) {
         out += " tags=" + join(c.tags, ",");

@@ -26,6 +26,11 @@ struct LogContext {
 std::string format_decision_log(const LogContext& ctx, const config::Connector& c,
                                 const verdict::DomainVerdict& v, const Decision& d);
 
+// `s` as a value of a `key=value` log line: double-quoted when it holds
+// spaces, quotes or '=' (so the line stays parseable), control characters
+// escaped as \xHH (a CR/LF from an SMTP client cannot start a log line).
+std::string log_value(std::string_view s);
+
 // RFC 3339 UTC with seconds, e.g. 2026-11-28T12:00:00Z.
 std::string format_utc(std::chrono::system_clock::time_point t);
 

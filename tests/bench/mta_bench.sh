@@ -48,7 +48,11 @@
 # figures, never asserts them.  About 4-6 minutes on 2 cores.
 set -euo pipefail
 
-die() { echo "mta_bench.sh: $*" >&2; exit 2; }
+# die, wait_for, wait_accepts, the private Postfix instance; running,
+# stop_pid, pid_from (tests/testbed/lib.sh). Sourced before $testbed is set
+# (which means the test-bed scripts' directory here).
+# shellcheck source=../support/mta_lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../support/mta_lib.sh"
 
 messages=400 single=100 rounds=3 seconds=3 which=both rows_file='' build_it=yes serve=no
 while (($#)); do
@@ -84,10 +88,6 @@ dsm_bin=$build/milter/dane-sts-milter
 null_bin=$build/tests/bench/null_milter
 zone=$build/mta-bench-zone
 
-# running, stop_pid, pid_from: shared with the test beds.
-# shellcheck source=tests/testbed/lib.sh
-. "$testbed/lib.sh"
-# shellcheck disable=SC2034  # read by stop_pid (lib.sh)
 STOP_TIMEOUT=10
 
 if [[ $build_it == yes ]]; then
@@ -105,30 +105,8 @@ readonly CONFIGS=(alone null-unix dsm-unix null-inet dsm-inet)
 # One port per configuration, in CONFIGS order.
 readonly PF_PORTS=(2525 2526 2527 2528 2529) SM_PORTS=(2525 2526 2527 2528 2529)
 
-accepts() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
-wait_accepts() { # WHAT ADDR PORT [PID]
-    local i
-    for ((i = 0; i < 400; i++)); do
-        accepts "$2" "$3" && return 0
-        if [[ -n ${4-} ]] && ! running "$4"; then
-            echo "mta_bench.sh: $1 exited before listening on $2:$3" >&2
-            return 1
-        fi
-        sleep 0.05
-    done
-    echo "mta_bench.sh: $1 not listening on $2:$3 after 20 s" >&2
-    return 1
-}
-wait_file() { # PATH PID
-    local i
-    for ((i = 0; i < 400; i++)); do
-        [[ -S $1 ]] && return 0
-        running "$2" || return 1
-        sleep 0.05
-    done
-    return 1
-}
-free_port() { # FROM: the first port from FROM up that nothing accepts on, on 127.0.0.1
+wait_socket() { wait_for "socket $1" "$2" test -S "$1"; }  # PATH PID
+free_port_from() { # FROM: the first port from FROM up that nothing accepts on, on 127.0.0.1
     local p
     for ((p = $1; p < $1 + 100; p++)); do
         accepts 127.0.0.1 "$p" || { echo "$p"; return 0; }
@@ -141,6 +119,7 @@ shm=/dev/shm
 [[ -d $shm && -w $shm ]] || shm=$build
 work=$(mktemp -d "$shm/dsm-mta-bench.XXXXXX")
 chmod 755 "$work"
+postfix_paths "$work/postfix"
 # Not the sockets: Sendmail refuses a milter socket below a world-writable
 # directory such as /dev/shm (a unix socket costs no disk I/O anyway).
 # Not below the build directory either: a checkout may lie below /tmp.
@@ -153,7 +132,6 @@ results=$work/results   # MTA CONFIG SESSIONS SECONDS MESSAGES ROUND, one run a 
 milter_pids=()
 MILTER_PID=()
 sleep_pid=
-postfix_conf=
 sendmail_dirs=()
 failed=no
 cleanup() {
@@ -186,16 +164,16 @@ dsm_decisions() { cat "$work"/dsm-*.log 2>/dev/null | grep -c ' action=' || true
 # while Sendmail refuses group- or world-writable sockets) and on 127.0.0.1.
 start_milters() {
     local umask=$1 kind
-    null_inet_port=$(free_port 19450) || die "no free port from 19450"
+    null_inet_port=$(free_port_from 19450) || die "no free port from 19450"
     "$null_bin" "inet:$null_inet_port@127.0.0.1" </dev/null >>"$work/null-inet.out" 2>&1 &
     milter_pids+=($!)
     MILTER_PID[3]=$!
     wait_accepts null_milter 127.0.0.1 "$null_inet_port" $! || die "null_milter (inet) did not start"
-    dsm_inet_port=$(free_port $((null_inet_port + 1))) || die "no free port from $null_inet_port"
+    dsm_inet_port=$(free_port_from $((null_inet_port + 1))) || die "no free port from $null_inet_port"
     (umask "$umask" && exec "$null_bin" "unix:$sock/null.sock") </dev/null >>"$work/null-unix.out" 2>&1 &
     milter_pids+=($!)
     MILTER_PID[1]=$!
-    wait_file "$sock/null.sock" $! || die "null_milter (unix) did not start: $(cat "$work/null-unix.out")"
+    wait_socket "$sock/null.sock" $! || die "null_milter (unix) did not start: $(cat "$work/null-unix.out")"
 
     echo "$DOMAIN" >"$work/warm.txt"
     for kind in unix inet; do
@@ -234,7 +212,7 @@ EOF
         milter_pids+=($!)
         if [[ $kind == unix ]]; then MILTER_PID[2]=$!; else MILTER_PID[4]=$!; fi
         if [[ $kind == unix ]]; then
-            wait_file "$sock/dsm.sock" $! ||
+            wait_socket "$sock/dsm.sock" $! ||
                 die "dane-sts-milter (unix) did not start: $(tail -n 20 "$work/dsm-$kind.out")"
         else
             wait_accepts dane-sts-milter 127.0.0.1 "$dsm_inet_port" $! ||
@@ -262,58 +240,16 @@ sleep_pid=
     rm -f -- "$sock/null.sock" "$sock/dsm.sock"
 }
 
-# --- Postfix ---------------------------------------------------------------------------------
-postfix_cmd() {
-    local cmd
-    cmd=$(printf '%q ' postfix -c "$postfix_conf" "$@")
-    SHELL=/bin/bash script -qec "$cmd" /dev/null </dev/null >>"$work/postfix-cmd.log" 2>&1
-}
-stop_postfix() {
-    [[ -n $postfix_conf ]] || return 0
-    local pid i
-    pid=$(pid_from "$work/postfix/queue/pid/master.pid" master)
-    if [[ -n $pid ]]; then
-        postfix_cmd stop || true
-        for ((i = 0; i < 400; i++)); do
-            running "$pid" || break
-            sleep 0.05
-        done
-        if running "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi
-    fi
-    postfix_conf=
-}
+# --- Postfix (mta_lib.sh: postfix_cmd, stop_postfix) -----------------------------------
 start_postfix() {
-    local pf=$work/postfix i
-    mkdir -p "$pf/conf" "$pf/queue" "$pf/data"
-    chown postfix: "$pf/data"
-    chmod 755 "$pf" "$pf/conf" "$pf/queue"
-    postfix_conf=$pf/conf
-    cat >"$pf/conf/main.cf" <<EOF
-# Written by tests/bench/mta_bench.sh: a private instance for one benchmark run.
-compatibility_level = 3.6
-queue_directory = $pf/queue
-data_directory = $pf/data
-maillog_file = $pf/maillog
-maillog_file_prefixes = $pf
-myhostname = mta.bench.test
-mydomain = bench.test
-myorigin = \$myhostname
-mydestination =
-local_recipient_maps =
-alias_maps =
-alias_database =
-biff = no
-inet_interfaces = loopback-only
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
-smtpd_relay_restrictions = permit_mynetworks, reject
+    postfix_dirs
+    postfix_main_cf bench.test <<EOF
 # Every message stays on hold: nothing is delivered, so no qmgr, smtp client
 # or sink competes with smtpd and the milter for the two cores.
 smtpd_sender_restrictions = check_sender_access inline:{$SENDER=HOLD}
 # Nothing is delivered, so the queue manager hands out no arrival tokens:
 # without this smtpd would sleep 1 s whenever it finds none.
 in_flow_delay = 0
-smtpd_peername_lookup = no
 milter_default_action = tempfail
 milter_protocol = 6
 milter_connect_timeout = 10s
@@ -322,48 +258,25 @@ milter_content_timeout = 10s
 relayhost = [$SM_RELAY]
 smtp_dns_support_level = disabled
 EOF
-    {
-        echo "# Written by tests/bench/mta_bench.sh; one smtpd a configuration"
-        local c
-        for c in "${!CONFIGS[@]}"; do
-            local spec=${MILTER_SPEC[c]}
-            [[ $spec == none ]] && spec=
-            # Postfix spells an inet milter inet:HOST:PORT.
-            [[ $spec =~ ^inet:([0-9]+)@(.*)$ ]] && spec=inet:${BASH_REMATCH[2]}:${BASH_REMATCH[1]}
-            echo "$PF_ADDR:${PF_PORTS[c]} inet n - n - - smtpd -o smtpd_milters=$spec"
-        done
-        cat <<'EOF'
-pickup    unix  n       -       n       60      1       pickup
-cleanup   unix  n       -       n       -       0       cleanup
-qmgr      unix  n       -       n       300     1       qmgr
-rewrite   unix  -       -       n       -       -       trivial-rewrite
-bounce    unix  -       -       n       -       0       bounce
-defer     unix  -       -       n       -       0       bounce
-trace     unix  -       -       n       -       0       bounce
-verify    unix  -       -       n       -       1       verify
-flush     unix  n       -       n       1000?   0       flush
-proxymap  unix  -       -       n       -       -       proxymap
-proxywrite unix -       -       n       -       1       proxymap
-smtp      unix  -       -       n       -       -       smtp
-relay     unix  -       -       n       -       -       smtp
-showq     unix  n       -       n       -       -       showq
-error     unix  -       -       n       -       -       error
-retry     unix  -       -       n       -       -       error
-discard   unix  -       -       n       -       -       discard
-anvil     unix  -       -       n       -       1       anvil
-scache    unix  -       -       n       -       1       scache
-postlog   unix-dgram n  -       n       -       1       postlogd
-EOF
-    } >"$pf/conf/master.cf"
-    postfix_cmd check || die "postfix check failed: $(cat "$work/postfix-cmd.log")"
-    postfix_cmd start || die "postfix start failed: $(cat "$work/postfix-cmd.log")"
-    for i in "${!CONFIGS[@]}"; do
-        wait_accepts "Postfix smtpd" "$PF_ADDR" "${PF_PORTS[i]}" || die "Postfix did not start"
+    # One smtpd a configuration.
+    local c spec
+    local -a smtpds=()
+    for c in "${!CONFIGS[@]}"; do
+        spec=${MILTER_SPEC[c]}
+        [[ $spec == none ]] && spec=
+        # Postfix spells an inet milter inet:HOST:PORT.
+        [[ $spec =~ ^inet:([0-9]+)@(.*)$ ]] && spec=inet:${BASH_REMATCH[2]}:${BASH_REMATCH[1]}
+        smtpds+=("$PF_ADDR:${PF_PORTS[c]} inet n - n - - smtpd -o smtpd_milters=$spec")
     done
-    echo "Postfix $(postconf -c "$postfix_conf" -h mail_version) (master pid $(pid_from "$pf/queue/pid/master.pid" master)) on $PF_ADDR:${PF_PORTS[0]}-${PF_PORTS[-1]}"
+    postfix_master_cf "${smtpds[@]}"
+    postfix_start
+    for c in "${!CONFIGS[@]}"; do
+        wait_accepts "Postfix smtpd" "$PF_ADDR" "${PF_PORTS[c]}" || die "Postfix did not start"
+    done
+    echo "Postfix $(postconf -c "$pfconf" -h mail_version) (master pid $master_pid) on $PF_ADDR:${PF_PORTS[0]}-${PF_PORTS[-1]}"
 }
-postfix_queued() { find "$work/postfix/queue/hold" -type f 2>/dev/null | wc -l; }
-postfix_clear() { postsuper -c "$postfix_conf" -d ALL hold >/dev/null 2>&1 || true; }
+postfix_queued() { find "$pfqueue/hold" -type f 2>/dev/null | wc -l; }
+postfix_clear() { postsuper -c "$pfconf" -d ALL hold >/dev/null 2>&1 || true; }
 
 # --- Sendmail --------------------------------------------------------------------------------
 start_sendmails() {

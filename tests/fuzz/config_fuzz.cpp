@@ -15,14 +15,11 @@
 #include <string_view>
 
 #include "core/config/config.hpp"
+#include "tests/support/fuzz_checks.hpp"
 
 namespace {
 
-void check(bool ok) {
-    if (!ok) {
-        std::abort();
-    }
-}
+using dsm::fuzz::check;
 
 const std::string& temp_path() {
     static const std::string path =

@@ -22,14 +22,11 @@
 
 #include "core/dane/tlsa.hpp"
 #include "core/dns/rdata.hpp"
+#include "tests/support/fuzz_checks.hpp"
 
 namespace {
 
-void check(bool ok) {
-    if (!ok) {
-        std::abort();
-    }
-}
+using dsm::fuzz::check;
 
 // The labels of the uncompressed name at the start of `in`, read directly
 // (RFC 1035 §3.1, §2.3.4); false where parse_wire_name must refuse.

@@ -37,17 +37,14 @@
 #include "milter/envelope_args.hpp"
 #include "milter/header_match.hpp"
 #include "milter/reply_text.hpp"
+#include "tests/support/fuzz_checks.hpp"
 
 namespace {
 
+using dsm::fuzz::check;
+using dsm::fuzz::is_normalised_host_name;
 using namespace dsm;
 using namespace std::chrono_literals;
-
-void check(bool ok) {
-    if (!ok) {
-        std::abort();
-    }
-}
 
 config::DomainPattern pattern(config::DomainPattern::Kind kind, std::string domain) {
     config::DomainPattern p;
@@ -56,31 +53,35 @@ config::DomainPattern pattern(config::DomainPattern::Kind kind, std::string doma
     return p;
 }
 
+// A connector for the recipient domains `kind` `domain`; DANE `dane`, the
+// rest as configured by default.
+config::Connector connector(std::string name, config::DomainPattern::Kind kind, std::string domain,
+                            config::DaneMode dane = config::Connector().dane) {
+    config::Connector c;
+    c.name = std::move(name);
+    c.recipient_domains = {pattern(kind, std::move(domain))};
+    c.dane = dane;
+    return c;
+}
+
 // Connectors of every kind, so that every decision row can be reached.
 std::shared_ptr<const config::Config> make_config() {
     using K = config::DomainPattern::Kind;
+    using config::DaneMode;
     auto c = std::make_shared<config::Config>();
     c->rcpt.lookup_timeout = 2000ms;
-    std::vector<config::Connector> cs(5);
-    cs[0].name = "bank";
-    cs[0].recipient_domains = {pattern(K::suffix, "example")};
-    cs[0].dane = config::DaneMode::mandatory;
+    std::vector<config::Connector> cs = {
+        connector("bank", K::suffix, "example", DaneMode::mandatory),
+        connector("partner", K::exact, "partner.test", DaneMode::mandatory),
+        connector("trial", K::suffix, "org", DaneMode::mandatory),
+        connector("skip", K::suffix, "local", DaneMode::none),
+        connector("default", K::any, ""),
+    };
     cs[0].on_failure = config::OnFailure::reject;
-    cs[1].name = "partner";
-    cs[1].recipient_domains = {pattern(K::exact, "partner.test")};
     cs[1].sender_domains = {pattern(K::suffix, "test")};
-    cs[1].dane = config::DaneMode::mandatory;
     cs[1].tags = {"a", "b"};
-    cs[2].name = "trial";
-    cs[2].recipient_domains = {pattern(K::suffix, "org")};
     cs[2].test_mode = true;
-    cs[2].dane = config::DaneMode::mandatory;
-    cs[3].name = "skip";
-    cs[3].recipient_domains = {pattern(K::suffix, "local")};
-    cs[3].dane = config::DaneMode::none;
     cs[3].mta_sts = config::StsMode::none;
-    cs[4].name = "default";
-    cs[4].recipient_domains = {pattern(K::any, "")};
     c->connectors = config::ConnectorTable(std::move(cs));
     return c;
 }
@@ -131,18 +132,6 @@ struct World {
 World& world() {
     static World* w = new World();  // never destroyed: libFuzzer skips static destructors
     return *w;
-}
-
-bool is_normalised_host_name(std::string_view s) {
-    if (s.empty() || s.size() > 253 || s.front() == '.' || s.back() == '.') {
-        return false;
-    }
-    for (const char c : s) {
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.')) {
-            return false;
-        }
-    }
-    return true;
 }
 
 void check_reply_text(std::string_view text) {

@@ -10,40 +10,16 @@
 #include <string_view>
 
 #include "core/address/recipient.hpp"
+#include "tests/support/fuzz_checks.hpp"
 
 namespace {
 
 using dsm::address::normalize_domain;
 using dsm::address::parse_recipient;
 using dsm::address::RecipientKind;
-
-void check(bool ok) {
-    if (!ok) {
-        std::abort();
-    }
-}
-
-bool all_printable(std::string_view s) {
-    for (const char c : s) {
-        if (c < 0x20 || c > 0x7e) {
-            return false;
-        }
-    }
-    return true;
-}
-
-// RFC 1123 §2.1 in the normalised form: lower-case LDH and dots, ≤ 253 octets.
-bool is_normalised_host_name(std::string_view s) {
-    if (s.empty() || s.size() > 253 || s.front() == '.' || s.back() == '.') {
-        return false;
-    }
-    for (const char c : s) {
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.')) {
-            return false;
-        }
-    }
-    return true;
-}
+using dsm::fuzz::all_printable;
+using dsm::fuzz::check;
+using dsm::fuzz::is_normalised_host_name;
 
 void check_domain(std::string_view input) {
     const auto d = normalize_domain(input);

@@ -21,19 +21,15 @@
 #include <vector>
 
 #include "core/probe/smtp_reply.hpp"
+#include "tests/support/fuzz_checks.hpp"
 
 namespace {
 
+using dsm::fuzz::check;
 using dsm::probe::detail::kMaxReplyLine;
 using dsm::probe::detail::kMaxReplyLines;
 using dsm::probe::detail::Reply;
 using dsm::probe::detail::ReplyLine;
-
-void check(bool ok) {
-    if (!ok) {
-        std::abort();
-    }
-}
 
 struct Dialogue {
     std::vector<Reply> replies;

@@ -26,18 +26,14 @@
 
 #include "core/policymap/netstring.hpp"
 #include "core/policymap/policy_answer.hpp"
+#include "tests/support/fuzz_checks.hpp"
 
 namespace {
 
+using dsm::fuzz::check;
 using dsm::policymap::kMaxRequestPayload;
 using dsm::policymap::NetstringReader;
 using dsm::policymap::NetstringStatus;
-
-void check(bool ok) {
-    if (!ok) {
-        std::abort();
-    }
-}
 
 struct Reading {
     std::vector<std::string> payloads;

@@ -21,58 +21,19 @@
 #include "core/config/config.hpp"
 #include "core/dane/dane_lookup.hpp"
 #include "core/dns/unbound_resolver.hpp"
+#include "tests/support/dane_facts_print.hpp"
+#include "tests/support/temp_dir.hpp"
 #include "tests/support/testbed_net.hpp"
+#include "tests/support/testbed_resolver.hpp"
 
 using dsm::config::ResolverSettings;
-using dsm::dane::DaneFacts;
-using dsm::dane::DomainDane;
-using dsm::dane::lookup_dane;
-using dsm::dane::MxDane;
-using dsm::dns::DnsAnswer;
-using dsm::dns::DnsOutcome;
-using dsm::dns::DnssecState;
-using dsm::dns::RrType;
-using dsm::dns::UnboundResolver;
+using namespace dsm::dane;
+using namespace dsm::dns;
+using namespace dsm::test;  // the test beds: testbed_resolver.hpp
 using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-std::string testbed_dir() {
-    const char* dir = std::getenv("DSM_TESTBED_DIR");
-    BOOST_TEST_REQUIRE(dir != nullptr, "DSM_TESTBED_DIR is not set");
-    return dir;
-}
-
-ResolverSettings testbed_settings(milliseconds timeout = milliseconds(3000)) {
-    ResolverSettings s;
-    s.stub_zones = {{"test.", dsm::test::testbed_addr("10.53") + "@53"}};
-    s.trust_anchor_file = testbed_dir() + "/dns/test.ds";
-    s.timeout = timeout;
-    return s;
-}
-
-std::unique_ptr<UnboundResolver> make_resolver(const ResolverSettings& s) {
-    auto r = UnboundResolver::create(s);
-    BOOST_TEST_REQUIRE(r.ok(), "UnboundResolver::create: " << (r.ok() ? "" : r.error()));
-    return std::move(r).value();
-}
-
-std::string describe(const DaneFacts& f) {
-    std::ostringstream out;
-    out << f.domain << ": dane=" << to_string(f.dane) << " mx=" << to_string(f.mx_outcome) << "/"
-        << to_string(f.mx_dnssec) << " ttl=" << f.ttl.count() << " why=\"" << f.why << "\"";
-    for (const auto& h : f.hosts) {
-        out << "\n  " << h.preference << " " << h.name << ": " << to_string(h.dane)
-            << " addr=" << to_string(h.address_dnssec) << " why=\"" << h.why << "\"";
-    }
-    return out.str();
-}
-
-const dsm::dane::MxHost& host(const DaneFacts& f, std::size_t i) {
-    BOOST_TEST_REQUIRE(f.hosts.size() > i, describe(f));
-    return f.hosts[i];
-}
 
 // Accepts UDP datagrams and TCP connections on 127.0.0.1 and never answers:
 // the one way to make a lookup outlast any timeout.
@@ -116,26 +77,21 @@ class BlackHole {
     unsigned port_ = 0;
 };
 
-struct TempDir {
-    std::filesystem::path path;
-    TempDir() {
-        path = std::filesystem::temp_directory_path() /
-               ("dsm-resolver-test-" + std::to_string(::getpid()));
-        std::filesystem::create_directories(path);
-    }
-    ~TempDir() { std::filesystem::remove_all(path); }
-    std::string write(const std::string& name, const std::string& content) const {
-        std::ofstream(path / name) << content;
-        return (path / name).string();
-    }
-};
+// The DANE facts of `domain` through a new resolver on the DNS test bed,
+// logged.
+DaneFacts lookup_on_testbed(const std::string& domain) {
+    auto r = make_resolver(testbed_resolver_settings());
+    DaneFacts f = lookup_dane(*r, domain);
+    BOOST_TEST_MESSAGE(describe(f));
+    return f;
+}
 
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(unbound_resolver)
 
 BOOST_AUTO_TEST_CASE(settings_errors_name_the_setting) {
-    TempDir tmp;
+    dsm::test::TempDir tmp{"dsm-resolver-test"};
     const auto error_of = [](const ResolverSettings& s) {
         auto r = UnboundResolver::create(s);
         return r.ok() ? std::string() : r.error();
@@ -199,7 +155,7 @@ BOOST_AUTO_TEST_CASE(settings_errors_name_the_setting) {
 }
 
 BOOST_AUTO_TEST_CASE(answers_carry_outcome_and_dnssec_state) {
-    auto r = make_resolver(testbed_settings());
+    auto r = make_resolver(testbed_resolver_settings());
 
     const DnsAnswer mx = r->query("dane-ok.test", RrType::mx);
     BOOST_TEST(to_string(mx.outcome) == "answer");
@@ -246,9 +202,7 @@ BOOST_AUTO_TEST_SUITE_END()
 BOOST_AUTO_TEST_SUITE(dane_lookup)
 
 BOOST_AUTO_TEST_CASE(dane_ok) {
-    auto r = make_resolver(testbed_settings());
-    const DaneFacts f = lookup_dane(*r, "dane-ok.test");
-    BOOST_TEST_MESSAGE(describe(f));
+    const DaneFacts f = lookup_on_testbed("dane-ok.test");
     BOOST_TEST(to_string(f.mx_dnssec) == "secure");
     BOOST_TEST(to_string(f.dane) == "pass");
     BOOST_TEST(!f.null_mx);
@@ -273,9 +227,7 @@ BOOST_AUTO_TEST_CASE(dane_ok) {
 }
 
 BOOST_AUTO_TEST_CASE(dane_ok2_one_dane_mx_of_two) {
-    auto r = make_resolver(testbed_settings());
-    const DaneFacts f = lookup_dane(*r, "dane-ok2.test");
-    BOOST_TEST_MESSAGE(describe(f));
+    const DaneFacts f = lookup_on_testbed("dane-ok2.test");
     BOOST_TEST(to_string(f.dane) == "pass");
     BOOST_TEST(host(f, 0).name == "mx.dane-ok2.test");
     BOOST_TEST(to_string(host(f, 0).dane) == "dane");
@@ -284,9 +236,7 @@ BOOST_AUTO_TEST_CASE(dane_ok2_one_dane_mx_of_two) {
 }
 
 BOOST_AUTO_TEST_CASE(dane_unusable) {
-    auto r = make_resolver(testbed_settings());
-    const DaneFacts f = lookup_dane(*r, "dane-unusable.test");
-    BOOST_TEST_MESSAGE(describe(f));
+    const DaneFacts f = lookup_on_testbed("dane-unusable.test");
     BOOST_TEST(to_string(f.dane) == "unusable");
     BOOST_TEST(to_string(host(f, 0).dane) == "unusable");
     BOOST_TEST_REQUIRE(host(f, 0).tlsa.size() == 1u);
@@ -294,9 +244,7 @@ BOOST_AUTO_TEST_CASE(dane_unusable) {
 }
 
 BOOST_AUTO_TEST_CASE(notlsa) {
-    auto r = make_resolver(testbed_settings());
-    const DaneFacts f = lookup_dane(*r, "notlsa.test");
-    BOOST_TEST_MESSAGE(describe(f));
+    const DaneFacts f = lookup_on_testbed("notlsa.test");
     BOOST_TEST(to_string(f.dane) == "none");
     BOOST_TEST(to_string(f.mx_dnssec) == "secure");
     BOOST_TEST(to_string(host(f, 0).address_dnssec) == "secure");
@@ -308,9 +256,7 @@ BOOST_AUTO_TEST_CASE(notlsa) {
 }
 
 BOOST_AUTO_TEST_CASE(insecure) {
-    auto r = make_resolver(testbed_settings());
-    const DaneFacts f = lookup_dane(*r, "insecure.test");
-    BOOST_TEST_MESSAGE(describe(f));
+    const DaneFacts f = lookup_on_testbed("insecure.test");
     BOOST_TEST(to_string(f.dane) == "none");
     BOOST_TEST(to_string(f.mx_dnssec) == "insecure");
     BOOST_TEST(to_string(host(f, 0).dane) == "none");
@@ -319,9 +265,7 @@ BOOST_AUTO_TEST_CASE(insecure) {
 }
 
 BOOST_AUTO_TEST_CASE(bogus_tlsa_is_error_never_none) {
-    auto r = make_resolver(testbed_settings());
-    const DaneFacts f = lookup_dane(*r, "bogus.test");
-    BOOST_TEST_MESSAGE(describe(f));
+    const DaneFacts f = lookup_on_testbed("bogus.test");
     BOOST_TEST(to_string(f.dane) == "error");
     BOOST_TEST(to_string(f.mx_dnssec) == "secure");
     BOOST_TEST(to_string(host(f, 0).address_dnssec) == "secure");
@@ -333,9 +277,7 @@ BOOST_AUTO_TEST_CASE(bogus_tlsa_is_error_never_none) {
 }
 
 BOOST_AUTO_TEST_CASE(bogus_mx) {
-    auto r = make_resolver(testbed_settings());
-    const DaneFacts f = lookup_dane(*r, "bogus-mx.test");
-    BOOST_TEST_MESSAGE(describe(f));
+    const DaneFacts f = lookup_on_testbed("bogus-mx.test");
     BOOST_TEST(to_string(f.mx_dnssec) == "bogus");
     BOOST_TEST(to_string(f.dane) == "error");
     BOOST_TEST(!f.mx_why_bogus.empty());
@@ -343,17 +285,13 @@ BOOST_AUTO_TEST_CASE(bogus_mx) {
 }
 
 BOOST_AUTO_TEST_CASE(expired) {
-    auto r = make_resolver(testbed_settings());
-    const DaneFacts f = lookup_dane(*r, "expired.test");
-    BOOST_TEST_MESSAGE(describe(f));
+    const DaneFacts f = lookup_on_testbed("expired.test");
     BOOST_TEST(to_string(f.mx_dnssec) == "bogus");
     BOOST_TEST(to_string(f.dane) == "error");
 }
 
 BOOST_AUTO_TEST_CASE(nullmx) {
-    auto r = make_resolver(testbed_settings());
-    const DaneFacts f = lookup_dane(*r, "nullmx.test");
-    BOOST_TEST_MESSAGE(describe(f));
+    const DaneFacts f = lookup_on_testbed("nullmx.test");
     BOOST_TEST(f.null_mx);
     BOOST_TEST(to_string(f.mx_dnssec) == "secure");
     BOOST_TEST(f.hosts.empty());
@@ -361,9 +299,7 @@ BOOST_AUTO_TEST_CASE(nullmx) {
 }
 
 BOOST_AUTO_TEST_CASE(implicit_mx) {
-    auto r = make_resolver(testbed_settings());
-    const DaneFacts f = lookup_dane(*r, "implicit.test");
-    BOOST_TEST_MESSAGE(describe(f));
+    const DaneFacts f = lookup_on_testbed("implicit.test");
     BOOST_TEST(f.implicit_mx);
     BOOST_TEST(to_string(f.mx_outcome) == "nodata");
     BOOST_TEST(to_string(f.mx_dnssec) == "secure");
@@ -373,9 +309,7 @@ BOOST_AUTO_TEST_CASE(implicit_mx) {
 }
 
 BOOST_AUTO_TEST_CASE(cname_mx_tlsa_at_expanded_name) {
-    auto r = make_resolver(testbed_settings());
-    const DaneFacts f = lookup_dane(*r, "cname-mx.test");
-    BOOST_TEST_MESSAGE(describe(f));
+    const DaneFacts f = lookup_on_testbed("cname-mx.test");
     BOOST_TEST(to_string(f.dane) == "pass");
     const auto& h = host(f, 0);
     BOOST_TEST(h.name == "alias.cname-mx.test");
@@ -386,7 +320,7 @@ BOOST_AUTO_TEST_CASE(cname_mx_tlsa_at_expanded_name) {
 }
 
 BOOST_AUTO_TEST_CASE(noanswer_is_error_within_the_timeout) {
-    auto r = make_resolver(testbed_settings());
+    auto r = make_resolver(testbed_resolver_settings());
     const auto start = Clock::now();
     const DaneFacts f = lookup_dane(*r, "noanswer.test");
     const auto took = std::chrono::duration_cast<milliseconds>(Clock::now() - start);
@@ -398,9 +332,7 @@ BOOST_AUTO_TEST_CASE(noanswer_is_error_within_the_timeout) {
 }
 
 BOOST_AUTO_TEST_CASE(mixed) {
-    auto r = make_resolver(testbed_settings());
-    const DaneFacts f = lookup_dane(*r, "mixed.test");
-    BOOST_TEST_MESSAGE(describe(f));
+    const DaneFacts f = lookup_on_testbed("mixed.test");
     BOOST_TEST(to_string(f.dane) == "pass");
     BOOST_TEST(to_string(host(f, 0).dane) == "dane");
     BOOST_TEST(host(f, 0).name == "mx1.mixed.test");
@@ -408,7 +340,7 @@ BOOST_AUTO_TEST_CASE(mixed) {
 }
 
 BOOST_AUTO_TEST_CASE(partner_and_sub_domain) {
-    auto r = make_resolver(testbed_settings());
+    auto r = make_resolver(testbed_resolver_settings());
     const DaneFacts p = lookup_dane(*r, "partner.test");
     BOOST_TEST_MESSAGE(describe(p));
     BOOST_TEST(to_string(p.dane) == "pass");
@@ -420,9 +352,7 @@ BOOST_AUTO_TEST_CASE(partner_and_sub_domain) {
 }
 
 BOOST_AUTO_TEST_CASE(nxdomain) {
-    auto r = make_resolver(testbed_settings());
-    const DaneFacts f = lookup_dane(*r, "nosuch.test");
-    BOOST_TEST_MESSAGE(describe(f));
+    const DaneFacts f = lookup_on_testbed("nosuch.test");
     BOOST_TEST(f.nxdomain);
     BOOST_TEST(to_string(f.dane) == "none");
     BOOST_TEST(to_string(f.mx_dnssec) == "secure");
@@ -430,7 +360,7 @@ BOOST_AUTO_TEST_CASE(nxdomain) {
 }
 
 BOOST_AUTO_TEST_CASE(mx_host_limit) {
-    auto r = make_resolver(testbed_settings());
+    auto r = make_resolver(testbed_resolver_settings());
     dsm::dane::Limits limits;
     limits.max_mx_hosts = 1;
     const DaneFacts f = lookup_dane(*r, "mixed.test", limits);
@@ -444,7 +374,7 @@ BOOST_AUTO_TEST_SUITE_END()
 BOOST_AUTO_TEST_SUITE(resolver_load)
 
 BOOST_AUTO_TEST_CASE(eight_threads_share_one_resolver) {
-    auto r = make_resolver(testbed_settings());
+    auto r = make_resolver(testbed_resolver_settings());
     struct Case {
         const char* domain;
         DomainDane dane;
@@ -485,7 +415,7 @@ BOOST_AUTO_TEST_CASE(eight_threads_share_one_resolver) {
 }
 
 BOOST_AUTO_TEST_CASE(noanswer_with_short_timeout_then_destroy) {
-    auto r = make_resolver(testbed_settings(milliseconds(200)));
+    auto r = make_resolver(testbed_resolver_settings(milliseconds(200)));
     for (int i = 0; i < 10; ++i) {
         const auto start = Clock::now();
         const DnsAnswer a = r->query("noanswer.test", RrType::mx);
@@ -504,7 +434,7 @@ BOOST_AUTO_TEST_CASE(timeouts_cancel_cleanly) {
     // deadline, is cancelled, and the resolver is destroyed with libunbound
     // still retrying underneath.
     BlackHole hole;
-    ResolverSettings s = testbed_settings(milliseconds(200));
+    ResolverSettings s = testbed_resolver_settings(milliseconds(200));
     s.stub_zones.push_back({"blackhole.", hole.address()});
     auto r = make_resolver(s);
 

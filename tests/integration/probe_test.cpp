@@ -26,20 +26,17 @@
 #include "core/sts/policy_cache.hpp"
 #include "core/sts/policy_fetcher.hpp"
 #include "core/verdict/verdict_builder.hpp"
+#include "tests/support/enum_print.hpp"
 #include "tests/support/testbed_net.hpp"
+#include "tests/support/testbed_resolver.hpp"
 
 namespace dsm::probe {
-inline std::ostream& operator<<(std::ostream& o, ProbeOutcome p) {
-    return o << to_string(p);
-}
+using dsm::test::operator<<;  // ProbeOutcome, printable in failed assertions
 }  // namespace dsm::probe
 
 using dsm::config::ProbeSettings;
 using dsm::dane::TlsaRecord;
-using dsm::probe::make_smtp_prober;
-using dsm::probe::ProbeOutcome;
-using dsm::probe::Prober;
-using dsm::probe::ProbeResult;
+using namespace dsm::probe;
 using std::chrono::milliseconds;
 
 namespace {
@@ -58,6 +55,14 @@ std::string smtp_dir() {
     BOOST_TEST_REQUIRE(std::filesystem::exists(smtp + "/cases.txt"),
                        smtp << "/cases.txt missing: is tests/testbed/smtp running?");
     return smtp;
+}
+
+// The chain is fine, the name is not (RFC 7672 §3.2.3, RFC 8461 §4.2): a
+// host mismatch, OpenSSL's first verify error; `subject` is the leaf's.
+void expect_host_mismatch(const ProbeResult& r, const std::string& subject) {
+    BOOST_TEST(r.outcome == ProbeOutcome::certificate_host_mismatch);
+    BOOST_TEST(r.verify_error == kHostnameMismatch);
+    BOOST_TEST(r.peer_subject == subject);
 }
 
 struct Case {
@@ -260,9 +265,7 @@ BOOST_AUTO_TEST_CASE(dane_ta_right_name_is_verified) {
 BOOST_AUTO_TEST_CASE(dane_ta_wrong_name_is_host_mismatch) {
     auto p = prober();
     const ProbeResult r = dane("dane-ta-wrongname", *p);
-    BOOST_TEST(r.outcome == ProbeOutcome::certificate_host_mismatch);
-    BOOST_TEST(r.verify_error == kHostnameMismatch);
-    BOOST_TEST(r.peer_subject == "CN=wrong.dane-ta.test");
+    expect_host_mismatch(r, "CN=wrong.dane-ta.test");
 }
 
 // RFC 7672 §3.2.3 (RFC 6125 §6.4.3): in DANE-TA name checks a wildcard
@@ -278,9 +281,7 @@ BOOST_AUTO_TEST_CASE(dane_ta_wildcard_stands_for_one_whole_label) {
     BOOST_TEST(r.matched_tlsa == upper(tlsa_of("dane-ta-wildcard").front().to_string()));
     const ProbeResult two = dane("dane-ta-wildcard-2labels", *p);
     BOOST_TEST(get("dane-ta-wildcard-2labels").host == "mx.sub.dane-ta.test");
-    BOOST_TEST(two.outcome == ProbeOutcome::certificate_host_mismatch);
-    BOOST_TEST(two.verify_error == kHostnameMismatch);
-    BOOST_TEST(two.peer_subject == "CN=*.dane-ta.test");
+    expect_host_mismatch(two, "CN=*.dane-ta.test");
 }
 
 // ...never for part of one: SAN m*.dane-ta.test does not name mx.dane-ta.test
@@ -288,9 +289,7 @@ BOOST_AUTO_TEST_CASE(dane_ta_wildcard_stands_for_one_whole_label) {
 BOOST_AUTO_TEST_CASE(dane_ta_partial_wildcard_is_host_mismatch) {
     auto p = prober();
     const ProbeResult r = dane("dane-ta-partwild", *p);
-    BOOST_TEST(r.outcome == ProbeOutcome::certificate_host_mismatch);
-    BOOST_TEST(r.verify_error == kHostnameMismatch);
-    BOOST_TEST(r.peer_subject == "CN=m*.dane-ta.test");
+    expect_host_mismatch(r, "CN=m*.dane-ta.test");
     BOOST_TEST(r.matched_tlsa.empty());
 }
 
@@ -494,9 +493,7 @@ BOOST_AUTO_TEST_CASE(unknown_ca_is_not_trusted) {
 BOOST_AUTO_TEST_CASE(san_less_certificate_is_host_mismatch) {
     auto p = prober();
     const ProbeResult r = webpki("sts-probe-nosan", *p);
-    BOOST_TEST(r.outcome == ProbeOutcome::certificate_host_mismatch);
-    BOOST_TEST(r.verify_error == kHostnameMismatch);
-    BOOST_TEST(r.peer_subject == "CN=mx.sts-probe-nosan.test");
+    expect_host_mismatch(r, "CN=mx.sts-probe-nosan.test");
 }
 
 // RFC 8461 §4.2 with RFC 6125 §6.4.3: SAN *.sts-probe-wildcard.test names
@@ -516,9 +513,7 @@ BOOST_AUTO_TEST_CASE(wildcard_san_stands_for_one_whole_label) {
 BOOST_AUTO_TEST_CASE(partial_wildcard_san_is_host_mismatch) {
     auto p = prober();
     const ProbeResult r = webpki("sts-probe-partwild", *p);
-    BOOST_TEST(r.outcome == ProbeOutcome::certificate_host_mismatch);
-    BOOST_TEST(r.verify_error == kHostnameMismatch);
-    BOOST_TEST(r.peer_subject == "CN=m*.sts-probe-partwild.test");
+    expect_host_mismatch(r, "CN=m*.sts-probe-partwild.test");
 }
 
 // A DANE-only certificate (self-signed) is not a WebPKI one.
@@ -646,16 +641,10 @@ struct StsProbeStack {
                 out << in.rdbuf();
             }
         }
-        dsm::config::ResolverSettings rs;
-        rs.stub_zones = {{"test.", dsm::test::testbed_addr("10.53") + "@53"}};
-        rs.trust_anchor_file = testbed + "/dns/test.ds";
-        rs.timeout = milliseconds(3000);
-        auto r = dsm::dns::UnboundResolver::create(rs);
-        BOOST_TEST_REQUIRE(r.ok());
-        resolver = std::move(r).value();
+        resolver = dsm::test::make_resolver(dsm::test::testbed_resolver_settings());
         dsm::config::StsSettings ss;
         ss.ca_file = bundle;
-        ss.https_port = 8443;
+        ss.https_port = dsm::test::kHttpsPort;
         ss.fetch_timeout = milliseconds(5000);
         fetcher = dsm::sts::make_https_fetcher(*resolver, ss);
         ProbeSettings ps;

@@ -24,30 +24,22 @@
 #include "core/cache/clock.hpp"
 #include "core/cache/redis_store.hpp"
 #include "core/report/count_key.hpp"
-#include "tests/support/enum_print.hpp"
+#include "tests/support/stored_verdicts.hpp"
 #include "tests/support/testbed_net.hpp"
-
-// For Boost.Test's messages (found by ADL).
-namespace dsm::report {
-static std::ostream& operator<<(std::ostream& o, const CountRow& r) {
-    return o << r.key.day << ' ' << r.key.connector << ' ' << r.key.domain << ' '
-             << to_string(r.key.view) << ' ' << to_string(r.key.outcome) << ' ' << r.key.cause
-             << ' ' << r.count;
-}
-}  // namespace dsm::report
 
 using namespace dsm;
 using namespace std::chrono_literals;
 using cache::RedisStore;
 using cache::RedisTarget;
 using cache::StoredVerdict;
+using namespace dsm::test;  // stored_verdicts.hpp
 
 namespace {
 
 constexpr std::uint16_t kPort = 16379;
 
 std::string redis_address() {
-    return dsm::test::testbed_addr("50.1");
+    return testbed_addr("50.1");
 }
 
 // "redis://NET.50.1:16379/5": the store spec of database `db`.
@@ -122,56 +114,10 @@ RedisTarget target() {
 // Lifetimes count from `clock`'s wall time: the store's notion of now.
 StoredVerdict make(const std::string& domain, std::chrono::seconds lifetime,
                    const cache::Clock& clock = cache::SystemClock()) {
-    StoredVerdict s;
-    s.verdict.domain = domain;
-    s.verdict.dnssec = verdict::DnssecField::secure;
-    s.verdict.dane = verdict::DaneField::pass;
+    auto s = good_verdict(domain, clock.wall(), lifetime);
     s.verdict.sts = verdict::StsField::enforce;
     s.verdict.sts_why = "policy\nid 1";
-    s.verdict.at = clock.wall();
-    s.verdict.ttl = lifetime;
-    s.expires = s.verdict.at + lifetime;
     return s;
-}
-
-// The three kinds of error verdict (SPEC §4: bogus, a failed lookup, an
-// MTA-STS error), living error_ttl (60 s) from `wall`.
-std::vector<StoredVerdict> error_verdicts(std::chrono::system_clock::time_point wall) {
-    std::vector<StoredVerdict> out(3);
-    out[0].verdict.domain = "bogus.test";
-    out[0].verdict.dnssec = verdict::DnssecField::bogus;
-    out[0].verdict.dane = verdict::DaneField::error;
-    out[0].verdict.dane_why = "MX lookup for bogus.test is bogus: validation failure";
-    out[1].verdict.domain = "noanswer.test";
-    out[1].verdict.dnssec = verdict::DnssecField::error;
-    out[1].verdict.dane = verdict::DaneField::error;
-    out[1].verdict.sts = verdict::StsField::pending;
-    out[1].verdict.dane_why = "MX lookup for noanswer.test failed: timeout after 1000 ms";
-    out[2].verdict.domain = "sts-404.test";
-    out[2].verdict.dnssec = verdict::DnssecField::secure;
-    out[2].verdict.dane = verdict::DaneField::none;
-    out[2].verdict.sts = verdict::StsField::error;
-    out[2].verdict.sts_why = "HTTP 404 for https://mta-sts.sts-404.test/.well-known/mta-sts.txt";
-    for (auto& s : out) {
-        s.verdict.at = wall;
-        s.verdict.ttl = std::chrono::seconds(300);
-        s.expires = wall + std::chrono::seconds(60);
-    }
-    return out;
-}
-
-void check_same_error(const StoredVerdict& got, const StoredVerdict& want) {
-    BOOST_TEST_CONTEXT(want.verdict.domain) {
-        BOOST_TEST(got.verdict.is_error());
-        BOOST_TEST(got.verdict.domain == want.verdict.domain);
-        BOOST_TEST(got.verdict.dnssec == want.verdict.dnssec);
-        BOOST_TEST(got.verdict.dane == want.verdict.dane);
-        BOOST_TEST(got.verdict.sts == want.verdict.sts);
-        BOOST_TEST(got.verdict.dane_why == want.verdict.dane_why);
-        BOOST_TEST(got.verdict.sts_why == want.verdict.sts_why);
-        BOOST_TEST((got.verdict.at == want.verdict.at));
-        BOOST_TEST((got.expires == want.expires));
-    }
 }
 
 template <typename F>
@@ -193,13 +139,6 @@ class Hung {
   private:
     pid_t pid_;
 };
-
-report::CountRow count_row(std::string day, std::string domain, std::uint64_t n,
-                           report::Outcome o = report::Outcome::accepted, std::string cause = "") {
-    return report::CountRow{{std::move(day), "partners", std::move(domain),
-                             report::View::configured, o, std::move(cause)},
-                            n};
-}
 
 }  // namespace
 

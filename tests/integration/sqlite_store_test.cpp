@@ -20,94 +20,25 @@
 #include "core/cache/clock.hpp"
 #include "core/cache/sqlite_store.hpp"
 #include "core/report/count_key.hpp"
-#include "tests/support/enum_print.hpp"
-
-// For Boost.Test's messages (found by ADL).
-namespace dsm::report {
-static std::ostream& operator<<(std::ostream& o, const CountRow& r) {
-    return o << r.key.day << ' ' << r.key.connector << ' ' << r.key.domain << ' '
-             << to_string(r.key.view) << ' ' << to_string(r.key.outcome) << ' ' << r.key.cause
-             << ' ' << r.count;
-}
-}  // namespace dsm::report
+#include "tests/support/stored_verdicts.hpp"
+#include "tests/support/temp_dir.hpp"
 
 using namespace dsm;
 using namespace std::chrono_literals;
 using cache::ManualClock;
 using cache::SqliteStore;
 using cache::StoredVerdict;
+using namespace dsm::test;  // stored_verdicts.hpp
 namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-    TempDir() {
-        std::string tmpl = (fs::temp_directory_path() / "dsm-sqlite-XXXXXX").string();
-        BOOST_TEST_REQUIRE(mkdtemp(tmpl.data()) != nullptr);
-        path = tmpl;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::permissions(path, fs::perms::owner_all, fs::perm_options::add, ec);
-        fs::remove_all(path, ec);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    fs::path path;
-};
-
 StoredVerdict make(const std::string& domain, const cache::Clock& clock,
                    std::chrono::seconds lifetime) {
-    StoredVerdict s;
-    s.verdict.domain = domain;
-    s.verdict.dnssec = verdict::DnssecField::secure;
-    s.verdict.dane = verdict::DaneField::pass;
+    auto s = good_verdict(domain, clock.wall(), lifetime);
     s.verdict.sts = verdict::StsField::testing;
     s.verdict.dane_why = "TLSA\tfor every MX";
-    s.verdict.at = clock.wall();
-    s.verdict.ttl = lifetime;
-    s.expires = clock.wall() + lifetime;
     return s;
-}
-
-// The three kinds of error verdict (SPEC §4: bogus, a failed lookup, an
-// MTA-STS error), living error_ttl (60 s) from `wall`.
-std::vector<StoredVerdict> error_verdicts(std::chrono::system_clock::time_point wall) {
-    std::vector<StoredVerdict> out(3);
-    out[0].verdict.domain = "bogus.test";
-    out[0].verdict.dnssec = verdict::DnssecField::bogus;
-    out[0].verdict.dane = verdict::DaneField::error;
-    out[0].verdict.dane_why = "MX lookup for bogus.test is bogus: validation failure";
-    out[1].verdict.domain = "noanswer.test";
-    out[1].verdict.dnssec = verdict::DnssecField::error;
-    out[1].verdict.dane = verdict::DaneField::error;
-    out[1].verdict.sts = verdict::StsField::pending;
-    out[1].verdict.dane_why = "MX lookup for noanswer.test failed: timeout after 1000 ms";
-    out[2].verdict.domain = "sts-404.test";
-    out[2].verdict.dnssec = verdict::DnssecField::secure;
-    out[2].verdict.dane = verdict::DaneField::none;
-    out[2].verdict.sts = verdict::StsField::error;
-    out[2].verdict.sts_why = "HTTP 404 for https://mta-sts.sts-404.test/.well-known/mta-sts.txt";
-    for (auto& s : out) {
-        s.verdict.at = wall;
-        s.verdict.ttl = std::chrono::seconds(300);
-        s.expires = wall + std::chrono::seconds(60);
-    }
-    return out;
-}
-
-void check_same_error(const StoredVerdict& got, const StoredVerdict& want) {
-    BOOST_TEST_CONTEXT(want.verdict.domain) {
-        BOOST_TEST(got.verdict.is_error());
-        BOOST_TEST(got.verdict.domain == want.verdict.domain);
-        BOOST_TEST(got.verdict.dnssec == want.verdict.dnssec);
-        BOOST_TEST(got.verdict.dane == want.verdict.dane);
-        BOOST_TEST(got.verdict.sts == want.verdict.sts);
-        BOOST_TEST(got.verdict.dane_why == want.verdict.dane_why);
-        BOOST_TEST(got.verdict.sts_why == want.verdict.sts_why);
-        BOOST_TEST((got.verdict.at == want.verdict.at));
-        BOOST_TEST((got.expires == want.expires));
-    }
 }
 
 std::vector<std::string> query_strings(const fs::path& db, const std::string& sql) {
@@ -139,21 +70,23 @@ std::vector<fs::path> corrupt_copies(const fs::path& dir, const std::string& ste
     return out;
 }
 
-report::CountRow count_row(std::string day, std::string domain, std::uint64_t n,
-                           report::Outcome o = report::Outcome::accepted, std::string cause = "") {
-    return report::CountRow{{std::move(day), "partners", std::move(domain),
-                             report::View::configured, o, std::move(cause)},
-                            n};
-}
+// What every test here starts from: an empty directory, a ManualClock.
+struct Scratch {
+    TempDir dir{"dsm-sqlite"};
+    std::shared_ptr<ManualClock> clock = std::make_shared<ManualClock>();
+    // A store at `path` that got `verdicts` and is closed again.
+    void written(const fs::path& path, const std::vector<StoredVerdict>& verdicts) const {
+        SqliteStore store(path.string(), clock);
+        store.put(verdicts);
+    }
+};
 
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(sqlite_store)
 
 // SPEC §11: counts are added (UPSERT), read by day range, kept [report] days.
-BOOST_AUTO_TEST_CASE(counts_add_up_by_key_and_day) {
-    TempDir dir;
-    auto clock = std::make_shared<ManualClock>();
+BOOST_FIXTURE_TEST_CASE(counts_add_up_by_key_and_day, Scratch) {
     const auto path = dir.path / "counts.db";
     SqliteStore store(path.string(), clock);
     const std::string today = report::utc_day(clock->wall());
@@ -180,9 +113,7 @@ BOOST_AUTO_TEST_CASE(counts_add_up_by_key_and_day) {
                boost::test_tools::per_element());
 }
 
-BOOST_AUTO_TEST_CASE(counts_older_than_report_days_are_deleted) {
-    TempDir dir;
-    auto clock = std::make_shared<ManualClock>();
+BOOST_FIXTURE_TEST_CASE(counts_older_than_report_days_are_deleted, Scratch) {
     const auto path = dir.path / "counts.db";
     SqliteStore store(path.string(), clock);
     const std::string first = report::utc_day(clock->wall());
@@ -201,9 +132,7 @@ BOOST_AUTO_TEST_CASE(counts_older_than_report_days_are_deleted) {
                boost::test_tools::per_element());
 }
 
-BOOST_AUTO_TEST_CASE(put_get_load) {
-    TempDir dir;
-    auto clock = std::make_shared<ManualClock>();
+BOOST_FIXTURE_TEST_CASE(put_get_load, Scratch) {
     SqliteStore store((dir.path / "sub" / "verdicts.db").string(), clock);  // creates sub/
     BOOST_TEST(store.healthy());
     BOOST_TEST(store.name() == "sqlite:" + (dir.path / "sub" / "verdicts.db").string());
@@ -233,15 +162,10 @@ BOOST_AUTO_TEST_CASE(put_get_load) {
 
 // SPEC §6: error verdicts are stored like any other, with error_ttl: after a
 // restart (the file reopened) they are loaded and served until then.
-BOOST_AUTO_TEST_CASE(error_verdicts_survive_reopen_until_error_ttl) {
-    TempDir dir;
-    auto clock = std::make_shared<ManualClock>();
+BOOST_FIXTURE_TEST_CASE(error_verdicts_survive_reopen_until_error_ttl, Scratch) {
     const auto path = (dir.path / "verdicts.db").string();
     const auto errors = error_verdicts(clock->wall());
-    {
-        SqliteStore store(path, clock);
-        store.put(errors);
-    }
+    written(path, errors);
     SqliteStore store(path, clock);
     for (const auto& e : errors) {
         auto got = store.get(e.verdict.domain);
@@ -254,9 +178,7 @@ BOOST_AUTO_TEST_CASE(error_verdicts_survive_reopen_until_error_ttl) {
     BOOST_TEST(store.load(10).empty());
 }
 
-BOOST_AUTO_TEST_CASE(load_is_newest_first) {
-    TempDir dir;
-    auto clock = std::make_shared<ManualClock>();
+BOOST_FIXTURE_TEST_CASE(load_is_newest_first, Scratch) {
     SqliteStore store((dir.path / "v.db").string(), clock);
     store.put({make("old.test", *clock, 86400s)});
     clock->advance(10s);
@@ -269,9 +191,7 @@ BOOST_AUTO_TEST_CASE(load_is_newest_first) {
     BOOST_TEST(one[0].verdict.domain == "new.test");
 }
 
-BOOST_AUTO_TEST_CASE(expired_rows_are_not_returned) {
-    TempDir dir;
-    auto clock = std::make_shared<ManualClock>();
+BOOST_FIXTURE_TEST_CASE(expired_rows_are_not_returned, Scratch) {
     const auto path = dir.path / "v.db";
     SqliteStore store(path.string(), clock);
     store.put({make("short.test", *clock, 60s), make("long.test", *clock, 3600s)});
@@ -292,14 +212,9 @@ BOOST_AUTO_TEST_CASE(expired_rows_are_not_returned) {
                boost::test_tools::per_element());
 }
 
-BOOST_AUTO_TEST_CASE(survives_reopen) {
-    TempDir dir;
-    auto clock = std::make_shared<ManualClock>();
+BOOST_FIXTURE_TEST_CASE(survives_reopen, Scratch) {
     const auto path = (dir.path / "v.db").string();
-    {
-        SqliteStore store(path, clock);
-        store.put({make("a.test", *clock, 3600s), make("b.test", *clock, 3600s)});
-    }
+    written(path, {make("a.test", *clock, 3600s), make("b.test", *clock, 3600s)});
     SqliteStore again(path, clock);
     BOOST_TEST(again.healthy());
     BOOST_TEST(again.get("a.test").has_value());
@@ -310,9 +225,7 @@ BOOST_AUTO_TEST_CASE(survives_reopen) {
     BOOST_TEST(again.get("c.test").has_value());
 }
 
-BOOST_AUTO_TEST_CASE(schema_version_recorded) {
-    TempDir dir;
-    auto clock = std::make_shared<ManualClock>();
+BOOST_FIXTURE_TEST_CASE(schema_version_recorded, Scratch) {
     const auto path = dir.path / "v.db";
     { SqliteStore store(path.string(), clock); }
     const auto version = query_strings(path, "SELECT value FROM meta WHERE key = 'schema_version'");
@@ -322,14 +235,9 @@ BOOST_AUTO_TEST_CASE(schema_version_recorded) {
     BOOST_TEST(mode == (std::vector<std::string>{"wal"}), boost::test_tools::per_element());
 }
 
-BOOST_AUTO_TEST_CASE(unknown_schema_version_replaced) {
-    TempDir dir;
-    auto clock = std::make_shared<ManualClock>();
+BOOST_FIXTURE_TEST_CASE(unknown_schema_version_replaced, Scratch) {
     const auto path = dir.path / "v.db";
-    {
-        SqliteStore store(path.string(), clock);
-        store.put({make("a.test", *clock, 3600s)});
-    }
+    written(path, {make("a.test", *clock, 3600s)});
     execute(path, "UPDATE meta SET value = '99' WHERE key = 'schema_version'");
     SqliteStore store(path.string(), clock);
     BOOST_TEST(store.healthy());
@@ -342,14 +250,9 @@ BOOST_AUTO_TEST_CASE(unknown_schema_version_replaced) {
 }
 
 // Schema 2 only added the policies table: a schema 1 file keeps its verdicts.
-BOOST_AUTO_TEST_CASE(schema_1_upgraded_keeping_verdicts) {
-    TempDir dir;
-    auto clock = std::make_shared<ManualClock>();
+BOOST_FIXTURE_TEST_CASE(schema_1_upgraded_keeping_verdicts, Scratch) {
     const auto path = dir.path / "v1.db";
-    {
-        SqliteStore store(path.string(), clock);
-        store.put({make("a.test", *clock, 3600s)});
-    }
+    written(path, {make("a.test", *clock, 3600s)});
     execute(path, "DROP TABLE policies");
     execute(path, "DROP TABLE decision_counts");
     execute(path, "UPDATE meta SET value = '1' WHERE key = 'schema_version'");
@@ -371,9 +274,7 @@ BOOST_AUTO_TEST_CASE(schema_1_upgraded_keeping_verdicts) {
 
 // RFC 8461 §3.3, §5.1: MTA-STS policies live until their own end (max_age),
 // apart from verdicts, and survive reopening.
-BOOST_AUTO_TEST_CASE(policies_kept_until_they_expire) {
-    TempDir dir;
-    auto clock = std::make_shared<ManualClock>();
+BOOST_FIXTURE_TEST_CASE(policies_kept_until_they_expire, Scratch) {
     const auto path = dir.path / "p.db";
     {
         SqliteStore store(path.string(), clock);
@@ -398,9 +299,7 @@ BOOST_AUTO_TEST_CASE(policies_kept_until_they_expire) {
     BOOST_TEST(store.errors() == 0U);
 }
 
-BOOST_AUTO_TEST_CASE(someone_elses_database_left_alone) {
-    TempDir dir;
-    auto clock = std::make_shared<ManualClock>();
+BOOST_FIXTURE_TEST_CASE(someone_elses_database_left_alone, Scratch) {
     const auto path = dir.path / "other.db";
     execute(path, "CREATE TABLE accounts (name TEXT)");
     SqliteStore store(path.string(), clock);
@@ -413,9 +312,7 @@ BOOST_AUTO_TEST_CASE(someone_elses_database_left_alone) {
     BOOST_TEST(corrupt_copies(dir.path, "other.db").empty());
 }
 
-BOOST_AUTO_TEST_CASE(corrupt_file_moved_aside_and_replaced) {
-    TempDir dir;
-    auto clock = std::make_shared<ManualClock>();
+BOOST_FIXTURE_TEST_CASE(corrupt_file_moved_aside_and_replaced, Scratch) {
     const auto path = dir.path / "v.db";
     std::string junk(8192, '\0');
     std::mt19937 rng(7);
@@ -438,9 +335,7 @@ BOOST_AUTO_TEST_CASE(corrupt_file_moved_aside_and_replaced) {
     BOOST_TEST(store.healthy());
 }
 
-BOOST_AUTO_TEST_CASE(damaged_database_moved_aside) {
-    TempDir dir;
-    auto clock = std::make_shared<ManualClock>();
+BOOST_FIXTURE_TEST_CASE(damaged_database_moved_aside, Scratch) {
     const auto path = dir.path / "v.db";
     {
         SqliteStore store(path.string(), clock);
@@ -469,9 +364,7 @@ BOOST_AUTO_TEST_CASE(damaged_database_moved_aside) {
 // The file deleted while the store has it open: SQLite would go on writing
 // to the unlinked inode, and every verdict since would be gone at the next
 // start. The store notices (stat of the path) and opens a new file there.
-BOOST_AUTO_TEST_CASE(file_removed_while_open_is_recreated) {
-    TempDir dir;
-    auto clock = std::make_shared<ManualClock>();
+BOOST_FIXTURE_TEST_CASE(file_removed_while_open_is_recreated, Scratch) {
     const auto path = dir.path / "v.db";
     SqliteStore store(path.string(), clock);
     store.put({make("a.test", *clock, 3600s)});
@@ -489,9 +382,7 @@ BOOST_AUTO_TEST_CASE(file_removed_while_open_is_recreated) {
 
 // The file written over with garbage (same inode) while open: noticed by
 // its header, moved aside, and a sound database takes its place.
-BOOST_AUTO_TEST_CASE(file_written_over_while_open_is_replaced) {
-    TempDir dir;
-    auto clock = std::make_shared<ManualClock>();
+BOOST_FIXTURE_TEST_CASE(file_written_over_while_open_is_replaced, Scratch) {
     const auto path = dir.path / "v.db";
     SqliteStore store(path.string(), clock);
     store.put({make("a.test", *clock, 3600s)});
@@ -509,9 +400,7 @@ BOOST_AUTO_TEST_CASE(file_written_over_while_open_is_replaced) {
                1U);
 }
 
-BOOST_AUTO_TEST_CASE(unwritable_location_is_unhealthy_then_recovers) {
-    TempDir dir;
-    auto clock = std::make_shared<ManualClock>();
+BOOST_FIXTURE_TEST_CASE(unwritable_location_is_unhealthy_then_recovers, Scratch) {
     // A file where the directory should be: no one, root included, can
     // create the database below it.
     const auto blocker = dir.path / "blocker";
@@ -543,9 +432,7 @@ BOOST_AUTO_TEST_CASE(unwritable_location_is_unhealthy_then_recovers) {
     BOOST_TEST(store.get("a.test").has_value());
 }
 
-BOOST_AUTO_TEST_CASE(directory_at_path_is_unhealthy) {
-    TempDir dir;
-    auto clock = std::make_shared<ManualClock>();
+BOOST_FIXTURE_TEST_CASE(directory_at_path_is_unhealthy, Scratch) {
     const auto path = dir.path / "v.db";
     fs::create_directory(path);
     SqliteStore store(path.string(), clock);
@@ -557,13 +444,11 @@ BOOST_AUTO_TEST_CASE(directory_at_path_is_unhealthy) {
     BOOST_TEST(!store.get("a.test").has_value());
 }
 
-BOOST_AUTO_TEST_CASE(unwritable_directory_is_unhealthy) {
+BOOST_FIXTURE_TEST_CASE(unwritable_directory_is_unhealthy, Scratch) {
     if (geteuid() == 0) {
         BOOST_TEST_MESSAGE("skipped: root ignores directory permissions");
         return;
     }
-    TempDir dir;
-    auto clock = std::make_shared<ManualClock>();
     const auto ro = dir.path / "ro";
     fs::create_directory(ro);
     fs::permissions(ro, fs::perms::owner_read | fs::perms::owner_exec);

@@ -22,14 +22,12 @@
 #include "core/dns/unbound_resolver.hpp"
 #include "core/sts/policy_fetcher.hpp"
 #include "tests/support/testbed_net.hpp"
+#include "tests/support/testbed_resolver.hpp"
 
-using dsm::config::ResolverSettings;
 using dsm::config::StsSettings;
 using dsm::dns::UnboundResolver;
-using dsm::sts::FetchOutcome;
-using dsm::sts::FetchResult;
-using dsm::sts::make_https_fetcher;
-using dsm::sts::PolicyFetcher;
+using namespace dsm::sts;
+using namespace dsm::test;  // the test beds: testbed_resolver.hpp
 using std::chrono::milliseconds;
 
 namespace {
@@ -38,34 +36,6 @@ namespace {
 std::string https_address() {
     return dsm::test::testbed_addr("30.1");
 }
-constexpr std::uint16_t kHttpsPort = 8443;
-
-std::string testbed_dir() {
-    const char* dir = std::getenv("DSM_TESTBED_DIR");
-    BOOST_TEST_REQUIRE(dir != nullptr, "DSM_TESTBED_DIR is not set");
-    return dir;
-}
-
-std::unique_ptr<UnboundResolver> make_resolver(milliseconds timeout = milliseconds(3000)) {
-    ResolverSettings s;
-    s.stub_zones = {{"test.", dsm::test::testbed_addr("10.53") + "@53"}};
-    s.trust_anchor_file = testbed_dir() + "/dns/test.ds";
-    s.timeout = timeout;
-    auto r = UnboundResolver::create(s);
-    BOOST_TEST_REQUIRE(r.ok(), "UnboundResolver::create: " << (r.ok() ? "" : r.error()));
-    return std::move(r).value();
-}
-
-StsSettings testbed_sts(milliseconds timeout = milliseconds(5000)) {
-    StsSettings s;
-    s.ca_file = testbed_dir() + "/https/ca.crt";
-    BOOST_TEST_REQUIRE(std::filesystem::exists(s.ca_file),
-                       s.ca_file << " missing: is tests/testbed/https running?");
-    s.https_port = kHttpsPort;
-    s.fetch_timeout = timeout;
-    return s;
-}
-
 std::string describe(const FetchResult& r) {
     std::ostringstream out;
     out << r.url << ": " << to_string(r.outcome) << " status=" << r.status << " type=\""
@@ -79,7 +49,8 @@ struct Fetcher {
     std::unique_ptr<UnboundResolver> resolver;
     std::unique_ptr<PolicyFetcher> fetcher;
     explicit Fetcher(const StsSettings& s, milliseconds dns_timeout = milliseconds(3000))
-        : resolver(make_resolver(dns_timeout)), fetcher(make_https_fetcher(*resolver, s)) {}
+        : resolver(make_resolver(testbed_resolver_settings(dns_timeout))),
+          fetcher(make_https_fetcher(*resolver, s)) {}
     FetchResult fetch(const std::string& domain) {
         FetchResult r = fetcher->fetch(domain);
         BOOST_TEST_MESSAGE(describe(r));

@@ -25,17 +25,12 @@
 #include "core/sts/sts_lookup.hpp"
 #include "core/verdict/verdict_builder.hpp"
 #include "tests/support/testbed_net.hpp"
+#include "tests/support/testbed_resolver.hpp"
 
-using dsm::config::ResolverSettings;
 using dsm::config::StsSettings;
 using dsm::dns::UnboundResolver;
-using dsm::sts::FetchOutcome;
-using dsm::sts::make_https_fetcher;
-using dsm::sts::PolicyCache;
-using dsm::sts::PolicyFetcher;
-using dsm::sts::StsFacts;
-using dsm::sts::StsState;
-using dsm::sts::TxtDiscovery;
+using namespace dsm::sts;
+using namespace dsm::test;  // the test beds: testbed_resolver.hpp
 using std::chrono::milliseconds;
 using std::chrono::minutes;
 using std::chrono::seconds;
@@ -44,41 +39,14 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr std::uint16_t kHttpsPort = 8443;
-
-std::string testbed_dir() {
-    const char* dir = std::getenv("DSM_TESTBED_DIR");
-    BOOST_TEST_REQUIRE(dir != nullptr, "DSM_TESTBED_DIR is not set");
-    return dir;
-}
-
-std::unique_ptr<UnboundResolver> make_resolver() {
-    ResolverSettings s;
-    s.stub_zones = {{"test.", dsm::test::testbed_addr("10.53") + "@53"}};
-    s.trust_anchor_file = testbed_dir() + "/dns/test.ds";
-    s.timeout = milliseconds(3000);
-    auto r = UnboundResolver::create(s);
-    BOOST_TEST_REQUIRE(r.ok(), "UnboundResolver::create: " << (r.ok() ? "" : r.error()));
-    return std::move(r).value();
-}
-
-StsSettings testbed_sts(milliseconds timeout = milliseconds(5000)) {
-    StsSettings s;
-    s.ca_file = testbed_dir() + "/https/ca.crt";
-    BOOST_TEST_REQUIRE(fs::exists(s.ca_file),
-                       s.ca_file << " missing: is tests/testbed/https running?");
-    s.https_port = kHttpsPort;
-    s.fetch_timeout = timeout;
-    return s;
-}
-
 // A resolver and the fetcher that resolves through it. A new Stack has an
 // empty DNS cache (libunbound keeps answers for their TTL).
 struct Stack {
     std::unique_ptr<UnboundResolver> resolver;
     std::unique_ptr<PolicyFetcher> fetcher;
     explicit Stack(const StsSettings& s = testbed_sts())
-        : resolver(make_resolver()), fetcher(make_https_fetcher(*resolver, s)) {}
+        : resolver(make_resolver(testbed_resolver_settings())),
+          fetcher(make_https_fetcher(*resolver, s)) {}
 };
 
 std::string describe(const StsFacts& f) {
@@ -120,6 +88,19 @@ StsFacts lookup(Stack& s, PolicyCache& cache, const std::string& domain, Clock::
     StsFacts f = dsm::sts::lookup_sts(*s.resolver, *s.fetcher, cache, domain,
                                       mx_hosts(*s.resolver, domain), now);
     BOOST_TEST_MESSAGE(describe(f));
+    return f;
+}
+
+// The first lookup of a domain whose test bed serves an enforce policy with
+// id 1: fetched (nothing cached yet), and in force.
+StsFacts first_fetch(Stack& s, PolicyCache& cache, const std::string& domain,
+                     Clock::time_point now) {
+    StsFacts f = lookup(s, cache, domain, now);
+    BOOST_TEST(to_string(f.state) == "enforce", describe(f));
+    BOOST_TEST_REQUIRE(f.fetch.has_value());
+    BOOST_TEST(to_string(f.fetch->outcome) == "ok");
+    BOOST_TEST(!f.policy_from_cache);
+    BOOST_TEST(f.policy_id == "1");
     return f;
 }
 
@@ -221,7 +202,7 @@ class RuntimeBed {
     // set-txt.sh fails when the RRset does not change (knot then commits no
     // new serial, and the script waits 5 s for one): change only what differs.
     [[nodiscard]] std::vector<std::string> current_txt() const {
-        auto r = make_resolver();  // a fresh one: nothing cached
+        auto r = make_resolver(testbed_resolver_settings());  // a fresh one: nothing cached
         const auto a = r->query(txt_name_, dsm::dns::RrType::txt);
         std::vector<std::string> txt;
         for (const auto& rdata : a.records) {
@@ -476,12 +457,7 @@ BOOST_AUTO_TEST_CASE(id_change_refetches) {
     const auto t0 = Clock::now();
 
     Stack s1;
-    const StsFacts first = lookup(s1, cache, kIdChangeDomain, t0);
-    BOOST_TEST(to_string(first.state) == "enforce", describe(first));
-    BOOST_TEST_REQUIRE(first.fetch.has_value());
-    BOOST_TEST(to_string(first.fetch->outcome) == "ok");
-    BOOST_TEST(!first.policy_from_cache);
-    BOOST_TEST(first.policy_id == "1");
+    const StsFacts first = first_fetch(s1, cache, kIdChangeDomain, t0);
     BOOST_TEST(first.ttl.count() <= 1);  // TTL 1 s, as the README says
 
     // §3.3: the same id, the cached policy is current: no fetch.
@@ -526,11 +502,7 @@ BOOST_AUTO_TEST_CASE(failed_refresh_keeps_the_cached_policy) {
     const auto t0 = Clock::now();
 
     Stack s1;
-    const StsFacts first = lookup(s1, cache, kIdChangeDomain, t0);
-    BOOST_TEST_REQUIRE(first.fetch.has_value(), describe(first));
-    BOOST_TEST(to_string(first.fetch->outcome) == "ok");
-    BOOST_TEST(to_string(first.state) == "enforce");
-    BOOST_TEST(first.policy_id == "1");
+    first_fetch(s1, cache, kIdChangeDomain, t0);
 
     // A new id, and the policy host answers 404.
     bed.remove_policy();
@@ -609,11 +581,7 @@ BOOST_AUTO_TEST_CASE(http_caching_headers_change_nothing) {
     // id=1, served with "Cache-Control: max-age=31536000", an Expires a year
     // on and an ETag.
     Stack s1;
-    const StsFacts first = lookup(s1, cache, kHttpCacheDomain, t0);
-    BOOST_TEST(to_string(first.state) == "enforce", describe(first));
-    BOOST_TEST_REQUIRE(first.fetch.has_value());
-    BOOST_TEST(to_string(first.fetch->outcome) == "ok");
-    BOOST_TEST(first.policy_id == "1");
+    first_fetch(s1, cache, kHttpCacheDomain, t0);
     auto log = access_log_lines(host);
     BOOST_TEST_REQUIRE(log.size() == before + 1);
     BOOST_TEST(has(log.back(), "\"GET /.well-known/mta-sts.txt HTTP/1.1\" 200 "), log.back());

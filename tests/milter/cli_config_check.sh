@@ -3,9 +3,8 @@
 set -uo pipefail
 bin=$1 shipped=$2 work=$3
 rm -rf "$work" && mkdir -p "$work"
-passed=0 failed=0
-ok()  { echo "ok: $1"; passed=$((passed + 1)); }
-bad() { echo "FAIL: $1"; failed=$((failed + 1)); }
+# shellcheck source=../support/check_lib.sh
+. "$(dirname "$0")/../support/check_lib.sh"
 
 if "$bin" -c "$shipped" -n >"$work/out" 2>&1; then ok "shipped milter.conf passes -n"
 else bad "shipped milter.conf fails -n: $(cat "$work/out")"; fi
@@ -51,5 +50,4 @@ for flag in -h --help; do
         bad "$flag"
 done
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+finish

@@ -15,10 +15,9 @@
 #     errors and change nothing; the socket file goes when the milter stops.
 set -uo pipefail
 bin=$1 testbed=$2 work=$3 srcdir=$4
-rm -rf "$work" && mkdir -p "$work/postfix"
+rm -rf "$work" && mkdir -p "$work"
 # shellcheck source=../support/check_lib.sh
 . "$srcdir/tests/support/check_lib.sh"
-printf 'compatibility_level = 3.6\n' >"$work/postfix/main.cf"
 
 https_policy=$testbed/https/www/mta-sts.sts-idchange.test/.well-known/mta-sts.txt
 original_policy=$(cat "$https_policy")
@@ -27,61 +26,36 @@ set_policy() {  # TXT-ID POLICY-TEXT: both changed in the running test beds
     "$srcdir/tests/testbed/dns/set-txt.sh" "$testbed/dns" _mta-sts.sts-idchange.test \
         "v=STSv1; id=$1;" >/dev/null
 }
-milter_pid=
 cleanup() {
-    [[ -n $milter_pid ]] && { kill "$milter_pid" 2>/dev/null; wait "$milter_pid" 2>/dev/null; }
+    stop_milter
     # Other tests expect sts-idchange.test as the test bed serves it.
     set_policy 1 "$original_policy"$'\n'
     rm -rf "$sockdir"
 }
 trap cleanup EXIT
 
-pmport=$(free_port) mport=$(free_port)
+pmport=$(free_port)
 # In a directory anyone may enter (the checkout may not be), so that only the
 # socket's own mode keeps other users out.
 sockdir=$(mktemp -d /run/dsm-control-check.XXXXXX 2>/dev/null || mktemp -d)
 chmod 755 "$sockdir"
 sock=$sockdir/control.sock
-cat >"$work/milter.conf" <<CONF
-[milter]
-socket = inet:$mport@127.0.0.1
-log_level = info
-log_target = file:$work/milter.log
-[resolver]
-trust_anchor_file = $testbed/dns/test.ds
-stub_zones = test.=${TB_NET}.10.53
-[sts]
-ca_file = $testbed/https/ca.crt
-https_port = 8443
-[cache]
-store = sqlite:$work/cache.db
-[policy_map]
-listen = inet:127.0.0.1:$pmport
-[control]
-socket = unix:$sock
-[connector.default]
-recipient_domains = *
-mode = opportunistic
-CONF
+milter_conf "$work/milter.conf" cache.store="sqlite:$work/cache.db" \
+    policy_map.listen="inet:127.0.0.1:$pmport" control.socket="unix:$sock"
 ctl() { "$bin" -c "$work/milter.conf" --control "$@"; }
 stored_verdicts() {
     python3 -c 'import sqlite3, sys
 print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM verdicts").fetchone()[0])' \
         "$work/cache.db" 2>/dev/null
 }
-query() { postmap -c "$work/postfix" -q "$1" "socketmap:inet:127.0.0.1:$pmport:postfix" 2>&1; }
+query() { map_query "$pmport" "$1"; }
 
 # A stale socket file from a crashed run is replaced.
 python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])' "$sock"
-"$bin" -c "$work/milter.conf" 2>"$work/stderr" &
-milter_pid=$!
-for _ in $(seq 1 100); do
-    ctl stats >/dev/null 2>&1 && break
-    sleep 0.1
-done
+start_milter "$work/milter.conf"
 mode=$(stat -c %a "$sock" 2>/dev/null)
 [[ $mode == 660 ]] && ok "the control socket is 0660 (a stale one was replaced)" ||
-    bad "control socket mode '$mode': $(cat "$work/stderr")"
+    bad "control socket mode '$mode': $(cat "$work/milter.stderr")"
 
 enforce='secure match=mx.sts-idchange.test servername=hostname'
 got=$(query sts-idchange.test)
@@ -190,10 +164,8 @@ else
     echo "skip: not root, cannot try another user"
 fi
 
-kill "$milter_pid"
-wait "$milter_pid"
+stop_milter
 rc=$?
-milter_pid=
 ((rc == 0)) && ok "the milter stops cleanly" || bad "milter exit $rc"
 [[ ! -e $sock ]] && ok "the control socket is removed on stop" || bad "the control socket is left behind"
 out=$(ctl stats 2>&1)

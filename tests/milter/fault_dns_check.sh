@@ -8,36 +8,29 @@
 # the server answers properly again (and error_ttl, 1 s, has passed) the
 # same domains are accepted.
 #
-# The name server is a MOCK (bad_dns_server.py), for faults knotd cannot
-# produce: random octets (dane-ok.test), an empty UDP reply with TC=1 then a
-# TCP answer cut short and the connection closed (partner.test), knotd's
-# answer cut in the middle of its records (mixed.test). It serves those three
-# zones (stub zones of this milter's resolver); their DS records still come
-# from knotd's test. zone, and it relays knotd's answers unchanged once the
-# fault is "repaired". libunbound's caches (and its record of failing
-# servers) are shortened to 1 s so that recovery shows within the test.
+# The name server is a MOCK (tests/support/mock_dns.py --faults), for
+# faults knotd cannot produce: random octets (dane-ok.test), an empty UDP
+# reply with TC=1 then a TCP answer cut short and the connection closed
+# (partner.test), knotd's answer cut in the middle of its records
+# (mixed.test). It serves those three zones (stub zones of this milter's
+# resolver); their DS records still come from knotd's test. zone, and it
+# relays knotd's answers unchanged once the fault is "repaired". libunbound's
+# caches (and its record of failing servers) are shortened to 1 s so that
+# recovery shows within the test.
 set -uo pipefail
 bin=$1 testbed=$2 work=$3 srcdir=$4
 rm -rf "$work" && mkdir -p "$work"
 # shellcheck source=../support/check_lib.sh
 . "$srcdir/tests/support/check_lib.sh"
-here=$srcdir/tests/milter
 mock=${TB_NET}.10.58
 
-mock_pid='' milter_pid=''
-cleanup() {
-    for p in $milter_pid $mock_pid; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-}
-trap cleanup EXIT
+trap stop_started EXIT
 # A signal (ctest's timeout, ^C) ends the script through the EXIT trap too.
 trap 'exit 1' INT TERM
 
-python3 "$here/bad_dns_server.py" "$mock" ${TB_NET}.10.53 "$work/mock.port" "$work/relay" \
-    "$work/mock.count" 2>"$work/mock.stderr" &
-mock_pid=$!
-for _ in $(seq 1 50); do [[ -s $work/mock.port ]] && break; sleep 0.1; done
-mport_dns=$(cat "$work/mock.port" 2>/dev/null)
-[[ $mport_dns =~ ^[0-9]+$ ]] || { bad "the mock name server did not start: $(cat "$work/mock.stderr")"; finish; exit 1; }
+start_mock_dns mock "$mock" --faults "$work/relay" ||
+    { bad "the mock name server did not start"; finish; exit 1; }
+mport_dns=$mock_dns_port
 # The mock does what it says: garbage, truncated, cut; knotd's answer when relaying.
 kq() { kdig +retry=0 +timeout=2 +dnssec -p "$mport_dns" @"$mock" "$@" 2>&1; }
 out=$(kq MX dane-ok.test)
@@ -53,7 +46,6 @@ out=$(kq MX dane-ok.test)
     bad "mock relay: $out"
 rm "$work/relay"
 
-port=$(free_port)
 cat >"$work/unbound.conf" <<'EOF'
 server:
     cache-max-ttl: 1
@@ -61,50 +53,23 @@ server:
     val-bogus-ttl: 1
     infra-host-ttl: 1
 EOF
-cat >"$work/milter.conf" <<CONF
-[milter]
-socket = inet:$port@127.0.0.1
-log_level = info
-log_target = file:$work/milter.log
-[resolver]
-trust_anchor_file = $testbed/dns/test.ds
-stub_zones = dane-ok.test.=$mock@$mport_dns, partner.test.=$mock@$mport_dns, mixed.test.=$mock@$mport_dns, test.=${TB_NET}.10.53
-unbound_config = $work/unbound.conf
-timeout_ms = 600
-[cache]
-store = memory
-min_ttl = 1
-max_ttl = 1
-error_ttl = 1
-stale_ttl = 0
-[rcpt]
-lookup_timeout_ms = 2500
-[connector.default]
-recipient_domains = *
-dane = opportunistic
-mta_sts = none
-[connector.partners]
-recipient_domains = partner.test
-mode = mandatory
-CONF
-"$bin" -c "$work/milter.conf" >"$work/stderr.log" 2>&1 &
-milter_pid=$!
-for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+at_mock="$mock@$mport_dns"
+run_milter milter \
+    resolver.stub_zones="dane-ok.test.=$at_mock, partner.test.=$at_mock, mixed.test.=$at_mock, test.=${TB_NET}.10.53" \
+    resolver.unbound_config="$work/unbound.conf" resolver.timeout_ms=600 sts.ca_file= sts.https_port= \
+    cache.min_ttl=1 cache.max_ttl=1 cache.error_ttl=1 cache.stale_ttl=0 rcpt.lookup_timeout_ms=2500 \
+    connector.default.recipient_domains='*' connector.default.dane=opportunistic \
+    connector.default.mta_sts=none connector.partners.recipient_domains=partner.test \
+    connector.partners.mode=mandatory || bad "the milter did not start"
+port=$milter_port
 
-rcpt() { python3 "$srcdir/tests/support/milter_rcpt.py" "$port" "$@" 2>&1 | sed 's/^user@//'; }
-# rcpt_ms DOMAIN -> "MS DOMAIN CODE [TEXT]": how long the RCPT alone took
-# (measured by the client) and the answer.
-rcpt_ms() {
-    python3 "$srcdir/tests/support/milter_rcpt.py" --every 1 --for 0 "$port" "user@$1" 2>&1 |
-        sed 's/ user@/ /'
-}
 decision() { grep "domain=\"\?$1\"\? " "$work/milter.log" | tail -1; }
 
 # --- the faults -----------------------------------------------------------------
 for round in 1 2; do
     count0=$(cat "$work/mock.count" 2>/dev/null || echo 0)
     for d in dane-ok.test partner.test mixed.test notlsa.test; do
-        read -r took got <<<"$(rcpt_ms "$d")"
+        read -r took got <<<"$(rcpt_timed "$port" "$d")"
         took=${took%.*}
         line=$(decision "$d")
         if [[ $d == notlsa.test ]]; then
@@ -132,7 +97,7 @@ declare -A want=([dane-ok.test]="dane-ok.test c" [partner.test]="partner.test c"
 for d in dane-ok.test partner.test mixed.test; do
     got=
     for _ in $(seq 1 20); do
-        got=$(rcpt "user@$d")
+        got=$(rcpt_to "$port" "$d")
         [[ $got == "${want[$d]}" && $(decision "$d") == *"dane=pass"* ]] && break
         sleep 0.5
     done

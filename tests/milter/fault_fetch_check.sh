@@ -28,9 +28,9 @@ rm -rf "$work" && mkdir -p "$work"
 
 addr=${TB_NET}.30.1
 https=$testbed/https
-milter_pid='' nginx_started=no
+nginx_started=no
 cleanup() {
-    [[ -n $milter_pid ]] && { kill "$milter_pid" 2>/dev/null; wait "$milter_pid" 2>/dev/null; }
+    stop_milter
     [[ $nginx_started == yes ]] && "$srcdir/tests/testbed/https/stop.sh" "$work/nginx" >/dev/null 2>&1
     # Other tests expect sts-idchange.test's TXT record as the test bed serves it.
     "$srcdir/tests/testbed/dns/set-txt.sh" "$testbed/dns" _mta-sts.sts-idchange.test \
@@ -105,44 +105,16 @@ head=$(tr -d '\r' <"$work/big.head")
     bad "nginx: sts-big.test headers: $head; $got octets"
 
 # --- the milter -------------------------------------------------------------
-mport=$(free_port)
-cat >"$work/milter.conf" <<CONF
-[milter]
-socket = inet:$mport@127.0.0.1
-log_level = info
-log_target = file:$work/milter.log
-[resolver]
-trust_anchor_file = $testbed/dns/test.ds
-stub_zones = test.=${TB_NET}.10.53
-timeout_ms = 1000
-[sts]
-ca_file = $https/ca.crt
-https_port = $port
-fetch_timeout_ms = 2000
-[cache]
-store = memory
-error_ttl = 1
-min_ttl = 1
-[rcpt]
-lookup_timeout_ms = 1000
-[connector.default]
-recipient_domains = *
-mode = opportunistic
-CONF
-"$bin" -c "$work/milter.conf" >"$work/stderr.log" 2>&1 &
-milter_pid=$!
-for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$mport") 2>/dev/null && break; sleep 0.1; done
+milter_conf "$work/milter.conf" resolver.timeout_ms=1000 sts.https_port="$port" \
+    sts.fetch_timeout_ms=2000 cache.error_ttl=1 cache.min_ttl=1 rcpt.lookup_timeout_ms=1000
+mport=$milter_port
+start_milter "$work/milter.conf" || bad "the milter starts"
 
-rcpt() { python3 "$srcdir/tests/support/milter_rcpt.py" "$mport" "$@" 2>&1 | sed 's/^user@//'; }
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
 decision() { grep "domain=\"\?$1\"\? " "$work/milter.log" | tail -1; }
 
 # rcpt_ms DOMAIN -> "MS CODE": the answer to RCPT TO <user@DOMAIN> and how
 # long it took, measured by the client around the RCPT alone.
-rcpt_ms() {
-    python3 "$srcdir/tests/support/milter_rcpt.py" --every 1 --for 0 "$mport" "user@$1" 2>&1 |
-        awk '{ print $1, $3 }'
-}
+rcpt_ms() { rcpt_timed "$mport" "$1" | awk '{ print $1, $3 }'; }
 
 # fault DOMAIN OUTCOME MIN_MS MAX_MS: the first RCPT is answered within
 # lookup_timeout_ms (1000 ms; the fetch goes on in the background), accepted;
@@ -165,7 +137,7 @@ fault() {
     [[ $fetch_line == *"outcome=$outcome "* && $took =~ ^[0-9]+$ ]] && ((took >= min && took <= max)) &&
         ok "$d: the fetch gave up after $took ms ($min..$max), logged: ${fetch_line#*: }" ||
         bad "$d: no 'sts_fetch=failed ... outcome=$outcome' after $min..$max ms: '$fetch_line'"
-    rcpt "user@$d" >/dev/null
+    rcpt_to "$mport" "$d" >/dev/null
     line=$(decision "$d")
     [[ $line == *"sts=error require=none action=accept"* ]] &&
         ok "$d: then sts=error, accepted, require=none" || bad "$d: then: $line"
@@ -208,7 +180,7 @@ rm "$work/www/sts-idchange/slow"
 "$srcdir/tests/testbed/dns/set-txt.sh" "$testbed/dns" _mta-sts.sts-idchange.test "v=STSv1; id=2;" >/dev/null
 recovered=no
 for _ in $(seq 1 40); do
-    rcpt user@sts-idchange.test >/dev/null
+    rcpt_to "$mport" sts-idchange.test >/dev/null
     [[ $(decision sts-idchange.test) == *"sts=enforce"*"require=sts action=accept"* ]] && { recovered=yes; break; }
     sleep 0.25
 done

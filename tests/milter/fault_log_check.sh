@@ -22,62 +22,30 @@ rm -rf "$work" && mkdir -p "$work/logfs"
 # shellcheck source=../support/check_lib.sh
 . "$srcdir/tests/support/check_lib.sh"
 
-pids=() mounted=no
+mounted=no
 cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+    stop_started
     [[ $mounted == yes ]] && umount "$work/logfs"
 }
 trap cleanup EXIT
 # A signal (ctest's timeout, ^C) ends the script through the EXIT trap too.
 trap 'exit 1' INT TERM
 
-# start_milter NAME LOG_TARGET [stderr redirection target]
-start_milter() {
-    local name=$1 target=$2 mport
-    mport=$(free_port)
-    cat >"$work/$name.conf" <<CONF
-[milter]
-socket = inet:$mport@127.0.0.1
-log_level = ${log_level:-info}
-log_target = $target
-[resolver]
-trust_anchor_file = $testbed/dns/test.ds
-stub_zones = test.=${TB_NET}.10.53
-timeout_ms = 1000
-[cache]
-store = memory
-[rcpt]
-lookup_timeout_ms = 2500
-[connector.default]
-recipient_domains = *
-mode = opportunistic
-[connector.partners]
-recipient_domains = notlsa.test
-mode = mandatory
-CONF
-    if [[ ${closed_stderr:-no} == yes ]]; then
-        # stderr is a pipe whose reader has already exited.
-        "$bin" -c "$work/$name.conf" 2> >(exit 0) >/dev/null &
-    else
-        "$bin" -c "$work/$name.conf" >"$work/$name.stderr" 2>&1 &
-    fi
-    pids+=($!)
-    eval "${name}_pid=$!"
-    eval "${name}_mport=$mport"
-    for _ in $(seq 1 100); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$mport") 2>/dev/null && return 0
-        sleep 0.1
-    done
-    bad "$name did not start: $(cat "$work/$name.stderr" 2>/dev/null)"
+# start NAME LOG_TARGET [SECTION.KEY=VALUE...]
+start() {
+    local name=$1 target=$2
+    shift 2
+    run_milter "$name" milter.log_target="$target" resolver.timeout_ms=1000 sts.ca_file= \
+        sts.https_port= rcpt.lookup_timeout_ms=2500 connector.partners.recipient_domains=notlsa.test \
+        connector.partners.mode=mandatory "$@" ||
+        bad "$name did not start: $(cat "$work/$name.stderr" 2>/dev/null)"
 }
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
 # answers NAME WHAT: RCPTs answered as SPEC §4 says (DANE pass accepted;
 # mandatory without TLSA 4.7.4; bogus 4.7.5), and the milter still runs.
 answers() {
     local v="${1}_mport" p="${1}_pid" t0 took got
     t0=$(now_ms)
-    got=$(python3 "$srcdir/tests/support/milter_rcpt.py" "${!v}" user@dane-ok.test user@notlsa.test \
-        user@bogus.test 2>&1 | sed 's/^user@//')
+    got=$(rcpt_to "${!v}" dane-ok.test notlsa.test bogus.test)
     took=$(($(now_ms) - t0))
     # shellcheck disable=SC2053
     if [[ $got == "dane-ok.test c
@@ -94,7 +62,7 @@ decisions() { cat "$1" 2>/dev/null | grep -c 'rcpt=.*domain=.*action='; }
 mount -t tmpfs -o size=64k tmpfs "$work/logfs" && mounted=yes ||
     { bad "cannot mount a tmpfs (root needed)"; finish; exit 1; }
 log=$work/logfs/milter.log
-log_level=debug start_milter a "file:$log"  # debug: more lines
+start a "file:$log" milter.log_level=debug  # debug: more lines
 answers a "log file fine"
 ((($(decisions "$log")) >= 3)) && ok "log file fine: the decisions are logged" || bad "no decisions in $log"
 dd if=/dev/zero of="$work/logfs/filler" bs=1k 2>/dev/null
@@ -115,7 +83,7 @@ tail -1 "$log" | grep -q 'rcpt=.*domain=.*bogus.test.*action=defer' &&
 
 # --- 2. the log directory removed ------------------------------------------------
 log=$work/logdir/milter.log
-start_milter b "file:$log"
+start b "file:$log"
 answers b "log directory there"
 rm -rf "$work/logdir"
 answers b "log directory removed"
@@ -143,7 +111,7 @@ grep -q "log_state=recovered lost_lines=[1-9]" "$log" 2>/dev/null &&
     bad "possible again: no recovered line in $log"
 
 # --- 4. stderr closed ----------------------------------------------------------
-closed_stderr=yes start_milter c stderr
+stderr_closed=yes start c stderr
 answers c "stderr closed"
 answers c "stderr closed (again)"
 finish

@@ -17,6 +17,7 @@
 # logged key=value (store=... store_state=failed ...) and, when it goes away,
 # the store works again (store_state=recovered, new verdicts land in it).
 # No mock: every fault is produced on the real file system or server.
+# shellcheck disable=SC2154 # NAME_pid, NAME_mport, NAME_port: set with printf -v
 set -uo pipefail
 bin=$1 testbed=$2 work=$3 srcdir=$4
 # A tmpfs of our own size needs root (ctest skips the test otherwise: 77).
@@ -26,60 +27,28 @@ rm -rf "$work" && mkdir -p "$work/full" "$work/db"
 # shellcheck source=../support/check_lib.sh
 . "$srcdir/tests/support/check_lib.sh"
 
-pids=() mounted=no redis_port=$(free_port)
+mounted=no redis_port=$(free_port)
 cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-    "$srcdir/tests/testbed/redis/stop.sh" "$work/redis" >/dev/null 2>&1
+    stop_started
+    stop_redis "$work/redis"
     [[ $mounted == yes ]] && umount "$work/full"
 }
 trap cleanup EXIT
 # A signal (ctest's timeout, ^C) ends the script through the EXIT trap too.
 trap 'exit 1' INT TERM
 
-# start_milter NAME STORE [DNS-ADDRESS]: ${TB_NET}.10.54 has no server (DNS down).
-start_milter() {
-    local name=$1 store=$2 dns=${3:-${TB_NET}.10.53} mport
-    mport=$(free_port)
-    cat >"$work/$name.conf" <<CONF
-[milter]
-socket = inet:$mport@127.0.0.1
-log_level = info
-log_target = file:$work/$name.log
-[resolver]
-trust_anchor_file = $testbed/dns/test.ds
-stub_zones = test.=$dns
-timeout_ms = 1000
-[sts]
-ca_file = $testbed/https/ca.crt
-https_port = 8443
-[cache]
-store = $store
-[rcpt]
-lookup_timeout_ms = 2500
-[connector.default]
-recipient_domains = *
-mode = opportunistic
-[connector.partners]
-recipient_domains = notlsa.test, *.mand.test
-mode = mandatory
-CONF
-    "$bin" -c "$work/$name.conf" >>"$work/$name.stderr" 2>&1 &
-    pids+=($!)
-    eval "${name}_pid=$!"
-    eval "${name}_mport=$mport"
-    for _ in $(seq 1 100); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$mport") 2>/dev/null && return 0
-        sleep 0.1
-    done
-    bad "$name did not start: $(cat "$work/$name.stderr")"
+# start NAME STORE [DNS-ADDRESS]: ${TB_NET}.10.54 has no server (DNS down).
+start() {
+    run_milter "$1" resolver.stub_zones="test.=${3:-${TB_NET}.10.53}" resolver.timeout_ms=1000 \
+        cache.store="$2" rcpt.lookup_timeout_ms=2500 \
+        connector.partners.recipient_domains="notlsa.test, *.mand.test" connector.partners.mode=mandatory ||
+        bad "$1 did not start: $(cat "$work/$1.stderr")"
 }
-stop_milter() { local v="${1}_pid"; kill "${!v}"; wait "${!v}" 2>/dev/null; }
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-# rcpt NAME RCPT... -> "DOMAIN CODE [TEXT]" per recipient
+# rcpt NAME DOMAIN... -> "DOMAIN CODE [TEXT]" per recipient
 rcpt() {
     local v="${1}_mport"
     shift
-    python3 "$srcdir/tests/support/milter_rcpt.py" "${!v}" "$@" 2>&1 | sed 's/^[^@ ]*@//'
+    rcpt_to "${!v}" "$@"
 }
 # expect_answers NAME WHAT TAG: fresh and cached domains answered as SPEC §4
 # says, every one within lookup_timeout_ms (2500) plus slack. TAG makes the
@@ -87,7 +56,7 @@ rcpt() {
 expect_answers() {
     local name=$1 what=$2 fresh="m$3.mand.test" t0 took got want
     t0=$(now_ms)
-    got=$(rcpt "$name" user@dane-ok.test user@notlsa.test user@bogus.test "user@$fresh")
+    got=$(rcpt "$name" dane-ok.test notlsa.test bogus.test "$fresh")
     took=$(($(now_ms) - t0))
     want="dane-ok.test c
 notlsa.test 450 450 4.7.4 notlsa.test: * (dane-required)
@@ -103,37 +72,30 @@ $fresh 450 450 4.7.4 $fresh: * (dane-required)"
 in_sqlite() { # FILE DOMAIN: the verdict of DOMAIN is in FILE
     [[ -f $1 ]] && [[ $(sqlite3 "file:$1?mode=ro" "SELECT count(*) FROM verdicts WHERE domain = '$2'" 2>/dev/null) == 1 ]]
 }
-# wait_for SECONDS CMD...: until CMD succeeds, polling every 0.2 s.
-wait_for() {
-    local end=$(($(now_ms) + $1 * 1000))
-    shift
-    while (($(now_ms) < end)); do "$@" && return 0; sleep 0.2; done
-    return 1
-}
 logged() { grep -q -- "$2" "$work/$1.log"; }
 
 # --- 1. disk full under SQLite -------------------------------------------------
 mount -t tmpfs -o size=256k tmpfs "$work/full" && mounted=yes ||
     { bad "cannot mount a tmpfs (root needed)"; finish; exit 1; }
 db=$work/full/cache.db
-start_milter a "sqlite:$db"
+start a "sqlite:$db"
 expect_answers a "sqlite, disk not full" 1
-wait_for 5 in_sqlite "$db" m1.mand.test && ok "sqlite: verdicts written while there is room" ||
+wait_until 5 in_sqlite "$db" m1.mand.test && ok "sqlite: verdicts written while there is room" ||
     bad "sqlite: m1.mand.test never reached $db"
 dd if=/dev/zero of="$work/full/filler" bs=4k 2>/dev/null
 df_left=$(df --output=avail -B1 "$work/full" | tail -1 | tr -d ' ')
 ((df_left == 0)) && ok "the file system of $db is full" || bad "$df_left bytes still free"
 # A burst of fresh verdicts: the write-behind's writes hit ENOSPC.
 for i in 2 3; do expect_answers a "sqlite, disk full (round $i)" "$i"; done
-wait_for 8 logged a "store=sqlite:$db store_state=failed .*error=\"[^\"]*full" &&
+wait_until 8 logged a "store=sqlite:$db store_state=failed .*error=\"[^\"]*full" &&
     ok "disk full: logged: $(grep -o 'store=sqlite.*store_state=failed.*' "$work/a.log" | head -1)" ||
     bad "disk full: no store_state=failed line: $(tail -3 "$work/a.log")"
 kill -0 "$a_pid" 2>/dev/null && ok "disk full: the milter keeps running" || bad "disk full: the milter died"
 rm "$work/full/filler"
 recovered=no
 for i in $(seq 10 40); do
-    rcpt a "user@m$i.mand.test" >/dev/null
-    if wait_for 1 in_sqlite "$db" "m$i.mand.test"; then recovered=yes; break; fi
+    rcpt a "m$i.mand.test" >/dev/null
+    if wait_until 1 in_sqlite "$db" "m$i.mand.test"; then recovered=yes; break; fi
 done
 [[ $recovered == yes ]] && logged a "store=sqlite:$db store_state=recovered" &&
     ok "room again: the store recovered by itself, m$i.mand.test written" ||
@@ -144,12 +106,12 @@ stop_milter a
 
 # --- 2. the SQLite file deleted, then written over -----------------------------
 db=$work/db/cache.db
-start_milter c "sqlite:$db"
+start c "sqlite:$db"
 expect_answers c "sqlite" 50
-wait_for 5 in_sqlite "$db" m50.mand.test || bad "m50.mand.test never reached $db"
+wait_until 5 in_sqlite "$db" m50.mand.test || bad "m50.mand.test never reached $db"
 rm -f "$db" "$db-wal" "$db-shm"
 expect_answers c "sqlite, file deleted" 51
-wait_for 5 in_sqlite "$db" m51.mand.test &&
+wait_until 5 in_sqlite "$db" m51.mand.test &&
     ok "deleted: a new $db holds the verdicts decided since" ||
     bad "deleted: m51.mand.test not in a file at $db (ls: $(ls "$work/db"))"
 logged c "store=sqlite:$db store_state=reopening reason=\"the file was removed\"" &&
@@ -157,7 +119,7 @@ logged c "store=sqlite:$db store_state=reopening reason=\"the file was removed\"
     bad "deleted: not logged: $(tail -2 "$work/c.log")"
 head -c 65536 /dev/urandom >"$db"  # same inode, garbage
 expect_answers c "sqlite, file written over" 52
-wait_for 5 in_sqlite "$db" m52.mand.test &&
+wait_until 5 in_sqlite "$db" m52.mand.test &&
     [[ $(sqlite3 "file:$db?mode=ro" 'PRAGMA integrity_check') == ok ]] &&
     ok "garbage: $db is a sound database again, holding the verdicts decided since" ||
     bad "garbage: m52.mand.test not in a sound $db: $(sqlite3 "file:$db?mode=ro" 'PRAGMA integrity_check' 2>&1 | head -1)"
@@ -166,24 +128,24 @@ logged c "store=sqlite:$db store_state=reopening reason=\"the file was written o
     bad "garbage: not logged: $(tail -3 "$work/c.log")"
 stop_milter c
 # A restart with DNS down answers m52.mand.test from the file: it survived.
-start_milter d "sqlite:$db" ${TB_NET}.10.54
-got=$(rcpt d user@m52.mand.test)
+start d "sqlite:$db" ${TB_NET}.10.54
+got=$(rcpt d m52.mand.test)
 [[ $got == "m52.mand.test 450 450 4.7.4 m52.mand.test: "*"(dane-required)" ]] &&
     ok "after a restart with DNS down, m52.mand.test is answered from the store" ||
     bad "after a restart with DNS down: '$got'"
 stop_milter d
 
 # --- 3. Redis killed mid-write, restarted ----------------------------------------
-"$srcdir/tests/testbed/redis/start.sh" "$work/redis" "$redis_port" >/dev/null ||
+start_redis "$work/redis" "$redis_port" ||
     { bad "redis did not start"; finish; exit 1; }
 rkeys() { redis-cli -p "$redis_port" --raw KEYS "*$1*" 2>/dev/null | grep -q .; }
-start_milter r "redis://127.0.0.1:$redis_port/0"
+start r "redis://127.0.0.1:$redis_port/0"
 expect_answers r "redis" 100
-wait_for 5 rkeys m100.mand.test && ok "redis: verdicts written" || bad "redis: m100.mand.test not in Redis"
+wait_until 5 rkeys m100.mand.test && ok "redis: verdicts written" || bad "redis: m100.mand.test not in Redis"
 # A burst of 40 fresh domains in one session; SIGKILL to Redis in the middle.
 burst=()
 for i in $(seq 101 140); do burst+=("user@m$i.mand.test"); done
-python3 "$srcdir/tests/support/milter_rcpt.py" "$r_mport" "${burst[@]}" >"$work/burst.out" 2>&1 &
+milter_rcpt "$r_mport" "${burst[@]}" >"$work/burst.out" 2>&1 &
 burst_pid=$!
 for _ in $(seq 1 100); do rkeys m105.mand.test && break; sleep 0.05; done
 kill -9 "$(cat "$work/redis/redis.pid")"
@@ -192,16 +154,16 @@ n=$(grep -c ' 450 4.7.4 .*(dane-required)$' "$work/burst.out")
 ((n == 40)) && ok "redis killed mid-burst: all 40 RCPTs answered 450 4.7.4 (dane-required)" ||
     bad "redis killed mid-burst: $n of 40 answered right: $(grep -v 'dane-required' "$work/burst.out" | head -2)"
 expect_answers r "redis down" 150
-wait_for 5 logged r "store=redis://127.0.0.1:$redis_port/0 store_state=failed" &&
+wait_until 5 logged r "store=redis://127.0.0.1:$redis_port/0 store_state=failed" &&
     ok "redis down: logged: $(grep -o 'store=redis.*store_state=failed.*' "$work/r.log" | head -1)" ||
     bad "redis down: no store_state=failed line"
-"$srcdir/tests/testbed/redis/start.sh" "$work/redis" "$redis_port" >/dev/null
+start_redis "$work/redis" "$redis_port"
 recovered=no
 for i in $(seq 151 190); do
-    rcpt r "user@m$i.mand.test" >/dev/null
-    if wait_for 1 rkeys "m$i.mand.test"; then recovered=yes; break; fi
+    rcpt r "m$i.mand.test" >/dev/null
+    if wait_until 1 rkeys "m$i.mand.test"; then recovered=yes; break; fi
 done
-[[ $recovered == yes ]] && wait_for 2 logged r "store=redis.*store_state=recovered" &&
+[[ $recovered == yes ]] && wait_until 2 logged r "store=redis.*store_state=recovered" &&
     ok "redis back: writes resumed (m$i.mand.test), store_state=recovered logged" ||
     bad "redis back: no writes ($(tail -2 "$work/r.log"))"
 
@@ -212,14 +174,14 @@ before=$(grep -c 'store_state=failed' "$work/r.log")
 redis-cli -p "$redis_port" CLIENT PAUSE 4000 ALL >/dev/null
 expect_answers r "redis paused" 200
 expect_answers r "redis paused" 201
-wait_for 3 test "$(grep -c 'store_state=failed' "$work/r.log")" -gt "$before" &&
+wait_until 3 test "$(grep -c 'store_state=failed' "$work/r.log")" -gt "$before" &&
     ok "redis slow: logged: $(grep -o 'store=redis.*store_state=failed.*' "$work/r.log" | tail -1)" ||
     bad "redis slow: no new store_state=failed line"
 sleep 4
 recovered=no
 for i in $(seq 202 240); do
-    rcpt r "user@m$i.mand.test" >/dev/null
-    if wait_for 1 rkeys "m$i.mand.test"; then recovered=yes; break; fi
+    rcpt r "m$i.mand.test" >/dev/null
+    if wait_until 1 rkeys "m$i.mand.test"; then recovered=yes; break; fi
 done
 [[ $recovered == yes ]] && ok "redis quick again: writes resumed (m$i.mand.test)" ||
     bad "redis quick again: no writes ($(tail -2 "$work/r.log"))"

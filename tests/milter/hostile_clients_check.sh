@@ -150,5 +150,5 @@ pid=$milter_pid
 stop_milter
 rc=$?
 [[ $rc == 0 ]] && ok "SIGTERM after all of it: exit 0" || bad "exit status $rc after SIGTERM (pid $pid)"
-grep -i "sanitizer\|terminate called" "$work/stderr" && bad "sanitizer or terminate output on stderr"
+grep -i "sanitizer\|terminate called" "$work/milter.stderr" && bad "sanitizer or terminate output on stderr"
 finish

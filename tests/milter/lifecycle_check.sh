@@ -7,59 +7,41 @@
 # privileges); CI runs as root.
 set -uo pipefail
 bin=$1 testbed=$2 work=$3
-# This run's test-bed network, 127.N (tests/testbed/net.sh).
-# shellcheck source=../testbed/net.sh
-. "$(dirname "${BASH_SOURCE[0]}")/../testbed/net.sh"
-TB_NET=$(tb_net_of "$2") || exit 2
 if [ "$(id -u)" != 0 ]; then
     echo "SKIP: needs root (creates a system user and drops privileges to it)"
     exit 77
 fi
 rm -rf "$work" && mkdir -p "$work" && chmod 755 "$work"
-passed=0 failed=0
-ok()  { echo "ok: $1"; passed=$((passed + 1)); }
-bad() { echo "FAIL: $1"; failed=$((failed + 1)); }
+# shellcheck source=../support/check_lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../support/check_lib.sh"
 
 user=dsm-test extra=dsm-test-extra
-getent group "$extra" >/dev/null || groupadd --system "$extra"
-getent passwd "$user" >/dev/null ||
-    useradd --system --no-create-home --shell /usr/sbin/nologin --user-group "$user"
-id -nG "$user" | grep -qw "$extra" || usermod -a -G "$extra" "$user"
+# Another checkout's suite may run this at the same moment: one at a time.
+(
+    flock 9
+    getent group "$extra" >/dev/null || groupadd --system "$extra"
+    getent passwd "$user" >/dev/null ||
+        useradd --system --no-create-home --shell /usr/sbin/nologin --user-group "$user"
+    id -nG "$user" | grep -qw "$extra" || usermod -a -G "$extra" "$user"
+) 9>>"${TMPDIR:-/tmp}/dane-sts-milter-test-accounts.lock"
 
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; }
-trap cleanup EXIT
+trap stop_started EXIT
 
-# conf NAME MILTER-LINES [CONNECTOR-SECTIONS]
+# conf NAME [SECTION.KEY=VALUE...]: a milter on unix:$work/NAME.sock, debug
+# log in $work/NAME.log; nothing is looked up (no [sts]).
 conf() {
-    cat >"$work/$1.conf" <<CONF
-[milter]
-socket = unix:$work/$1.sock
-log_level = debug
-log_target = file:$work/$1.log
-$2
-[resolver]
-trust_anchor_file = $testbed/dns/test.ds
-stub_zones = test.=${TB_NET}.10.53
-[cache]
-store = memory
-[connector.default]
-recipient_domains = *
-mode = opportunistic
-${3:-}
-CONF
+    local name=$1
+    shift
+    milter_conf "$work/$name.conf" milter.socket="unix:$work/$name.sock" milter.log_level=debug \
+        milter.log_target="file:$work/$name.log" sts.ca_file= sts.https_port= "$@"
 }
-# start NAME: runs the milter, sets $pid; true once it logged "starting".
+# start NAME: runs the milter, sets $pid; true once it logged "starting"
+# (after the privilege drop).
 start() {
-    "$bin" -c "$work/$1.conf" >"$work/$1.stderr" 2>&1 &
-    pid=$!
-    pids+=("$pid")
-    for _ in $(seq 1 150); do
-        grep -q "starting version=" "$work/$1.log" 2>/dev/null && return 0
-        kill -0 "$pid" 2>/dev/null || return 1
-        sleep 0.1
-    done
-    return 1
+    start_milter "$work/$1.conf"
+    local started=$?
+    pid=$milter_pid
+    ((started == 0)) && wait_log "$work/$1.log" "starting version=" 15
 }
 # stop SIGNAL: the exit status of $pid
 stop() {
@@ -72,11 +54,8 @@ field() { awk -v k="$1:" '$1 == k { $1 = ""; print substr($0, 2) }' "$2"; }
 # Privileged ports on ${TB_NET}.41.1 (nothing else uses that address) can only be
 # bound as root: they prove every socket is bound before the switch.
 uid=$(id -u "$user") gid=$(id -g "$user")
-conf user "user = $user
-[policy_map]
-listen = inet:${TB_NET}.41.1:998
-[metrics]
-listen = ${TB_NET}.41.1:999"
+conf user milter.user="$user" policy_map.listen="inet:${TB_NET}.41.1:998" \
+    metrics.listen="${TB_NET}.41.1:999"
 if start user; then
     (exec 3<>/dev/tcp/${TB_NET}.41.1/998 && exec 4<>/dev/tcp/${TB_NET}.41.1/999) 2>/dev/null &&
         ok "user: the policy map and metrics listen on privileged ports" ||
@@ -108,7 +87,7 @@ else
 fi
 
 # --- a user that does not exist: no start, the log names it ------------------
-conf nouser "user = dsm-no-such-user"
+conf nouser milter.user=dsm-no-such-user
 "$bin" -c "$work/nouser.conf" >"$work/nouser.stderr" 2>&1
 rc=$?
 ((rc != 0)) && ok "no such user: exits $rc" || bad "no such user: exit status 0"
@@ -120,7 +99,7 @@ grep -q 'user: no such user "dsm-no-such-user"' "$work/nouser.log" &&
 # --- umask on the unix socket -------------------------------------------------
 for case in "007 srwxrwx---" "077 srwx------" "002 srwxrwxr-x"; do
     read -r mask mode <<<"$case"
-    conf "umask$mask" "umask = $mask"
+    conf "umask$mask" milter.umask="$mask"
     if start "umask$mask"; then
         got=$(stat -c %A "$work/umask$mask.sock")
         [[ $got == "$mode" ]] && ok "umask $mask: socket is $got" || bad "umask $mask: socket is $got, want $mode"
@@ -131,16 +110,9 @@ for case in "007 srwxrwx---" "077 srwx------" "002 srwxrwxr-x"; do
 done
 
 # --- one warning per connector that validates nothing (SPEC §1) --------------
-conf warn "" "[connector.open1]
-recipient_domains = one.test
-mode = none
-[connector.open2]
-recipient_domains = two.test
-dane = none
-mta_sts = none
-[connector.strict]
-recipient_domains = three.test
-mode = mandatory"
+conf warn connector.open1.recipient_domains=one.test connector.open1.mode=none \
+    connector.open2.recipient_domains=two.test connector.open2.dane=none connector.open2.mta_sts=none \
+    connector.strict.recipient_domains=three.test connector.strict.mode=mandatory
 if start warn; then
     n1=$(grep -c "connector=open1 validates neither DANE nor MTA-STS" "$work/warn.log")
     n2=$(grep -c "connector=open2 validates neither DANE nor MTA-STS" "$work/warn.log")
@@ -172,11 +144,10 @@ with open(sys.argv[2], "ab", buffering=0) as out:
     while True:
         out.write(s.recv(65536).replace(b"\n", b" ") + b"\n")
 PY
-    pids+=($!)
-    for _ in $(seq 1 50); do [ -S "$work/devlog.sock" ] && break; sleep 0.1; done
+    track $!
+    wait_until 5 test -S "$work/devlog.sock"
     ln -sf "$bin" "$work/renamed-milter"
-    conf syslog ""
-    sed -i "s|^log_target = .*|log_target = syslog|" "$work/syslog.conf"
+    conf syslog milter.log_target=syslog
     # shellcheck disable=SC2016
     unshare --mount --propagation private bash -c '
         d=$1/dev
@@ -185,12 +156,12 @@ PY
         touch "$d/log" && mount --bind "$1/devlog.sock" "$d/log" && mount --rbind "$d" /dev || exit 1
         exec "$1/renamed-milter" -c "$1/syslog.conf"' _ "$work" >"$work/syslog.stderr" 2>&1 &
     pid=$!
-    pids+=("$pid")
-    for _ in $(seq 1 150); do grep -q "starting version=" "$work/syslog.out" 2>/dev/null && break; sleep 0.1; done
+    track "$pid"
+    wait_log "$work/syslog.out" "starting version=" 15
     kill -HUP "$pid"
-    for _ in $(seq 1 100); do grep -q "reloaded config=" "$work/syslog.out" 2>/dev/null && break; sleep 0.1; done
+    wait_log "$work/syslog.out" "reloaded config="
     stop TERM
-    for _ in $(seq 1 20); do grep -q "stopped" "$work/syslog.out" 2>/dev/null && break; sleep 0.1; done
+    wait_log "$work/syslog.out" "stopped" 2
     # <PRI>: LOG_MAIL (2 << 3 = 16) plus the severity (0..7).
     want="^<(1[6-9]|2[0-3])>.* dane-sts-milter\[$pid\]: "
     for line in "starting version=" "reloaded config=" "stopped"; do
@@ -205,5 +176,4 @@ else
     echo "SKIP syslog: no private mount namespace here (unshare --mount failed)"
 fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+finish

@@ -8,39 +8,20 @@
 # HTTPS policy fetch and the STARTTLS probe (SMTP test bed) by kind and outcome.
 set -uo pipefail
 bin=$1 testbed=$2 work=$3 srcdir=$4
-rm -rf "$work" && mkdir -p "$work/postfix"
+rm -rf "$work" && mkdir -p "$work"
 # shellcheck source=../support/check_lib.sh
 . "$srcdir/tests/support/check_lib.sh"
 
 pmport=$(free_port) metport=$(free_port)
-milter_conf "$work/milter.conf" - milter.log_level=debug resolver.timeout_ms=3000 <<CONF
-[probe]
-enabled = yes
-port = 2525
-timeout_ms = 3000
-[rcpt]
-lookup_timeout_ms = 5000
-[policy_map]
-listen = inet:127.0.0.1:$pmport
-[metrics]
-listen = 127.0.0.1:$metport
-[connector.default]
-recipient_domains = *
-mode = opportunistic
-[connector.partners]
-recipient_domains = notlsa.test
-mode = mandatory
-CONF
+milter_conf "$work/milter.conf" milter.log_level=debug resolver.timeout_ms=3000 probe.enabled=yes \
+    probe.port=2525 probe.timeout_ms=3000 rcpt.lookup_timeout_ms=5000 \
+    policy_map.listen="inet:127.0.0.1:$pmport" metrics.listen="127.0.0.1:$metport" \
+    connector.partners.recipient_domains=notlsa.test connector.partners.mode=mandatory
 mport=$milter_port
-printf 'compatibility_level = 3.6\n' >"$work/postfix/main.cf"
 
 trap stop_milter EXIT
 start_milter "$work/milter.conf" || bad "the milter starts"
 pid=$milter_pid
-for _ in $(seq 1 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$metport") 2>/dev/null && break
-    sleep 0.1
-done
 url="http://127.0.0.1:$metport/metrics"
 
 n=0
@@ -63,7 +44,7 @@ expect_grew() {  # SERIES WHAT
     if ((after > before)); then ok "$2: $1 $before -> $after"
     else bad "$2: $1 did not grow ($before -> $after)"; fi
 }
-postmap_q() { postmap -c "$work/postfix" -q "$1" "socketmap:inet:127.0.0.1:$pmport:postfix" 2>&1; }
+postmap_q() { map_query "$pmport" "$1"; }
 
 # One milter session: MAIL FROM, RCPT TO each recipient; prints one reply
 # code a recipient ('c' continue, 't' tempfail, 'r' reject, or the SMTP code
@@ -254,7 +235,7 @@ stop_milter
 rc=$?
 [[ $rc == 0 ]] && ok "SIGTERM: exit status 0" || bad "SIGTERM: exit status $rc"
 # The sanitizer build (DSM_SANITIZE) reports on stderr.
-grep -E "Sanitizer|runtime error:" "$work/stderr" && bad "sanitizer report" || ok "no sanitizer report"
+grep -E "Sanitizer|runtime error:" "$work/milter.stderr" && bad "sanitizer report" || ok "no sanitizer report"
 (exec 3<>"/dev/tcp/127.0.0.1/$metport") 2>/dev/null && bad "metrics port still open after stop" ||
     ok "metrics port closed on shutdown"
 finish

@@ -3,35 +3,22 @@
 # milter with [policy_map] on, the DNS and HTTPS test beds.
 set -uo pipefail
 bin=$1 testbed=$2 work=$3
-rm -rf "$work" && mkdir -p "$work/postfix"
+rm -rf "$work" && mkdir -p "$work"
 # shellcheck source=../support/check_lib.sh
 . "$(dirname "$0")/../support/check_lib.sh"
 
 port=$(free_port)
-milter_conf "$work/milter.conf" - milter.log_level=debug resolver.timeout_ms=3000 <<CONF
-[rcpt]
-lookup_timeout_ms = 3000
-[policy_map]
-listen = inet:127.0.0.1:$port
-[connector.default]
-recipient_domains = *
-mode = opportunistic
-[connector.partners]
-recipient_domains = notlsa.test
-mode = mandatory
-[connector.off]
-recipient_domains = insecure.test
-mode = none
-CONF
-# postmap reads a main.cf; a private, empty one keeps the machine's out of it.
-printf 'compatibility_level = 3.6\n' >"$work/postfix/main.cf"
+milter_conf "$work/milter.conf" milter.log_level=debug resolver.timeout_ms=3000 \
+    rcpt.lookup_timeout_ms=3000 policy_map.listen="inet:127.0.0.1:$port" \
+    connector.partners.recipient_domains=notlsa.test connector.partners.mode=mandatory \
+    connector.off.recipient_domains=insecure.test connector.off.mode=none
 
 trap stop_milter EXIT
 start_milter "$work/milter.conf" || bad "the milter starts"
 
 query() {  # KEY -> "rc|answer"
     local out rc=0
-    out=$(postmap -c "$work/postfix" -q "$1" "socketmap:inet:127.0.0.1:$port:postfix" 2>&1) || rc=$?
+    out=$(map_query "$port" "$1") || rc=$?
     echo "$rc|$out"
 }
 expect() {  # KEY RC ANSWER-SUBSTRING

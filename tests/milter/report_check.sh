@@ -14,42 +14,23 @@
 #   the shared test bed's) count into the same hashes: the sums add up.
 # Also: --connector, --days, a database not created yet, and exit 2 for a
 # memory store or an unknown connector.
-# shellcheck disable=SC2154 # NAME_pid, NAME_port: set by start() with printf -v
+# shellcheck disable=SC2154 # NAME_pid, NAME_mport: set by run_milter with printf -v
 set -uo pipefail
 bin=$1 testbed=$2 work=$3 srcdir=$4
 rm -rf "$work" && mkdir -p "$work"
 # shellcheck source=../support/check_lib.sh
 . "$srcdir/tests/support/check_lib.sh"
 
-pids=()
 cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-    "$srcdir/tests/testbed/redis/stop.sh" "$work/redis" >/dev/null 2>&1
+    stop_started
+    stop_redis "$work/redis"
 }
 trap cleanup EXIT
 
-# write_conf NAME PORT STORE: the connectors every milter here uses.
-write_conf() {
-    cat >"$work/$1.conf" <<CONF
-[milter]
-socket = inet:$2@127.0.0.1
-log_level = info
-log_target = file:$work/$1.log
-[resolver]
-trust_anchor_file = $testbed/dns/test.ds
-stub_zones = test.=${TB_NET}.10.53
-timeout_ms = 3000
-[sts]
-ca_file = $testbed/https/ca.crt
-https_port = 8443
-[cache]
-store = $3
-[rcpt]
-; long enough that no cold lookup reads "pending"
-lookup_timeout_ms = 20000
-[report]
-days = 30
-[connector.partners]
+# The connectors every milter here uses (the report lists them in this
+# order), and the rest of its settings (lookup_timeout_ms long enough that no
+# cold lookup reads "pending").
+connectors='[connector.partners]
 recipient_domains = notlsa.test, bogus.test, dane-ok.test
 mode = opportunistic
 test_mode = yes
@@ -59,30 +40,13 @@ mode = mandatory
 on_failure = reject
 [connector.default]
 recipient_domains = *
-mode = opportunistic
-CONF
-}
+mode = opportunistic'
+settings=(resolver.timeout_ms=3000 rcpt.lookup_timeout_ms=20000 report.days=30)
 
-# start NAME STORE: starts a milter, sets NAME_pid and NAME_port.
+# start NAME STORE: starts a milter, sets NAME_pid and NAME_mport.
 start() {
-    local port
-    port=$(free_port)
-    write_conf "$1" "$port" "$2"
-    "$bin" -c "$work/$1.conf" >>"$work/$1.stderr" 2>&1 &
-    pids+=($!)
-    printf -v "$1_pid" %s $!
-    printf -v "$1_port" %s "$port"
-    for _ in $(seq 1 100); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
-        sleep 0.1
-    done
-    bad "$1: the milter did not listen on $port"
-}
-
-# stop NAME: SIGTERM and wait (the stop writes the counts).
-stop() {
-    local pid_var="$1_pid"
-    kill -TERM "${!pid_var}" && wait "${!pid_var}"
+    run_milter "$1" - "${settings[@]}" cache.store="$2" <<<"$connectors" ||
+        bad "$1: the milter did not listen on ${milter_port}"
 }
 
 # send PORT N DOMAIN: N recipients of DOMAIN in one session; checks that the
@@ -91,7 +55,7 @@ send() {
     local to=() i
     for ((i = 1; i <= $2; i++)); do to+=("u$i@$3"); done
     local got
-    got=$(python3 "$srcdir/tests/support/milter_rcpt.py" "$1" "${to[@]}" | wc -l)
+    got=$(milter_rcpt "$1" "${to[@]}" | wc -l)
     [[ $got == "$2" ]] || bad "send $2 x $3: $got answers"
 }
 
@@ -102,26 +66,26 @@ first=$(date -u -d "$today -29 days" +%F)
 db="$work/cache.db"
 # Before the daemon ever ran: an empty report, and no file created (it would
 # belong to whoever ran --report).
-write_conf s0 "$(free_port)" "sqlite:$db"
+milter_conf "$work/s0.conf" - "${settings[@]}" cache.store="sqlite:$db" <<<"$connectors"
 out=$("$bin" -c "$work/s0.conf" --report)
 rc=$?
 [[ $rc == 0 && $(grep -c '^  seen: 0 domains, 0 recipients$' <<<"$out") == 3 && ! -e $db ]] &&
     ok "--report before any count: exit 0, nothing seen, no file created" ||
     bad "--report without a database: exit $rc, $(ls "$work"), $out"
 start s1 "sqlite:$db"
-send "$s1_port" 3 notlsa.test      # partners: accepted; mandatory: dane-required
-send "$s1_port" 2 bogus.test       # partners: would defer (dnssec-invalid)
-send "$s1_port" 1 dane-ok.test     # partners: accepted either way
-send "$s1_port" 2 insecure.test    # strict: rejected (dane-required)
-send "$s1_port" 1 dane-unusable.test  # strict: deferred (tlsa-invalid)
-send "$s1_port" 1 dane-ok2.test    # strict: accepted
-send "$s1_port" 2 sts-enforce.test # default: accepted; mandatory: dane-required
-send "$s1_port" 1 sts-nomatch.test # default: deferred (validation-failure)
-send "$s1_port" 1 nullmx.test      # default: rejected (null MX)
-stop s1
+send "$s1_mport" 3 notlsa.test      # partners: accepted; mandatory: dane-required
+send "$s1_mport" 2 bogus.test       # partners: would defer (dnssec-invalid)
+send "$s1_mport" 1 dane-ok.test     # partners: accepted either way
+send "$s1_mport" 2 insecure.test    # strict: rejected (dane-required)
+send "$s1_mport" 1 dane-unusable.test  # strict: deferred (tlsa-invalid)
+send "$s1_mport" 1 dane-ok2.test    # strict: accepted
+send "$s1_mport" 2 sts-enforce.test # default: accepted; mandatory: dane-required
+send "$s1_mport" 1 sts-nomatch.test # default: deferred (validation-failure)
+send "$s1_mport" 1 nullmx.test      # default: rejected (null MX)
+stop_milter s1
 start s2 "sqlite:$db"
-send "$s2_port" 1 notlsa.test
-send "$s2_port" 1 sts-enforce.test
+send "$s2_mport" 1 notlsa.test
+send "$s2_mport" 1 sts-enforce.test
 # The flusher writes every 10 s: the report reads the file under the
 # running milter (WAL). Polled for up to 25 s (two flushes).
 for _ in $(seq 1 25); do
@@ -134,7 +98,7 @@ done
 grep -qx '  seen: 3 domains, 7 recipients' "$work/running.txt" &&
     ok "--report while running sees the restarted milter's counts (partners: 7 recipients)" ||
     bad "--report while running: $(cat "$work/running.txt" "$work/running.err")"
-stop s2
+stop_milter s2
 
 cat >"$work/expected.txt" <<TXT
 readiness report: $first to $today (UTC, 30 days), store sqlite:$db
@@ -234,18 +198,18 @@ rc=$?
 
 # ---- Redis: two milters, one server: the counts add up -------------------
 redis_port=$(free_port)
-"$srcdir/tests/testbed/redis/start.sh" "$work/redis" "$redis_port" >/dev/null ||
+start_redis "$work/redis" "$redis_port" ||
     { bad "redis did not start"; finish; exit 1; }
 store="redis://127.0.0.1:$redis_port/3"
 start r1 "$store"
 start r2 "$store"
-send "$r1_port" 3 notlsa.test
-send "$r1_port" 2 bogus.test
-send "$r1_port" 1 dane-ok.test
-send "$r2_port" 2 notlsa.test
-send "$r2_port" 1 sts-enforce.test
-stop r1
-stop r2
+send "$r1_mport" 3 notlsa.test
+send "$r1_mport" 2 bogus.test
+send "$r1_mport" 1 dane-ok.test
+send "$r2_mport" 2 notlsa.test
+send "$r2_mport" 1 sts-enforce.test
+stop_milter r1
+stop_milter r2
 out=$("$bin" -c "$work/r1.conf" --report --connector partners)
 cat >"$work/expected-redis.txt" <<TXT
 readiness report: $first to $today (UTC, 30 days), store $store

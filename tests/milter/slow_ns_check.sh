@@ -9,12 +9,13 @@
 # decided from the DANE verdict (require=dane, never `pending`), and lookups
 # of the domain kept going through the slow server meanwhile.
 #
-# The slow name server is a MOCK (slow_dns_proxy.py): a relay in front of the
-# test bed's knotd that holds every answer 1.5 s, the fault knotd itself
-# cannot produce. Only the zone dane-ok.test is sent to it (a stub zone of
-# this milter's own resolver); its DS still comes from knotd's test. zone, so
-# DNSSEC validates as usual. libunbound's own cache would answer refreshes
-# without asking the name server: its cache-max-ttl is 1 s here.
+# The slow name server is a MOCK (tests/support/mock_dns.py --slow): a relay
+# in front of the test bed's knotd that holds every answer 1.5 s, the fault
+# knotd itself cannot produce. Only the zone dane-ok.test is sent to it (a
+# stub zone of this milter's own resolver); its DS still comes from knotd's
+# test. zone, so DNSSEC validates as usual. libunbound's own cache would
+# answer refreshes without asking the name server: its cache-max-ttl is 1 s
+# here.
 set -uo pipefail
 bin=$1 testbed=$2 work=$3
 here=$(cd "$(dirname "$0")" && pwd)
@@ -23,20 +24,10 @@ rm -rf "$work" && mkdir -p "$work"
 . "$here/../support/check_lib.sh"
 slow_addr=${TB_NET}.10.57  # the mock name server of dane-ok.test
 domain=dane-ok.test
+trap stop_started EXIT
 
-proxy_pid=
-cleanup() {
-    stop_milter
-    [[ -n $proxy_pid ]] && { kill "$proxy_pid" 2>/dev/null; wait "$proxy_pid" 2>/dev/null; }
-}
-trap cleanup EXIT
-
-python3 "$here/slow_dns_proxy.py" "$slow_addr" ${TB_NET}.10.53 1.5 "$work/proxy.port" \
-    "$work/proxy.count" 2>"$work/proxy.stderr" &
-proxy_pid=$!
-for _ in $(seq 1 50); do [[ -s $work/proxy.port ]] && break; sleep 0.1; done
-proxy_port=$(cat "$work/proxy.port" 2>/dev/null)
-[[ $proxy_port =~ ^[0-9]+$ ]] || { bad "the mock name server did not start: $(cat "$work/proxy.stderr")"; exit 1; }
+start_mock_dns proxy "$slow_addr" --slow 1.5 || { bad "the mock name server did not start"; exit 1; }
+proxy_port=$mock_dns_port
 # The mock is slow, and relays knotd's signed answer.
 start=$(date +%s%N)
 out=$(kdig +retry=0 +timeout=5 +dnssec -p "$proxy_port" @"$slow_addr" MX "$domain" 2>&1)
@@ -60,10 +51,7 @@ start_milter "$work/milter.conf" || { bad "the milter did not start"; exit 1; }
 # One milter session; every INTERVAL s for SECONDS s (or once), RCPT TO
 # user@DOMAIN; prints per RCPT "MS CODE" (how long the answer took, the
 # milter's answer: 'c' accept or the SMTP code).
-rcpt_loop() {
-    python3 "$here/../support/milter_rcpt.py" --every "$2" --for "$3" "$port" "user@$1" |
-        awk '{ print $1, $3 }'
-}
+rcpt_loop() { rcpt_timed "$port" "$1" "$2" "$3" | awk '{ print $1, $3 }'; }
 log_lines() { wc -l <"$work/milter.log"; }
 decisions() { tail -n +"$(($1 + 1))" "$work/milter.log" | grep "domain=\"\?$domain\"\? "; }
 

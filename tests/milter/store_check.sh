@@ -21,78 +21,42 @@
 # MTA-STS policies are stored for their max_age (RFC 8461 §3.3, §5.1): with
 # the TXT record gone and no policy host, a restarted milter (SQLite) and a
 # second one (Redis) still apply the policy a first one fetched.
+# shellcheck disable=SC2154 # NAME_pid, NAME_mport, NAME_port: set with printf -v
 set -uo pipefail
 bin=$1 testbed=$2 work=$3 srcdir=$4
-rm -rf "$work" && mkdir -p "$work/postfix"
+rm -rf "$work" && mkdir -p "$work"
 # shellcheck source=../support/check_lib.sh
 . "$srcdir/tests/support/check_lib.sh"
-printf 'compatibility_level = 3.6\n' >"$work/postfix/main.cf"
 redis_port=$(free_port)
 
-pids=()
 cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-    "$srcdir/tests/testbed/redis/stop.sh" "$work/redis" >/dev/null 2>&1
+    stop_started
+    stop_redis "$work/redis"
     # Other tests expect sts-idchange.test's TXT record as the test bed serves it.
     "$srcdir/tests/testbed/dns/set-txt.sh" "$testbed/dns" _mta-sts.sts-idchange.test \
         "v=STSv1; id=1;" >/dev/null 2>&1
 }
 trap cleanup EXIT
 
-# start_milter NAME STORE DNS-ADDRESS -> sets $pmport; DNS-ADDRESS ${TB_NET}.10.54
-# has no server: that milter's DNS is down.
-start_milter() {
-    local name=$1 store=$2 dns=$3 mport
-    pmport=$(free_port) mport=$(free_port)
-    cat >"$work/$name.conf" <<CONF
-[milter]
-socket = inet:$mport@127.0.0.1
-log_level = debug
-log_target = file:$work/$name.log
-[resolver]
-trust_anchor_file = $testbed/dns/test.ds
-stub_zones = test.=$dns
-timeout_ms = 1000
-[sts]
-ca_file = $testbed/https/ca.crt
-https_port = ${https_port:-8443}
-[cache]
-store = $store
-${cache_extra:-}
-[rcpt]
-lookup_timeout_ms = 2500
-[policy_map]
-listen = inet:127.0.0.1:$pmport
-[connector.default]
-recipient_domains = *
-mode = opportunistic
-CONF
-    "$bin" -c "$work/$name.conf" >>"$work/$name.stderr" 2>&1 &
-    pids+=($!)
-    eval "${name}_pid=$!"
-    eval "${name}_port=$pmport"
-    eval "${name}_mport=$mport"
-    for _ in $(seq 1 100); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$pmport") 2>/dev/null && return 0
-        sleep 0.1
-    done
-    bad "$name did not start: $(cat "$work/$name.stderr")"
+# start NAME STORE DNS-ADDRESS [SECTION.KEY=VALUE...] -> sets NAME_port (its
+# policy map); DNS-ADDRESS ${TB_NET}.10.54 has no server: that milter's DNS is
+# down.
+start() {
+    local name=$1 store=$2 dns=$3 pmport
+    shift 3
+    pmport=$(free_port)
+    printf -v "${name}_port" %s "$pmport"
+    run_milter "$name" milter.log_level=debug resolver.stub_zones="test.=$dns" resolver.timeout_ms=1000 \
+        cache.store="$store" rcpt.lookup_timeout_ms=2500 policy_map.listen="inet:127.0.0.1:$pmport" "$@" ||
+        bad "$name did not start: $(cat "$work/$name.stderr")"
 }
-stop_milter() {  # NAME: SIGTERM, the store is flushed
-    local pid_var="${1}_pid"
-    kill "${!pid_var}"
-    wait "${!pid_var}" 2>/dev/null
-}
-query() {  # PORT KEY
-    postmap -c "$work/postfix" -q "$2" "socketmap:inet:127.0.0.1:$1:postfix" 2>&1
-}
+query() { map_query "$@"; }  # PORT KEY
 # rcpt NAME DOMAIN... -> per domain "DOMAIN CODE [TEXT]": milter NAME's answer
 # to RCPT TO <user@DOMAIN> ('c' accept, or the SMTP code and reply text).
 rcpt() {
-    local mport_var="${1}_mport" d to=()
+    local mport_var="${1}_mport"
     shift
-    for d; do to+=("user@$d"); done
-    python3 "$srcdir/tests/support/milter_rcpt.py" "${!mport_var}" "${to[@]}" | sed 's/^user@//'
+    rcpt_to "${!mport_var}" "$@"
 }
 # fields NAME DOMAIN -> the verdict fields of milter NAME's last RCPT decision
 # for DOMAIN, from its log.
@@ -155,7 +119,7 @@ check_error_kinds() {
 
 
 # --- SQLite: verdicts survive a restart while DNS is down ---------------------
-start_milter a "sqlite:$work/cache.db" ${TB_NET}.10.53
+start a "sqlite:$work/cache.db" ${TB_NET}.10.53
 [[ $(query "$a_port" dane-ok.test) == dane-only ]] && ok "sqlite: looked up with DNS" ||
     bad "sqlite: first answer: $(query "$a_port" dane-ok.test)"
 remember_errors a
@@ -167,7 +131,7 @@ got=$(query "$a_port" sts-enforce.test)
 [[ $got == "$sts_answer" ]] && ok "sqlite: sts-enforce.test -> $got" ||
     bad "sqlite: sts-enforce.test answered '$got'"
 stop_milter a
-start_milter b "sqlite:$work/cache.db" ${TB_NET}.10.54
+start b "sqlite:$work/cache.db" ${TB_NET}.10.54
 got=$(query "$b_port" dane-ok.test)
 [[ $got == dane-only ]] && ok "sqlite: after a restart with DNS down, still dane-only" ||
     bad "sqlite: after restart: '$got'"
@@ -186,7 +150,7 @@ stop_milter b
 
 # --- a corrupt SQLite file ----------------------------------------------------
 head -c 4096 /dev/urandom >"$work/corrupt.db"
-start_milter c "sqlite:$work/corrupt.db" ${TB_NET}.10.53
+start c "sqlite:$work/corrupt.db" ${TB_NET}.10.53
 [[ $(query "$c_port" dane-ok.test) == dane-only ]] && ok "corrupt sqlite: the milter starts and answers" ||
     bad "corrupt sqlite: $(cat "$work/c.log" | tail -5)"
 ls "$work"/corrupt.db.corrupt-* >/dev/null 2>&1 && ok "corrupt sqlite: the bad file was moved aside" ||
@@ -194,11 +158,10 @@ ls "$work"/corrupt.db.corrupt-* >/dev/null 2>&1 && ok "corrupt sqlite: the bad f
 stop_milter c
 
 # --- Redis: a fleet shares lookups --------------------------------------------
-"$srcdir/tests/testbed/redis/start.sh" "$work/redis" "$redis_port" >/dev/null ||
-    { bad "redis did not start"; echo "$passed passed, $failed failed"; exit 1; }
-start_milter r1 "redis://127.0.0.1:$redis_port/0" ${TB_NET}.10.53
-start_milter r2 "redis://127.0.0.1:$redis_port/0" ${TB_NET}.10.53   # DNS works
-start_milter r3 "redis://127.0.0.1:$redis_port/0" ${TB_NET}.10.54   # no DNS at all
+start_redis "$work/redis" "$redis_port" || { bad "redis did not start"; finish; exit 1; }
+start r1 "redis://127.0.0.1:$redis_port/0" ${TB_NET}.10.53
+start r2 "redis://127.0.0.1:$redis_port/0" ${TB_NET}.10.53   # DNS works
+start r3 "redis://127.0.0.1:$redis_port/0" ${TB_NET}.10.54   # no DNS at all
 knot_before=$(knot_queries "$testbed/dns" dane-ok2.test)
 [[ $(query "$r1_port" dane-ok2.test) == dane-only ]] && ok "redis: first milter looked it up" ||
     bad "redis: first milter"
@@ -255,20 +218,20 @@ ttl=$(redis-cli -p "$redis_port" TTL "$(redis-cli -p "$redis_port" --raw KEYS '*
 # shows what the answer is without it.
 idchange_txt() { "$srcdir/tests/testbed/dns/set-txt.sh" "$testbed/dns" _mta-sts.sts-idchange.test "$@"; }
 policy_answer='secure match=mx.sts-idchange.test servername=hostname'
-short_verdicts=$'max_ttl = 1\nmin_ttl = 1\nstale_ttl = 0'
+short_verdicts=(cache.max_ttl=1 cache.min_ttl=1 cache.stale_ttl=0)
 # policy_survives WHAT STORE: the first milter fetches, the second, without
 # the TXT record and the policy host, still answers from the stored policy.
 policy_survives() {
     local what=$1 store=$2 got
     idchange_txt "v=STSv1; id=1;"
-    cache_extra=$short_verdicts start_milter p1 "$store" ${TB_NET}.10.53
+    start p1 "$store" ${TB_NET}.10.53 "${short_verdicts[@]}"
     got=$(query "$p1_port" sts-idchange.test)
     [[ $got == "$policy_answer" ]] && ok "$what: the policy of sts-idchange.test fetched ($got)" ||
         bad "$what: first answer for sts-idchange.test: '$got'"
     [[ $store == sqlite:* ]] && stop_milter p1
     idchange_txt
     sleep 2  # the verdict (1 s) and the TXT record (TTL 1 s) are gone
-    cache_extra=$short_verdicts https_port=9 start_milter p2 "$store" ${TB_NET}.10.53
+    start p2 "$store" ${TB_NET}.10.53 "${short_verdicts[@]}" sts.https_port=9
     got=$(query "$p2_port" sts-idchange.test)
     [[ $got == "$policy_answer" ]] &&
         ok "$what: no TXT record, no policy host, the stored policy still applies ($got)" ||
@@ -280,7 +243,7 @@ policy_survives() {
 }
 policy_survives sqlite "sqlite:$work/policies.db"
 policy_survives redis "redis://127.0.0.1:$redis_port/1"
-cache_extra=$short_verdicts https_port=9 start_milter p3 memory ${TB_NET}.10.53
+start p3 memory ${TB_NET}.10.53 "${short_verdicts[@]}" sts.https_port=9
 got=$(query "$p3_port" sts-idchange.test)
 [[ $got != "$policy_answer" ]] &&
     ok "control: without a store the same milter has no policy for sts-idchange.test ('$got')" ||
@@ -289,7 +252,7 @@ stop_milter p3
 idchange_txt "v=STSv1; id=1;"
 
 # Redis goes away: answers keep coming (from memory and DNS).
-"$srcdir/tests/testbed/redis/stop.sh" "$work/redis" >/dev/null
+stop_redis "$work/redis"
 start=$(date +%s%N)
 got=$(query "$r1_port" notlsa.test)
 took=$(( ($(date +%s%N) - start) / 1000000 ))
@@ -297,7 +260,7 @@ took=$(( ($(date +%s%N) - start) / 1000000 ))
     bad "redis down: '$got'"
 kill -0 "$r1_pid" 2>/dev/null && ok "redis down: the milter keeps running" || bad "milter died"
 # Redis comes back: writes resume (after the store's reconnect backoff).
-"$srcdir/tests/testbed/redis/start.sh" "$work/redis" "$redis_port" >/dev/null
+start_redis "$work/redis" "$redis_port"
 resumed=no
 for i in $(seq 1 40); do
     query "$r1_port" "d$i.nosuch.test" >/dev/null

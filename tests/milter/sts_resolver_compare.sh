@@ -27,16 +27,15 @@ die() { echo "sts_resolver_compare.sh: $*" >&2; exit 2; }
     die "usage: $0 MILTER_BINARY TESTBED_DIR WORK_DIR"
 [[ $(id -u) -eq 0 ]] || die "needs root (unshare -m, mount --bind, port 443)"
 
-# This run's test-bed network, 127.N (tests/testbed/net.sh).
-# shellcheck source=../testbed/net.sh
-. "$(dirname "${BASH_SOURCE[0]}")/../testbed/net.sh"
-TB_NET=$(tb_net_of "$2") || exit 2
+bin=$(realpath -- "$1")
+testbed=$(realpath -- "$2")
+[[ -x $bin && -f $bin ]] || die "no milter binary at $1"
+# ok, bad, finish, free_port, milter_conf, start_milter, tail_logs,
+# wait_listening; TB_NET, this run's test-bed network (for $testbed).
+# shellcheck source=../support/check_lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../support/check_lib.sh"
 readonly HTTPS_ADDR=${TB_NET}.30.1 HTTPS_PORT=8443
 readonly START_TIMEOUT=20 STOP_TIMEOUT=20
-
-milter_bin=$(realpath -- "$1")
-testbed=$(realpath -- "$2")
-[[ -x $milter_bin && -f $milter_bin ]] || die "no milter binary at $1"
 for f in dns/test.ds dns/zones.txt https/ca.crt unbound/resolv.conf; do
     [[ -s $testbed/$f ]] || die "no $testbed/$f: are the dns, https and unbound test beds up?"
 done
@@ -63,15 +62,8 @@ cleanup() {
     stop_pid mta-sts-daemon "$resolver_pid"
     stop_pid relay "$relay_pid"
     stop_pid dane-sts-milter "$milter_pid"
-    if ((rc != 0)); then
-        local f
-        for f in "$work/milter.out" "$work/milter.log" "$work/resolver.out" \
-                 "$work/resolver.log" "$work/relay.out"; do
-            [[ -s $f ]] || continue
-            echo "===== $f (last 60 lines) ====="
-            tail -n 60 -- "$f"
-        done
-    fi
+    ((rc == 0)) || tail_logs "$work/milter.stderr" "$work/milter.log" "$work/resolver.out" \
+        "$work/resolver.log" "$work/relay.out"
     echo "run time: $((SECONDS - started_at)) s"
     exit "$rc"
 }
@@ -87,20 +79,14 @@ find "$work" -mindepth 1 -maxdepth 1 -exec rm -rf -- {} +
 
 accepts() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 ! accepts "$HTTPS_ADDR" 443 || die "$HTTPS_ADDR:443 is already in use"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 milter_port=$(free_port)
 map_port=$(free_port)
 resolver_port=$(free_port)
 [[ $milter_port != "$map_port" && $map_port != "$resolver_port" &&
    $milter_port != "$resolver_port" ]] || die "free ports collided; run again"
 wait_accepts() { # WHAT ADDR PORT PID
-    local i
-    for ((i = 0; i < START_TIMEOUT * 20; i++)); do
-        accepts "$2" "$3" && return 0
-        running "$4" || { echo "sts_resolver_compare.sh: $1 exited before listening" >&2; return 1; }
-        sleep 0.05
-    done
-    echo "sts_resolver_compare.sh: $1 not listening on $2:$3 after ${START_TIMEOUT} s" >&2
+    wait_listening "$4" "$START_TIMEOUT" "tcp:$2:$3" && return 0
+    echo "sts_resolver_compare.sh: $1 not listening on $2:$3 (exited, or not within ${START_TIMEOUT} s)" >&2
     return 1
 }
 
@@ -108,34 +94,11 @@ wait_accepts() { # WHAT ADDR PORT PID
 # lookup_timeout_ms longer than any lookup here, so that the first answer is
 # the final verdict and never `pending` (SPEC §7); fetch timeout 4 s like the
 # resolver's default.
-cat >"$work/milter.conf" <<EOF
-# Written by tests/milter/sts_resolver_compare.sh
-[milter]
-socket = inet:$milter_port@127.0.0.1
-log_level = debug
-log_target = file:$work/milter.log
-[resolver]
-trust_anchor_file = $testbed/dns/test.ds
-stub_zones = test.=${TB_NET}.10.53
-timeout_ms = 3000
-[sts]
-ca_file = $testbed/https/ca.crt
-https_port = $HTTPS_PORT
-fetch_timeout_ms = 4000
-[cache]
-store = memory
-[rcpt]
-lookup_timeout_ms = 20000
-[policy_map]
-listen = inet:127.0.0.1:$map_port
-[connector.default]
-recipient_domains = *
-mode = opportunistic
-EOF
-"$milter_bin" -c "$work/milter.conf" </dev/null >"$work/milter.out" 2>&1 &
-milter_pid=$!
+milter_conf "$work/milter.conf" milter.log_level=debug resolver.timeout_ms=3000 \
+    sts.https_port="$HTTPS_PORT" sts.fetch_timeout_ms=4000 rcpt.lookup_timeout_ms=20000 \
+    policy_map.listen="inet:127.0.0.1:$map_port"
+start_milter "$work/milter.conf" </dev/null || exit 2
 echo "$milter_pid" >"$work/milter.pid"
-wait_accepts "dane-sts-milter policy map" 127.0.0.1 "$map_port" "$milter_pid" || exit 2
 echo "dane-sts-milter (pid $milter_pid), policy map on 127.0.0.1:$map_port"
 
 # --- 2. ${TB_NET}.30.1:443 -> the HTTPS test bed on :8443 -----------------------------------
@@ -248,11 +211,6 @@ KNOWN_MILTER[sts-midwild.test]='^1\|$'
 KNOWN_RESOLVER[sts-midwild.test]='0|secure match=mail.*.sts-midwild.test servername=hostname'
 WHY[sts-midwild.test]="mx: mail.*.sts-midwild.test is invalid for the milter's strict parser"
 
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok   - $1"; }
-not_ok() { failed=$((failed + 1)); echo "FAIL - $1"; }
-
 mapfile -t domains < <(awk '!/^#/ && $3 ~ /^sts=/ && $2 == "none" { print $1 }' \
     "$testbed/dns/zones.txt")
 ((${#domains[@]} >= 15)) || die "only ${#domains[@]} MTA-STS-only domains in zones.txt"
@@ -270,14 +228,14 @@ for d in "${domains[@]}"; do
         if [[ $m =~ ${KNOWN_MILTER[$d]} && $r == "${KNOWN_RESOLVER[$d]}" ]]; then
             ok "$d: differs as the spec says (${WHY[$d]})"
         else
-            not_ok "$d: expected milter ~ /${KNOWN_MILTER[$d]}/ and resolver '${KNOWN_RESOLVER[$d]}'"
+            bad "$d: expected milter ~ /${KNOWN_MILTER[$d]}/ and resolver '${KNOWN_RESOLVER[$d]}'"
         fi
     elif [[ $m == "$r" ]]; then
         ok "$d: same answer"
         agreed=$((agreed + 1))
         [[ $m != 0\|secure* ]] || enforce_agreed=$((enforce_agreed + 1))
     else
-        not_ok "$d: answers differ"
+        bad "$d: answers differ"
     fi
 done
 # The comparison means something only if the enforce answers were among
@@ -285,10 +243,9 @@ done
 if ((enforce_agreed >= 3)); then
     ok "$enforce_agreed 'secure match=' answers among the $agreed that agreed"
 else
-    not_ok "only $enforce_agreed 'secure match=' answers agreed (expected sts-enforce, sts-wild, sts-idchange, sts-insecure)"
+    bad "only $enforce_agreed 'secure match=' answers agreed (expected sts-enforce, sts-wild, sts-idchange, sts-insecure)"
 fi
-running "$resolver_pid" && ok "mta-sts-daemon still running" || not_ok "mta-sts-daemon died"
-running "$milter_pid" && ok "dane-sts-milter still running" || not_ok "dane-sts-milter died"
+running "$resolver_pid" && ok "mta-sts-daemon still running" || bad "mta-sts-daemon died"
+running "$milter_pid" && ok "dane-sts-milter still running" || bad "dane-sts-milter died"
 
-echo "$passed passed, $failed failed"
-((failed == 0)) || exit 1
+finish

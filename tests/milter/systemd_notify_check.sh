@@ -9,37 +9,20 @@
 set -uo pipefail
 bin=$1 support=$2 work=$3
 rm -rf "$work" && mkdir -p "$work"
-passed=0 failed=0
-ok()  { echo "ok: $1"; passed=$((passed + 1)); }
-bad() { echo "FAIL: $1"; failed=$((failed + 1)); }
+# shellcheck source=check_lib.sh
+. "$support/check_lib.sh"
 
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; }
-trap cleanup EXIT
-
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
+trap stop_started EXIT
 
 # conf NAME: a milter on unix:$work/NAME.sock with the policy map and metrics
-# on free 127.0.0.1 ports ($map_port, $metrics_port).
+# on free 127.0.0.1 ports ($map_port, $metrics_port); no resolver or MTA-STS
+# settings (nothing is looked up).
 conf() {
     map_port=$(free_port) metrics_port=$(free_port)
-    cat >"$work/$1.conf" <<CONF
-[milter]
-socket = unix:$work/$1.sock
-log_level = debug
-log_target = file:$work/$1.log
-[cache]
-store = memory
-[policy_map]
-listen = inet:127.0.0.1:$map_port
-[metrics]
-listen = 127.0.0.1:$metrics_port
-[connector.default]
-recipient_domains = *
-mode = opportunistic
-CONF
+    milter_conf "$work/$1.conf" milter.socket="unix:$work/$1.sock" milter.log_level=debug \
+        milter.log_target="file:$work/$1.log" resolver.trust_anchor_file= resolver.stub_zones= \
+        sts.ca_file= sts.https_port= policy_map.listen="inet:127.0.0.1:$map_port" \
+        metrics.listen="127.0.0.1:$metrics_port"
 }
 
 # recorder NAME: starts the NOTIFY_SOCKET stand-in, probing NAME's sockets.
@@ -47,23 +30,14 @@ recorder() {
     python3 "$support/notify_recorder.py" "$work/$1.notify" "$work/$1.events" \
         --probe "unix:$work/$1.sock" --probe "tcp:127.0.0.1:$map_port" \
         --probe "tcp:127.0.0.1:$metrics_port" &
-    pids+=($!)
-    for _ in $(seq 1 50); do
-        [ -e "$work/$1.events.bound" ] && return 0
-        sleep 0.1
-    done
-    return 1
+    track $!
+    wait_until 5 test -e "$work/$1.events.bound"
 }
 
-# wait_for NAME PATTERN [COUNT]: true once COUNT (default 1) lines of NAME's
-# events match PATTERN (10 s at most).
-wait_for() {
-    for _ in $(seq 1 100); do
-        [ "$(grep -cE "$2" "$work/$1.events" 2>/dev/null)" -ge "${3:-1}" ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
+# wait_events NAME PATTERN [COUNT]: true once COUNT (default 1) lines of
+# NAME's events match PATTERN (10 s at most).
+events_match() { [ "$(grep -cE "$2" "$work/$1.events" 2>/dev/null)" -ge "${3:-1}" ]; }
+wait_events() { wait_until 10 events_match "$@"; }
 
 # The payloads of NAME's events, one a line, in order (no time stamps).
 events() { cut -d' ' -f2- "$work/$1.events"; }
@@ -75,8 +49,8 @@ recorder main || bad "recorder did not bind"
 NOTIFY_SOCKET=$work/main.notify WATCHDOG_USEC=200000 WATCHDOG_PID=$$ \
     "$bin" -c "$work/main.conf" >"$work/main.stderr" 2>&1 &
 pid=$!
-pids+=("$pid")
-if wait_for main '^[0-9.]+ READY=1'; then
+track "$pid"
+if wait_events main '^[0-9.]+ READY=1'; then
     ok "READY=1 sent"
     first=$(events main | head -n 1)
     case $first in
@@ -96,7 +70,7 @@ else
 fi
 
 kill -HUP "$pid"
-if wait_for main '^[0-9.]+ READY=1' 2 && wait_for main 'RELOADING=1'; then
+if wait_events main '^[0-9.]+ READY=1' 2 && wait_events main 'RELOADING=1'; then
     mapfile -t after < <(events main | grep -v '^PROBE' | sed -n '2,3p')
     if [[ ${after[0]} == RELOADING=1\|*MONOTONIC_USEC=[0-9]* ]]; then
         ok "SIGHUP: RELOADING=1 with MONOTONIC_USEC"
@@ -116,7 +90,7 @@ fi
 # reload end (a unit left "reloading" blocks every later job).
 echo "frobnicate = yes" >>"$work/main.conf"
 kill -HUP "$pid"
-if wait_for main '^[0-9.]+ READY=1' 3 && wait_for main 'RELOADING=1' 2; then
+if wait_events main '^[0-9.]+ READY=1' 3 && wait_events main 'RELOADING=1' 2; then
     last=$(events main | grep -v '^PROBE' | tail -n 1)
     [[ $last == "READY=1|STATUS="*" reload=refused" ]] &&
         ok "refused reload: READY=1 all the same, STATUS reload=refused" ||
@@ -148,8 +122,8 @@ NOTIFY_SOCKET=$work/dog.notify WATCHDOG_USEC=2000000 \
     sh -c 'export WATCHDOG_PID=$$; exec "$0" -c "$1"' "$bin" "$work/dog.conf" \
     >"$work/dog.stderr" 2>&1 &
 pid=$!
-pids+=("$pid")
-if wait_for dog '^[0-9.]+ READY=1'; then
+track "$pid"
+if wait_events dog '^[0-9.]+ READY=1'; then
     sleep 3
     ready_at=$(awk '$2 ~ /^READY=1/ { print $1; exit }' "$work/dog.events")
     n=$(awk -v t="$ready_at" '$2 == "WATCHDOG=1" && $1 <= t + 3' "$work/dog.events" | wc -l)
@@ -170,11 +144,8 @@ rc=$?
 conf plain
 "$bin" -c "$work/plain.conf" >"$work/plain.stderr" 2>&1 &
 pid=$!
-pids+=("$pid")
-for _ in $(seq 1 100); do
-    grep -q "starting version=" "$work/plain.log" 2>/dev/null && break
-    sleep 0.1
-done
+track "$pid"
+wait_log "$work/plain.log" "starting version="
 kill -HUP "$pid"
 sleep 0.5
 kill -TERM "$pid"
@@ -185,5 +156,4 @@ rc=$?
 grep -q "sd_notify" "$work/plain.log" && bad "no NOTIFY_SOCKET: sd_notify logged" ||
     ok "no NOTIFY_SOCKET: no sd_notify in the log"
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+finish

@@ -2,43 +2,33 @@
 #pragma once
 
 #include <ostream>
+#include <type_traits>
 
 #include "core/config/modes.hpp"
+#include "core/dane/dane_facts.hpp"
 #include "core/decision/decision.hpp"
+#include "core/dns/dns_types.hpp"
 #include "core/verdict/verdict.hpp"
 
-namespace dsm::verdict {
-inline std::ostream& operator<<(std::ostream& o, DnssecField f) {
-    return o << to_string(f);
+namespace dsm::test {
+// Every core enum prints as its to_string(). Boost.Test finds operator<< by
+// argument-dependent lookup, so each enum's namespace takes this in with a
+// using-declaration: below for the enums of the headers above, in a test
+// file for any other (`namespace dsm::sts { using dsm::test::operator<<; }`).
+template <typename E>
+requires std::is_enum_v<E> && requires(E e) {
+    to_string(e);
 }
-inline std::ostream& operator<<(std::ostream& o, DaneField f) {
-    return o << to_string(f);
+std::ostream& operator<<(std::ostream& o, E e) {
+    return o << to_string(e);
 }
-inline std::ostream& operator<<(std::ostream& o, StsField f) {
-    return o << to_string(f);
-}
-}  // namespace dsm::verdict
+}  // namespace dsm::test
 
-namespace dsm::config {
-inline std::ostream& operator<<(std::ostream& o, DaneMode m) {
-    return o << to_string(m);
-}
-inline std::ostream& operator<<(std::ostream& o, StsMode m) {
-    return o << to_string(m);
-}
-inline std::ostream& operator<<(std::ostream& o, OnFailure f) {
-    return o << to_string(f);
-}
-}  // namespace dsm::config
-
-namespace dsm::decision {
-inline std::ostream& operator<<(std::ostream& o, Action a) {
-    return o << to_string(a);
-}
-inline std::ostream& operator<<(std::ostream& o, Require r) {
-    return o << to_string(r);
-}
-inline std::ostream& operator<<(std::ostream& o, ResultType r) {
-    return o << to_string(r);
-}
-}  // namespace dsm::decision
+// One line a namespace: a list, not code.
+// clang-format off
+namespace dsm::config { using dsm::test::operator<<; }
+namespace dsm::dane { using dsm::test::operator<<; }
+namespace dsm::decision { using dsm::test::operator<<; }
+namespace dsm::dns { using dsm::test::operator<<; }
+namespace dsm::verdict { using dsm::test::operator<<; }
+// clang-format on

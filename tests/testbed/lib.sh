@@ -1,7 +1,8 @@
 # shellcheck shell=bash
-# Shared by the test beds' stop.sh scripts (sourced, bash). SPEC §10: the
-# servers are started and stopped by pid, never by name, so a stop signals
-# only the pid its start.sh wrote, and only if that process is still ours.
+# Shared by the test beds' start.sh and stop.sh scripts (sourced, bash).
+# SPEC §10: the servers are started and stopped by pid, never by name, so a
+# stop signals only the pid its start.sh wrote, and only if that process is
+# still ours.
 
 # running PID: present and not a zombie. A daemon's parent here may be a pid 1
 # that never reaps, and a zombie would pass `kill -0` forever.
@@ -134,4 +135,55 @@ pid_from() {
     [[ -f $1 ]] && read -r pid <"$1" 2>/dev/null || true
     [[ $pid =~ ^[0-9]+$ ]] && running "$pid" && cmdline_has "$pid" "$2" && echo "$pid"
     return 0
+}
+
+# The helpers below are for the start.sh scripts (which define die()).
+
+# testbed_dirs "FILE..." DIR DNSDIR: the arguments of a test bed built on
+# the DNS test bed, checked. Creates DIR; sets `here` (the calling start.sh's
+# directory), `dir` and `dnsdir` (absolute) and TB_NET (the network the DNS
+# test bed chose, net.sh). Each FILE (relative to DNSDIR) is something this
+# test bed takes from the DNS test bed: it must be there, and not empty.
+# shellcheck disable=SC2034 # here, dir, dnsdir, TB_NET: for the caller
+testbed_dirs() {
+    local needs=$1 f
+    shift
+    here=$(cd "$(dirname "${BASH_SOURCE[1]}")" && pwd)
+    [[ $# -eq 2 && -n $1 && -n $2 ]] || die "usage: $0 DIR DNSDIR"
+    mkdir -p -- "$1"
+    dir=$(cd -- "$1" && pwd)
+    [[ $dir != / ]] || die "refusing to use / as DIR"
+    [[ -d $2 ]] || die "DNSDIR $2 is not a directory (run tests/testbed/dns/start.sh first)"
+    dnsdir=$(cd -- "$2" && pwd)
+    # shellcheck source=net.sh
+    . "$(dirname "${BASH_SOURCE[0]}")/net.sh"
+    TB_NET=$(tb_net_of "$dnsdir/..") || die "no test-bed network (start the DNS test bed first)"
+    [[ $dnsdir != "$dir" ]] || die "DIR and DNSDIR must differ (start.sh empties DIR)"
+    for f in $needs; do
+        [[ -s $dnsdir/$f ]] || die "no $dnsdir/$f (run tests/testbed/dns/start.sh first)"
+    done
+}
+
+# knot_conf_head DIR LISTEN TCP_WORKERS: the server, database and log
+# sections of the config of a knotd whose files all live in DIR (the DNS test
+# bed's, the DNS benchmark's). Two UDP workers: nothing here needs more, and
+# the machine is shared with what is under test.
+knot_conf_head() {
+    cat <<EOF
+server:
+    rundir: "$1"
+    pidfile: "$1/knotd.pid"
+    listen: $2
+    udp-workers: 2
+    tcp-workers: $3
+    background-workers: 1
+
+database:
+    storage: "$1/db"
+    kasp-db: "$1/db/keys"
+
+log:
+  - target: "$1/knotd.log"
+    any: info
+EOF
 }

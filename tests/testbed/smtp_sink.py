@@ -19,8 +19,8 @@ import argparse
 import asyncio
 import itertools
 import os
-import signal
-import sys
+
+from server_life import pid_file, run, stop_event
 
 MAX_LINE = 4096
 
@@ -164,29 +164,11 @@ async def main():
     server = await asyncio.start_server(sink.session, host.strip("[]"),
                                         int(port), limit=MAX_LINE,
                                         reuse_address=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    if args.pidfile:
-        tmp = args.pidfile + ".tmp"
-        with open(tmp, "w") as f:
-            f.write(f"{os.getpid()}\n")
-        os.rename(tmp, args.pidfile)
-    try:
+    stop = stop_event()
+    with pid_file(args.pidfile):
         async with server:
             await stop.wait()
-    finally:
-        if args.pidfile:
-            try:
-                os.unlink(args.pidfile)
-            except FileNotFoundError:
-                pass
 
 
 if __name__ == "__main__":
-    try:
-        asyncio.run(main())
-    except OSError as e:
-        print(f"smtp_sink.py: {e}", file=sys.stderr)
-        sys.exit(1)
+    run(main, "smtp_sink.py")

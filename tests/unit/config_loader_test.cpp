@@ -12,31 +12,22 @@
 #include <vector>
 
 #include "core/config/config.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using namespace dsm::config;
 
 namespace {
 
-// A unique directory per test case, removed afterwards.
-struct TempDir {
-    fs::path dir;
+// A unique directory per test case, removed afterwards; the config files
+// written to it are numbered.
+struct ConfigDir {
+    dsm::test::TempDir tmp{"dsm-config-test"};
+    const fs::path& dir = tmp.path;
     int counter = 0;
 
-    TempDir() {
-        std::string tmpl = (fs::temp_directory_path() / "dsm-config-test-XXXXXX").string();
-        BOOST_REQUIRE(mkdtemp(tmpl.data()) != nullptr);
-        dir = tmpl;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(dir, ec);
-    }
-
     std::string write(const std::string& text) {
-        const fs::path p = dir / ("milter-" + std::to_string(++counter) + ".conf");
-        std::ofstream(p, std::ios::binary) << text;
-        return p.string();
+        return tmp.write("milter-" + std::to_string(++counter) + ".conf", text);
     }
 };
 
@@ -141,7 +132,8 @@ std::shared_ptr<const Config> load_ok(const std::string& path) {
 
 // Loads `text`, expects a failure whose message names the file and contains
 // every one of `parts`.
-void expect_error(TempDir& tmp, const std::string& text, std::initializer_list<const char*> parts) {
+void expect_error(ConfigDir& tmp, const std::string& text,
+                  std::initializer_list<const char*> parts) {
     const std::string path = tmp.write(text);
     const auto r = load_config(path);
     BOOST_TEST_REQUIRE(!r.ok(), "loaded although it should fail:\n" << text);
@@ -441,7 +433,7 @@ BOOST_AUTO_TEST_CASE(shipped_conf_loads) {
 }
 
 BOOST_AUTO_TEST_CASE(spec_example_loads) {
-    TempDir tmp;
+    ConfigDir tmp;
     const auto c = load_ok(tmp.write(kSpecExample));
     BOOST_TEST(c->milter.socket == "inet:8891@127.0.0.1");
     BOOST_TEST(c->milter.user == "dane-sts-milter");
@@ -477,7 +469,7 @@ BOOST_AUTO_TEST_CASE(spec_example_loads) {
 }
 
 BOOST_AUTO_TEST_CASE(all_values_parsed) {
-    TempDir tmp;
+    ConfigDir tmp;
     const auto c = load_ok(tmp.write(R"(
 [Milter]
 Socket = UNIX:/run/dane-sts-milter/milter.sock
@@ -528,7 +520,7 @@ sender_domains = *.Example.ORG
 }
 
 BOOST_AUTO_TEST_CASE(mode_sets_dane_and_mta_sts) {
-    TempDir tmp;
+    ConfigDir tmp;
     const auto c = load_ok(tmp.write(R"(
 [connector.opp]
 recipient_domains = opp.example
@@ -584,7 +576,7 @@ mta_sts =
 }
 
 BOOST_AUTO_TEST_CASE(no_connectors_gives_implicit_default) {
-    TempDir tmp;
+    ConfigDir tmp;
     const auto c = load_ok(tmp.write("[milter]\nlog_level = warn\n"));
     BOOST_TEST(c->connectors.connectors().size() == 1u);
     BOOST_TEST(c->connectors.select("example.com", "").name == "default");
@@ -594,7 +586,7 @@ BOOST_AUTO_TEST_CASE(no_connectors_gives_implicit_default) {
 }
 
 BOOST_AUTO_TEST_CASE(comments) {
-    TempDir tmp;
+    ConfigDir tmp;
     const auto c =
         load_ok(tmp.write("# hash comment\n"
                           "; semicolon comment\n"
@@ -614,14 +606,14 @@ BOOST_AUTO_TEST_CASE(comments) {
 }
 
 BOOST_AUTO_TEST_CASE(inline_text_is_part_of_the_value) {
-    TempDir tmp;
+    ConfigDir tmp;
     expect_error(
         tmp, "[milter]\nlog_level = info ; verbose\n",
         {"[milter] log_level", "expected trace, debug, info, warn or error", "info ; verbose"});
 }
 
 BOOST_AUTO_TEST_CASE(unknown_key) {
-    TempDir tmp;
+    ConfigDir tmp;
     expect_error(tmp, "[milter]\nsockett = inet:1@127.0.0.1\n",
                  {":2:", "[milter] sockett", "unknown key", "socket"});
     expect_error(tmp, "[connector.partners]\nrecipient_domains = *\nmodus = none\n",
@@ -629,7 +621,7 @@ BOOST_AUTO_TEST_CASE(unknown_key) {
 }
 
 BOOST_AUTO_TEST_CASE(unknown_section) {
-    TempDir tmp;
+    ConfigDir tmp;
     expect_error(tmp, "[milter]\n[sts]\n[stss]\nca_file = /x\n",
                  {":3:", "[stss]", "unknown section"});
     expect_error(tmp, "[connector]\nrecipient_domains = *\n", {"[connector]", "unknown section"});
@@ -638,7 +630,7 @@ BOOST_AUTO_TEST_CASE(unknown_section) {
 }
 
 BOOST_AUTO_TEST_CASE(bad_mode) {
-    TempDir tmp;
+    ConfigDir tmp;
     expect_error(
         tmp, "[connector.partners]\nrecipient_domains = p.example\nmode = strict\n",
         {":3:", "[connector.partners] mode", "opportunistic, mandatory or none", "\"strict\""});
@@ -653,7 +645,7 @@ BOOST_AUTO_TEST_CASE(bad_mode) {
 }
 
 BOOST_AUTO_TEST_CASE(bad_number) {
-    TempDir tmp;
+    ConfigDir tmp;
     expect_error(tmp, "[resolver]\ntimeout_ms = 5s\n",
                  {"[resolver] timeout_ms", "expected an integer from 1 to 600000", "\"5s\""});
     expect_error(tmp, "[resolver]\ntimeout_ms = 0\n", {"[resolver] timeout_ms"});
@@ -671,7 +663,7 @@ BOOST_AUTO_TEST_CASE(bad_number) {
 }
 
 BOOST_AUTO_TEST_CASE(missing_recipient_domains) {
-    TempDir tmp;
+    ConfigDir tmp;
     expect_error(tmp, "[connector.partners]\nmode = mandatory\n",
                  {":1:", "[connector.partners] recipient_domains", "missing"});
     expect_error(tmp, "[connector.partners]\nrecipient_domains =\n",
@@ -685,7 +677,7 @@ BOOST_AUTO_TEST_CASE(missing_recipient_domains) {
 }
 
 BOOST_AUTO_TEST_CASE(bad_patterns) {
-    TempDir tmp;
+    ConfigDir tmp;
     for (const char* bad : {"exa..mple", "*.", "**", "a.*.example", "[192.0.2.1]", "exa_mple.com",
                             "*example.com", ".example.com"}) {
         BOOST_TEST_CONTEXT(bad) {
@@ -698,7 +690,7 @@ BOOST_AUTO_TEST_CASE(bad_patterns) {
 }
 
 BOOST_AUTO_TEST_CASE(bad_socket) {
-    TempDir tmp;
+    ConfigDir tmp;
     for (const char* bad :
          {"inet:99999@127.0.0.1", "inet:8891@", "inet:8891@exa_mple", "tcp:8891",
           "unix:", "unix:relative.sock", "inet6:8891@[::g]", "8891", "inet:port@127.0.0.1"}) {
@@ -707,7 +699,7 @@ BOOST_AUTO_TEST_CASE(bad_socket) {
                          {"[milter] socket", "inet:PORT@HOST", bad});
         }
     }
-    TempDir ok;
+    ConfigDir ok;
     for (const char* good : {"inet:8891@127.0.0.1", "inet:8891", "inet:8891@localhost",
                              "inet6:8891@::1", "inet6:8891@[::1]", "local:/run/m.sock"}) {
         BOOST_TEST_CONTEXT(good) {
@@ -717,7 +709,7 @@ BOOST_AUTO_TEST_CASE(bad_socket) {
 }
 
 BOOST_AUTO_TEST_CASE(bad_listen_store_and_targets) {
-    TempDir tmp;
+    ConfigDir tmp;
     expect_error(tmp, "[policy_map]\nlisten = 127.0.0.1:8461\n", {"[policy_map] listen"});
     expect_error(tmp, "[policy_map]\nlisten = inet:127.0.0.1\n", {"[policy_map] listen"});
     expect_error(tmp, "[metrics]\nlisten = ::1:9464\n", {"[metrics] listen"});
@@ -736,7 +728,7 @@ BOOST_AUTO_TEST_CASE(bad_listen_store_and_targets) {
 }
 
 BOOST_AUTO_TEST_CASE(bad_stub_zones) {
-    TempDir tmp;
+    ConfigDir tmp;
     for (const char* bad : {"test.", "test.=", "test.=localhost", "test.=127.0.0.1@70000",
                             "te_st.=127.0.0.1", "=127.0.0.1", "a..b=127.0.0.1"}) {
         BOOST_TEST_CONTEXT(bad) {
@@ -747,7 +739,7 @@ BOOST_AUTO_TEST_CASE(bad_stub_zones) {
 }
 
 BOOST_AUTO_TEST_CASE(syntax_errors) {
-    TempDir tmp;
+    ConfigDir tmp;
     expect_error(tmp, "[milter\nsocket = inet:1@127.0.0.1\n", {":1:", "[section]"});
     expect_error(tmp, "[milter]\njust some words\n", {":2:", "key = value"});
     expect_error(tmp, "socket = inet:1@127.0.0.1\n", {":1:", "before any [section]"});
@@ -759,7 +751,7 @@ BOOST_AUTO_TEST_CASE(syntax_errors) {
 }
 
 BOOST_AUTO_TEST_CASE(missing_file) {
-    TempDir tmp;
+    ConfigDir tmp;
     const std::string path = (tmp.dir / "nope.conf").string();
     const auto r = load_config(path);
     BOOST_REQUIRE(!r.ok());
@@ -779,8 +771,8 @@ BOOST_AUTO_TEST_CASE(log_level_names) {
 // value other than its default lands where it belongs...
 BOOST_AUTO_TEST_CASE(every_key_parses_a_non_default_value) {
     BOOST_TEST((keys_of(good_values()) == kSpecKeys));
-    const auto defaults = load_ok(TempDir().write(""));
-    TempDir tmp;
+    const auto defaults = load_ok(ConfigDir().write(""));
+    ConfigDir tmp;
     for (const GoodValue& row : good_values()) {
         BOOST_TEST_CONTEXT(row.section << "." << row.key << " = " << row.value) {
             const std::string text = one_key_file(row.section, row.key, row.value);
@@ -798,7 +790,7 @@ BOOST_AUTO_TEST_CASE(every_key_parses_a_non_default_value) {
 // what was expected.
 BOOST_AUTO_TEST_CASE(every_key_refuses_a_bad_value) {
     BOOST_TEST((keys_of(bad_values()) == kSpecKeys));
-    TempDir tmp;
+    ConfigDir tmp;
     for (const BadValue& row : bad_values()) {
         BOOST_TEST_CONTEXT(row.section << "." << row.key << " = " << row.value) {
             const std::string text = one_key_file(row.section, row.key, row.value);

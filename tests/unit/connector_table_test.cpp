@@ -6,11 +6,7 @@
 
 #include "core/config/connector_table.hpp"
 
-using dsm::config::Connector;
-using dsm::config::ConnectorTable;
-using dsm::config::DaneMode;
-using dsm::config::DomainPattern;
-using dsm::config::StsMode;
+using namespace dsm::config;
 
 namespace {
 

@@ -13,8 +13,10 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 
 #include "core/control/control_server.hpp"
+#include "tests/support/temp_dir.hpp"
 
 using namespace dsm;
 namespace fs = std::filesystem;
@@ -22,19 +24,8 @@ using control::ControlServer;
 
 namespace {
 
-struct Dir {
-    Dir() {
-        std::string tmpl = (fs::temp_directory_path() / "dsm-ctl-XXXXXX").string();
-        BOOST_TEST_REQUIRE(mkdtemp(tmpl.data()) != nullptr);
-        path = tmpl;
-    }
-    ~Dir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    Dir(const Dir&) = delete;
-    Dir& operator=(const Dir&) = delete;
-    fs::path path;
+struct Dir : dsm::test::TempDir {
+    Dir() : TempDir("dsm-ctl") {}
 };
 
 struct Echo {
@@ -70,17 +61,28 @@ std::string raw(const fs::path& sock, const std::string& bytes) {
     return out;
 }
 
+// Where each test's server listens, and its handler.
+struct Socket {
+    Dir dir;
+    Echo echo;
+    fs::path sock = dir.path / "c.sock";
+};
+
+// A server on `sock` whose handler is `echo`, started; the test stops here
+// if it cannot listen.
+std::unique_ptr<ControlServer> started(const fs::path& sock, Echo& echo) {
+    auto server = ControlServer::create("unix:" + sock.string(), echo.handler());
+    BOOST_TEST_REQUIRE(static_cast<bool>(server), (server ? "" : server.error()));
+    (*server)->start();
+    return std::move(*server);
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(control_server)
 
-BOOST_AUTO_TEST_CASE(a_command_and_its_answer) {
-    Dir dir;
-    Echo echo;
-    const auto sock = dir.path / "c.sock";
-    auto server = ControlServer::create("unix:" + sock.string(), echo.handler());
-    BOOST_TEST_REQUIRE(static_cast<bool>(server), (server ? "" : server.error()));
-    (*server)->start();
+BOOST_FIXTURE_TEST_CASE(a_command_and_its_answer, Socket) {
+    auto server = started(sock, echo);
     struct stat st {};
     BOOST_TEST_REQUIRE(::stat(sock.c_str(), &st) == 0);
     BOOST_TEST((st.st_mode & 0777) == 0660U);  // root and the daemon's group only
@@ -99,13 +101,8 @@ BOOST_AUTO_TEST_CASE(a_command_and_its_answer) {
     BOOST_TEST(echo.calls == 3);
 }
 
-BOOST_AUTO_TEST_CASE(bad_requests_never_reach_the_handler) {
-    Dir dir;
-    Echo echo;
-    const auto sock = dir.path / "c.sock";
-    auto server = ControlServer::create("unix:" + sock.string(), echo.handler());
-    BOOST_TEST_REQUIRE(static_cast<bool>(server));
-    (*server)->start();
+BOOST_FIXTURE_TEST_CASE(bad_requests_never_reach_the_handler, Socket) {
+    auto server = started(sock, echo);
     BOOST_TEST(raw(sock, std::string(ControlServer::kMaxRequest + 10, 'a')) ==
                "error: request over 16384 octets\n");
     BOOST_TEST(raw(sock, "stats") == "error: the request does not end in a line feed\n");
@@ -118,10 +115,7 @@ BOOST_AUTO_TEST_CASE(bad_requests_never_reach_the_handler) {
     BOOST_TEST(echo.calls == 0);
 }
 
-BOOST_AUTO_TEST_CASE(socket_file_lifecycle) {
-    Dir dir;
-    Echo echo;
-    const auto sock = dir.path / "c.sock";
+BOOST_FIXTURE_TEST_CASE(socket_file_lifecycle, Socket) {
     // A stale socket (nobody listens) is replaced.
     {
         const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
@@ -131,14 +125,12 @@ BOOST_AUTO_TEST_CASE(socket_file_lifecycle) {
         BOOST_TEST_REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
         ::close(fd);
     }
-    auto server = ControlServer::create("unix:" + sock.string(), echo.handler());
-    BOOST_TEST_REQUIRE(static_cast<bool>(server), (server ? "" : server.error()));
-    (*server)->start();
+    auto server = started(sock, echo);
     // A live one is not taken over.
     auto second = ControlServer::create("unix:" + sock.string(), echo.handler());
     BOOST_TEST_REQUIRE(!second);
     BOOST_TEST(second.error().find("in use by another process") != std::string::npos);
-    (*server)->stop();
+    server->stop();
     BOOST_TEST(!fs::exists(sock));  // removed on stop
     auto r = control::send_command("unix:" + sock.string(), {"stats"}, std::chrono::seconds(2));
     BOOST_TEST_REQUIRE(!r);

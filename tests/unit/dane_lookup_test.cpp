@@ -20,35 +20,13 @@
 
 #include "core/dane/dane_lookup.hpp"
 #include "core/dns/resolver.hpp"
+#include "tests/support/dane_facts_print.hpp"
+#include "tests/support/enum_print.hpp"  // DnsOutcome, MxDane, ...
 
-// Printable in failed assertions. Internal linkage: another test file may
-// define the same for itself.
-namespace dsm::dns {
-static std::ostream& operator<<(std::ostream& o, DnsOutcome v) {
-    return o << to_string(v);
-}
-static std::ostream& operator<<(std::ostream& o, DnssecState v) {
-    return o << to_string(v);
-}
-}  // namespace dsm::dns
-namespace dsm::dane {
-static std::ostream& operator<<(std::ostream& o, MxDane v) {
-    return o << to_string(v);
-}
-static std::ostream& operator<<(std::ostream& o, DomainDane v) {
-    return o << to_string(v);
-}
-}  // namespace dsm::dane
-
-using dsm::dane::DaneFacts;
-using dsm::dane::DomainDane;
-using dsm::dane::Limits;
-using dsm::dane::lookup_dane;
-using dsm::dane::MxDane;
-using dsm::dns::DnsAnswer;
-using dsm::dns::DnsOutcome;
-using dsm::dns::DnssecState;
-using dsm::dns::RrType;
+using namespace dsm::dane;
+using namespace dsm::dns;
+using dsm::test::describe;
+using dsm::test::host;
 
 namespace {
 
@@ -128,22 +106,20 @@ Bytes unusable_tlsa() {
 
 // ---- answers -----------------------------------------------------------------
 
-DnsAnswer answer(std::vector<Bytes> records, DnssecState s = DnssecState::secure,
-                 std::uint32_t ttl = 3600, std::string canonical = {}) {
-    DnsAnswer a;
-    a.outcome = DnsOutcome::answer;
-    a.dnssec = s;
-    a.ttl = ttl;
-    a.records = std::move(records);
-    a.canonical_name = std::move(canonical);
-    return a;
-}
-
 DnsAnswer nodata(DnssecState s = DnssecState::secure, std::uint32_t ttl = 3600) {
     DnsAnswer a;
     a.outcome = DnsOutcome::nodata;
     a.dnssec = s;
     a.ttl = ttl;
+    return a;
+}
+
+DnsAnswer answer(std::vector<Bytes> records, DnssecState s = DnssecState::secure,
+                 std::uint32_t ttl = 3600, std::string canonical = {}) {
+    DnsAnswer a = nodata(s, ttl);
+    a.outcome = DnsOutcome::answer;
+    a.records = std::move(records);
+    a.canonical_name = std::move(canonical);
     return a;
 }
 
@@ -155,23 +131,18 @@ DnsAnswer nxdomain(DnssecState s = DnssecState::secure, std::uint32_t ttl = 3600
 
 // As UnboundResolver reports a timeout or SERVFAIL.
 DnsAnswer tempfail(std::string error = "timeout", std::uint32_t ttl = 0) {
-    DnsAnswer a;
+    DnsAnswer a = nodata(DnssecState::indeterminate, ttl);
     a.outcome = DnsOutcome::tempfail;
-    a.dnssec = DnssecState::indeterminate;
     a.error = std::move(error);
-    a.ttl = ttl;
     return a;
 }
 
 // As UnboundResolver reports a validation failure: data dropped, the reason
 // kept. The TTL is set to show that it is never used.
 DnsAnswer bogus(std::string why = "signature expired", std::uint32_t ttl = 1) {
-    DnsAnswer a;
-    a.outcome = DnsOutcome::tempfail;
+    DnsAnswer a = tempfail("DNSSEC validation failed", ttl);
     a.dnssec = DnssecState::bogus;
     a.why_bogus = std::move(why);
-    a.error = "DNSSEC validation failed";
-    a.ttl = ttl;
     return a;
 }
 
@@ -218,26 +189,25 @@ class ScriptedResolver final : public dsm::dns::Resolver {
         script("_25._tcp." + name, RrType::tlsa, std::move(tlsa));
     }
 
+    // example's one MX, mx.a.example, whose address RRsets (`s`: one A, no
+    // AAAA) come through a CNAME: `canonical` is the expanded name.
+    void cnamed_mx(const std::string& canonical, DnssecState s = DnssecState::secure) {
+        script("example", RrType::mx, answer({mx_rr(10, "mx.a.example")}));
+        script("mx.a.example", RrType::a, answer({a_rr("192.0.2.1")}, s, 3600, canonical));
+        script("mx.a.example", RrType::aaaa, nodata(s));
+    }
+
+    // example's MXs mx1.example (10) and mx2.example (20), secure, TTL 3600.
+    void two_mx() {
+        script("example", RrType::mx,
+               answer({mx_rr(10, "mx1.example"), mx_rr(20, "mx2.example")}, DnssecState::secure,
+                      3600));
+    }
+
   private:
     std::map<std::pair<std::string, RrType>, DnsAnswer> answers_;
     std::vector<std::pair<std::string, RrType>> asked_;
 };
-
-std::string describe(const DaneFacts& f) {
-    std::ostringstream out;
-    out << f.domain << ": dane=" << to_string(f.dane) << " mx=" << to_string(f.mx_outcome) << "/"
-        << to_string(f.mx_dnssec) << " ttl=" << f.ttl.count() << " why=\"" << f.why << "\"";
-    for (const auto& h : f.hosts) {
-        out << "\n  " << h.preference << " " << h.name << ": " << to_string(h.dane)
-            << " addr=" << to_string(h.address_dnssec) << " why=\"" << h.why << "\"";
-    }
-    return out.str();
-}
-
-const dsm::dane::MxHost& host(const DaneFacts& f, std::size_t i) {
-    BOOST_TEST_REQUIRE(f.hosts.size() > i, describe(f));
-    return f.hosts[i];
-}
 
 bool contains(const std::string& haystack, const std::string& needle) {
     return haystack.find(needle) != std::string::npos;
@@ -259,10 +229,7 @@ BOOST_AUTO_TEST_SUITE(dane_lookup)
 
 BOOST_AUTO_TEST_CASE(cname_expanded_name_without_tlsa_falls_back_to_original_name) {
     ScriptedResolver r;
-    r.script("example", RrType::mx, answer({mx_rr(10, "mx.a.example")}));
-    r.script("mx.a.example", RrType::a,
-             answer({a_rr("192.0.2.1")}, DnssecState::secure, 3600, "mx.b.example"));
-    r.script("mx.a.example", RrType::aaaa, nodata());
+    r.cnamed_mx("mx.b.example");
     r.script("_25._tcp.mx.b.example", RrType::tlsa, nodata());
     r.script("_25._tcp.mx.a.example", RrType::tlsa, answer({usable_tlsa()}));
 
@@ -281,10 +248,7 @@ BOOST_AUTO_TEST_CASE(cname_expanded_name_without_tlsa_falls_back_to_original_nam
 
 BOOST_AUTO_TEST_CASE(cname_expanded_name_with_tlsa_is_used_and_original_not_asked) {
     ScriptedResolver r;
-    r.script("example", RrType::mx, answer({mx_rr(10, "mx.a.example")}));
-    r.script("mx.a.example", RrType::a,
-             answer({a_rr("192.0.2.1")}, DnssecState::secure, 3600, "MX.B.Example"));
-    r.script("mx.a.example", RrType::aaaa, nodata());
+    r.cnamed_mx("MX.B.Example");
     r.script("_25._tcp.mx.b.example", RrType::tlsa, answer({usable_tlsa()}));
     r.script("_25._tcp.mx.a.example", RrType::tlsa, answer({unusable_tlsa()}));
 
@@ -299,10 +263,7 @@ BOOST_AUTO_TEST_CASE(cname_expanded_name_with_tlsa_is_used_and_original_not_aske
 
 BOOST_AUTO_TEST_CASE(cname_neither_name_has_tlsa) {
     ScriptedResolver r;
-    r.script("example", RrType::mx, answer({mx_rr(10, "mx.a.example")}));
-    r.script("mx.a.example", RrType::a,
-             answer({a_rr("192.0.2.1")}, DnssecState::secure, 3600, "mx.b.example"));
-    r.script("mx.a.example", RrType::aaaa, nodata());
+    r.cnamed_mx("mx.b.example");
     r.script("_25._tcp.mx.b.example", RrType::tlsa, nodata());
     r.script("_25._tcp.mx.a.example", RrType::tlsa, nxdomain());
 
@@ -317,10 +278,7 @@ BOOST_AUTO_TEST_CASE(cname_neither_name_has_tlsa) {
 
 BOOST_AUTO_TEST_CASE(cname_bogus_tlsa_at_expanded_name_stops_the_search) {
     ScriptedResolver r;
-    r.script("example", RrType::mx, answer({mx_rr(10, "mx.a.example")}));
-    r.script("mx.a.example", RrType::a,
-             answer({a_rr("192.0.2.1")}, DnssecState::secure, 3600, "mx.b.example"));
-    r.script("mx.a.example", RrType::aaaa, nodata());
+    r.cnamed_mx("mx.b.example");
     r.script("_25._tcp.mx.b.example", RrType::tlsa, bogus("RRSIG expired"));
     r.script("_25._tcp.mx.a.example", RrType::tlsa, answer({usable_tlsa()}));
 
@@ -336,10 +294,7 @@ BOOST_AUTO_TEST_CASE(insecure_cname_chain_is_none_without_tlsa_lookup) {
     // The chain leaves the signed zone: the address RRset is insecure, so no
     // TLSA lookup is due at either name (RFC 7672 §2.2.2).
     ScriptedResolver r;
-    r.script("example", RrType::mx, answer({mx_rr(10, "mx.a.example")}));
-    r.script("mx.a.example", RrType::a,
-             answer({a_rr("192.0.2.1")}, DnssecState::insecure, 3600, "mx.unsigned.example"));
-    r.script("mx.a.example", RrType::aaaa, nodata(DnssecState::insecure));
+    r.cnamed_mx("mx.unsigned.example", DnssecState::insecure);
 
     const DaneFacts f = lookup_dane(r, "example");
     BOOST_TEST(f.dane == DomainDane::none, describe(f));
@@ -882,9 +837,7 @@ BOOST_AUTO_TEST_CASE(aggregation_precedence_pass_error_unusable_none) {
 
 BOOST_AUTO_TEST_CASE(ttl_is_the_minimum_of_the_answers_used) {
     ScriptedResolver r;
-    r.script(
-        "example", RrType::mx,
-        answer({mx_rr(10, "mx1.example"), mx_rr(20, "mx2.example")}, DnssecState::secure, 3600));
+    r.two_mx();
     r.script("mx1.example", RrType::a, answer({a_rr("192.0.2.1")}, DnssecState::secure, 1200));
     r.script("mx1.example", RrType::aaaa, nodata(DnssecState::secure, 900));
     r.script("_25._tcp.mx1.example", RrType::tlsa,
@@ -900,9 +853,7 @@ BOOST_AUTO_TEST_CASE(ttl_is_the_minimum_of_the_answers_used) {
 
 BOOST_AUTO_TEST_CASE(ttl_ignores_failed_and_bogus_answers) {
     ScriptedResolver r;
-    r.script(
-        "example", RrType::mx,
-        answer({mx_rr(10, "mx1.example"), mx_rr(20, "mx2.example")}, DnssecState::secure, 3600));
+    r.two_mx();
     r.secure_host("mx1.example", bogus("expired", 5), 1800);
     r.script("mx2.example", RrType::a, tempfail("timeout", 7));
     r.script("mx2.example", RrType::aaaa, nodata(DnssecState::secure, 2400));

@@ -3,6 +3,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "core/decision/decision.hpp"
+#include "tests/support/decision_rows.hpp"
 #include "tests/support/enum_print.hpp"
 
 using namespace dsm;
@@ -13,6 +14,7 @@ using config::StsMode;
 using decision::Action;
 using decision::Require;
 using decision::ResultType;
+using dsm::test::connector;
 using verdict::DaneField;
 using verdict::DnssecField;
 using verdict::DomainVerdict;
@@ -20,24 +22,9 @@ using verdict::StsField;
 
 namespace {
 
-Connector connector(DaneMode dane, StsMode sts, OnFailure f = OnFailure::defer,
-                    bool test_mode = false) {
-    Connector c;
-    c.name = "partners";
-    c.dane = dane;
-    c.mta_sts = sts;
-    c.on_failure = f;
-    c.test_mode = test_mode;
-    return c;
-}
-
+// Rows without MTA-STS: its lookup was skipped.
 DomainVerdict make_verdict(DnssecField dnssec, DaneField dane, StsField sts = StsField::skipped) {
-    DomainVerdict v;
-    v.domain = "partner.test";
-    v.dnssec = dnssec;
-    v.dane = dane;
-    v.sts = sts;
-    return v;
+    return dsm::test::make_verdict(dnssec, dane, sts);
 }
 
 void check(const decision::Decision& d, int row, Action action, Require require, ResultType result,

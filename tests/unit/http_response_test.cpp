@@ -9,11 +9,10 @@
 #include <string>
 
 #include "core/sts/http_response.hpp"
+#include "tests/support/enum_print.hpp"
 
 namespace dsm::sts {
-std::ostream& operator<<(std::ostream& o, FetchOutcome f) {
-    return o << to_string(f);
-}
+using dsm::test::operator<<;  // FetchOutcome, printable in failed assertions
 }  // namespace dsm::sts
 
 using dsm::sts::FetchOutcome;

@@ -8,17 +8,13 @@
 #include <vector>
 
 #include "core/policymap/netstring.hpp"
+#include "tests/support/enum_print.hpp"
 
 namespace dsm::policymap {
-std::ostream& operator<<(std::ostream& o, NetstringStatus s) {
-    return o << to_string(s);
-}
+using dsm::test::operator<<;  // NetstringStatus, printable in failed assertions
 }  // namespace dsm::policymap
 
-using dsm::policymap::netstring_append;
-using dsm::policymap::netstring_encode;
-using dsm::policymap::NetstringReader;
-using dsm::policymap::NetstringStatus;
+using namespace dsm::policymap;
 
 namespace {
 

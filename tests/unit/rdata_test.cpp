@@ -10,11 +10,9 @@
 
 #include "core/dns/dns_types.hpp"
 #include "core/dns/rdata.hpp"
+#include "tests/support/dns_wire.hpp"
 
-using dsm::dns::parse_a_rdata;
-using dsm::dns::parse_aaaa_rdata;
-using dsm::dns::parse_mx_rdata;
-using dsm::dns::parse_wire_name;
+using namespace dsm::dns;
 
 namespace {
 
@@ -22,11 +20,7 @@ using Bytes = std::vector<std::uint8_t>;
 
 // "mx.example" → \x02mx\x07example\x00
 Bytes wire(const std::vector<std::string>& labels) {
-    Bytes out;
-    for (const auto& l : labels) {
-        out.push_back(static_cast<std::uint8_t>(l.size()));
-        out.insert(out.end(), l.begin(), l.end());
-    }
+    Bytes out = dsm::test::length_prefixed(labels);
     out.push_back(0);
     return out;
 }

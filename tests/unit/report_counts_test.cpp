@@ -12,12 +12,14 @@
 #include "core/report/count_key.hpp"
 #include "core/report/decision_counter.hpp"
 #include "core/report/decision_keys.hpp"
+#include "tests/support/decision_rows.hpp"
 
 using namespace dsm;
 using config::Connector;
 using config::DaneMode;
 using config::OnFailure;
 using config::StsMode;
+using dsm::test::make_verdict;
 using report::CountKey;
 using report::CountRow;
 using report::Outcome;
@@ -29,24 +31,10 @@ using verdict::StsField;
 
 namespace {
 
+// Test mode comes before on_failure here: most rows here are about it.
 Connector connector(DaneMode dane, StsMode sts, bool test_mode = false,
                     OnFailure f = OnFailure::defer) {
-    Connector c;
-    c.name = "partners";
-    c.dane = dane;
-    c.mta_sts = sts;
-    c.test_mode = test_mode;
-    c.on_failure = f;
-    return c;
-}
-
-DomainVerdict make_verdict(DnssecField dnssec, DaneField dane, StsField sts = StsField::none) {
-    DomainVerdict v;
-    v.domain = "partner.test";
-    v.dnssec = dnssec;
-    v.dane = dane;
-    v.sts = sts;
-    return v;
+    return dsm::test::connector(dane, sts, f, test_mode);
 }
 
 // "view outcome cause" of each key, in order.

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/dns/rdata.hpp"
+#include "tests/support/dns_wire.hpp"
 
 using dsm::dns::parse_txt_rdata;
 
@@ -17,12 +18,7 @@ using Bytes = std::vector<std::uint8_t>;
 
 // Each string becomes a length octet followed by its octets.
 Bytes txt(const std::vector<std::string>& strings) {
-    Bytes out;
-    for (const auto& s : strings) {
-        out.push_back(static_cast<std::uint8_t>(s.size()));
-        out.insert(out.end(), s.begin(), s.end());
-    }
-    return out;
+    return dsm::test::length_prefixed(strings);
 }
 
 }  // namespace

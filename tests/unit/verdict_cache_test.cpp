@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <future>
 #include <map>
 #include <mutex>
@@ -54,68 +55,63 @@ void settle(cache::VerdictCache& c) {
     std::this_thread::sleep_for(20ms);
 }
 
+// What the lookup answers for `domain` on its `call`th call (from 1).
+using Answer = std::function<verdict::DomainVerdict(const std::string& domain, int call)>;
+
+// The usual answer: a good verdict living `ttl`, whatever the call.
+Answer good(std::chrono::seconds ttl) {
+    return [ttl](const std::string& d, int) { return make(d, ttl); };
+}
+
+// A cache on a ManualClock whose lookup counts its calls: most tests need
+// no more than that, and say only what differs.
+struct Counted {
+    explicit Counted(
+        Answer a, const config::CacheSettings& s = settings(),
+        const config::PrefetchSettings& p = prefetch(2),
+        cache::VerdictCache::Persistence store = {},
+        std::shared_ptr<cache::ManualClock> manual = std::make_shared<cache::ManualClock>())
+        : clock(std::move(manual)),
+          answer(std::move(a)),
+          c(
+              s, p, [this](const std::string& d) { return answer(d, ++calls); }, clock,
+              std::move(store)) {}
+    std::shared_ptr<cache::ManualClock> clock;
+    std::atomic<int> calls{0};
+    Answer answer;
+    cache::VerdictCache c;
+};
+
+// a.test is looked up once, is a hit until just before `lives` is over,
+// and looked up again (behind a stale answer) just after.
+void expect_lives(Counted& f, std::chrono::seconds lives, verdict::DaneField first) {
+    BOOST_TEST(f.c.get("a.test", 2000ms)->dane == first);
+    BOOST_TEST(f.calls == 1);
+    f.clock->advance(lives - 1s);
+    f.c.get("a.test", 2000ms);
+    BOOST_TEST(f.calls == 1);
+    f.clock->advance(2s);
+    f.c.get("a.test", 2000ms);  // expired: answers stale, refreshes behind
+    settle(f.c);
+    BOOST_TEST(f.calls == 2);
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(hit_until_clamped_ttl_then_refetch) {
-    auto clock = std::make_shared<cache::ManualClock>();
-    std::atomic<int> calls{0};
-    cache::VerdictCache c(
-        settings(), prefetch(2),
-        [&](const std::string& d) {
-            ++calls;
-            return make(d, 10s);  // below min_ttl: clamped to 300 s
-        },
-        clock);
-    BOOST_TEST(c.get("a.test", 2000ms)->dane == verdict::DaneField::pass);
-    BOOST_TEST(calls == 1);
-    clock->advance(299s);
-    c.get("a.test", 2000ms);
-    BOOST_TEST(calls == 1);
-    clock->advance(2s);
-    c.get("a.test", 2000ms);  // expired: answers stale, refreshes behind
-    settle(c);
-    BOOST_TEST(calls == 2);
-    BOOST_TEST(c.stats().hits == 1U);
+    Counted f(good(10s));  // below min_ttl: clamped to 300 s
+    expect_lives(f, 300s, verdict::DaneField::pass);
+    BOOST_TEST(f.c.stats().hits == 1U);
 }
 
 BOOST_AUTO_TEST_CASE(ttl_clamped_to_max) {
-    auto clock = std::make_shared<cache::ManualClock>();
-    std::atomic<int> calls{0};
-    cache::VerdictCache c(
-        settings(), prefetch(2),
-        [&](const std::string& d) {
-            ++calls;
-            return make(d, std::chrono::seconds(7 * 86400));
-        },
-        clock);
-    c.get("a.test", 2000ms);
-    clock->advance(86399s);
-    c.get("a.test", 2000ms);
-    BOOST_TEST(calls == 1);
-    clock->advance(2s);
-    c.get("a.test", 2000ms);  // expired: answers stale, refreshes behind
-    settle(c);
-    BOOST_TEST(calls == 2);
+    Counted f(good(std::chrono::seconds(7 * 86400)));
+    expect_lives(f, 86400s, verdict::DaneField::pass);
 }
 
 BOOST_AUTO_TEST_CASE(errors_live_error_ttl) {
-    auto clock = std::make_shared<cache::ManualClock>();
-    std::atomic<int> calls{0};
-    cache::VerdictCache c(
-        settings(), prefetch(2),
-        [&](const std::string& d) {
-            ++calls;
-            return make(d, 3600s, /*error=*/true);
-        },
-        clock);
-    c.get("a.test", 2000ms);
-    clock->advance(59s);
-    c.get("a.test", 2000ms);
-    BOOST_TEST(calls == 1);
-    clock->advance(2s);
-    c.get("a.test", 2000ms);  // expired: answers stale, refreshes behind
-    settle(c);
-    BOOST_TEST(calls == 2);
+    Counted f([](const std::string& d, int) { return make(d, 3600s, /*error=*/true); });
+    expect_lives(f, 60s, verdict::DaneField::error);
 }
 
 BOOST_AUTO_TEST_CASE(concurrent_misses_share_one_lookup) {
@@ -244,40 +240,27 @@ BOOST_AUTO_TEST_CASE(max_entries_is_exact) {
 BOOST_AUTO_TEST_SUITE(verdict_cache_lifecycle)
 
 BOOST_AUTO_TEST_CASE(lru_keeps_the_recently_used) {
-    auto clock = std::make_shared<cache::ManualClock>();
     auto s = settings();
     s.max_entries = 128;  // two per shard
-    std::atomic<int> calls{0};
-    cache::VerdictCache c(
-        s, prefetch(2),
-        [&](const std::string& d) {
-            ++calls;
-            return make(d, 600s);
-        },
-        clock);
+    Counted f(good(600s), s);
     for (int i = 0; i < 140; ++i) {
-        c.get("d" + std::to_string(i) + ".test", 2000ms);
-        clock->advance(2s);         // recency is kept at a one-second grain
-        c.get("hot.test", 2000ms);  // used after every other domain
+        f.c.get("d" + std::to_string(i) + ".test", 2000ms);
+        f.clock->advance(2s);         // recency is kept at a one-second grain
+        f.c.get("hot.test", 2000ms);  // used after every other domain
     }
-    BOOST_TEST(c.size() <= 128U + 1U);
-    BOOST_TEST(c.stats().evictions > 0U);
-    BOOST_TEST(calls == 141);  // hot.test was looked up once: never evicted
+    BOOST_TEST(f.c.size() <= 128U + 1U);
+    BOOST_TEST(f.c.stats().evictions > 0U);
+    BOOST_TEST(f.calls == 141);  // hot.test was looked up once: never evicted
 }
 
 BOOST_AUTO_TEST_CASE(failed_refresh_serves_stale_until_stale_ttl) {
-    auto clock = std::make_shared<cache::ManualClock>();
     auto s = settings();
     s.stale_ttl = 3600s;
     std::atomic<bool> failing{false};
-    std::atomic<int> calls{0};
-    cache::VerdictCache c(
-        s, prefetch(2),
-        [&](const std::string& d) {
-            ++calls;
-            return make(d, 600s, failing);
-        },
-        clock);
+    Counted f([&](const std::string& d, int) { return make(d, 600s, failing); }, s);
+    auto& c = f.c;
+    auto& clock = f.clock;
+    auto& calls = f.calls;
     BOOST_TEST(!c.get("a.test", 2000ms)->stale);
     failing = true;  // e.g. the DNS server went away
     clock->advance(601s);
@@ -303,18 +286,13 @@ BOOST_AUTO_TEST_CASE(failed_refresh_serves_stale_until_stale_ttl) {
 }
 
 BOOST_AUTO_TEST_CASE(prefetch_refreshes_domains_in_use_only) {
-    auto clock = std::make_shared<cache::ManualClock>();
     auto p = prefetch(4);
     p.refresh_ahead = 0.5;
     p.active_window = 3600s;
-    std::atomic<int> calls{0};
-    cache::VerdictCache c(
-        settings(), p,
-        [&](const std::string& d) {
-            ++calls;
-            return make(d, 1000s);
-        },
-        clock);
+    Counted f(good(1000s), settings(), p);
+    auto& c = f.c;
+    auto& clock = f.clock;
+    auto& calls = f.calls;
     c.get("busy.test", 2000ms);
     c.get("idle.test", 2000ms);
     BOOST_TEST(calls == 2);
@@ -342,7 +320,6 @@ BOOST_AUTO_TEST_CASE(prefetch_refreshes_domains_in_use_only) {
 
 BOOST_AUTO_TEST_CASE(persistence_load_avoids_the_lookup_and_save_gets_results) {
     auto clock = std::make_shared<cache::ManualClock>();
-    std::atomic<int> calls{0};
     std::mutex mu;
     std::vector<std::string> saved;
     cache::VerdictCache::Persistence store;
@@ -357,13 +334,9 @@ BOOST_AUTO_TEST_CASE(persistence_load_avoids_the_lookup_and_save_gets_results) {
         std::lock_guard lock(mu);
         saved.push_back(v.domain);
     };
-    cache::VerdictCache c(
-        settings(), prefetch(2),
-        [&](const std::string& d) {
-            ++calls;
-            return make(d, 600s);
-        },
-        clock, store);
+    Counted f(good(600s), settings(), prefetch(2), store, clock);
+    auto& c = f.c;
+    auto& calls = f.calls;
     BOOST_TEST(c.get("shared.test", 2000ms)->dane == verdict::DaneField::pass);
     BOOST_TEST(calls == 0);  // the fleet's verdict, no DNS
     BOOST_TEST(c.stats().store_hits == 1U);
@@ -376,23 +349,15 @@ BOOST_AUTO_TEST_CASE(persistence_load_avoids_the_lookup_and_save_gets_results) {
 }
 
 BOOST_AUTO_TEST_CASE(insert_and_warm) {
-    auto clock = std::make_shared<cache::ManualClock>();
-    std::atomic<int> calls{0};
-    cache::VerdictCache c(
-        settings(), prefetch(2),
-        [&](const std::string& d) {
-            ++calls;
-            return make(d, 600s);
-        },
-        clock);
-    c.insert(make("loaded.test", 600s), clock->wall() + 200s);
-    c.insert(make("expired.test", 600s), clock->wall() - 1s);
-    BOOST_TEST(c.peek("loaded.test") != nullptr);
-    BOOST_TEST(c.peek("expired.test") == nullptr);
-    c.warm({"w1.test", "w2.test"});
-    settle(c);
-    BOOST_TEST(calls == 2);
-    BOOST_TEST(c.peek("w1.test") != nullptr);
+    Counted f(good(600s));
+    f.c.insert(make("loaded.test", 600s), f.clock->wall() + 200s);
+    f.c.insert(make("expired.test", 600s), f.clock->wall() - 1s);
+    BOOST_TEST(f.c.peek("loaded.test") != nullptr);
+    BOOST_TEST(f.c.peek("expired.test") == nullptr);
+    f.c.warm({"w1.test", "w2.test"});
+    settle(f.c);
+    BOOST_TEST(f.calls == 2);
+    BOOST_TEST(f.c.peek("w1.test") != nullptr);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -427,24 +392,20 @@ struct RecordingStore {
     }
 };
 
+// A DNSSEC error (make's `error`) that is bogus, with its reason.
 verdict::DomainVerdict bogus(const std::string& d) {
-    verdict::DomainVerdict v;
-    v.domain = d;
+    auto v = make(d, 3600s, /*error=*/true);
     v.dnssec = verdict::DnssecField::bogus;
-    v.dane = verdict::DaneField::error;
     v.dane_why = "the MX RRset of " + d + " failed DNSSEC validation";
-    v.ttl = 3600s;
     return v;
 }
 
+// Secure DNS without TLSA, and the MTA-STS policy fetch failed.
 verdict::DomainVerdict sts_error(const std::string& d) {
-    verdict::DomainVerdict v;
-    v.domain = d;
-    v.dnssec = verdict::DnssecField::secure;
+    auto v = make(d, 3600s);
     v.dane = verdict::DaneField::none;
     v.sts = verdict::StsField::error;
     v.sts_why = "HTTP 404 fetching the MTA-STS policy";
-    v.ttl = 3600s;
     return v;
 }
 
@@ -534,7 +495,6 @@ BOOST_AUTO_TEST_CASE(failed_refresh_keeps_the_good_verdict_in_the_store) {
 // an error verdict loaded at start (insert).
 BOOST_AUTO_TEST_CASE(stored_error_verdict_serves_until_its_expiry) {
     auto clock = std::make_shared<cache::ManualClock>();
-    std::atomic<int> calls{0};
     cache::VerdictCache::Persistence store;
     store.load = [&](const std::string& d)
         -> std::optional<std::pair<verdict::DomainVerdict, std::chrono::system_clock::time_point>> {
@@ -543,13 +503,9 @@ BOOST_AUTO_TEST_CASE(stored_error_verdict_serves_until_its_expiry) {
         }
         return std::make_pair(bogus(d), clock->wall() + 40s);
     };
-    cache::VerdictCache c(
-        settings(), prefetch(2),
-        [&](const std::string& d) {
-            ++calls;
-            return make(d, 600s);  // DNS has "recovered"
-        },
-        clock, store);
+    Counted f(good(600s), settings(), prefetch(2), store, clock);  // DNS has "recovered"
+    auto& c = f.c;
+    auto& calls = f.calls;
     c.insert(sts_error("sts-error.test"), clock->wall() + 30s);
     BOOST_TEST(c.get("bogus.test", 2000ms)->dnssec == verdict::DnssecField::bogus);
     BOOST_TEST(c.get("sts-error.test", 2000ms)->sts == verdict::StsField::error);
@@ -574,18 +530,16 @@ BOOST_AUTO_TEST_SUITE(verdict_cache_no_wait)
 // answers, flagged stale, without waiting for the lookup (which here would
 // have answered at once, with a different verdict).
 BOOST_AUTO_TEST_CASE(expired_entry_answers_at_once_while_its_refresh_runs) {
-    auto clock = std::make_shared<cache::ManualClock>();
-    std::atomic<int> calls{0};
-    cache::VerdictCache c(
-        settings(), prefetch(2),
-        [&](const std::string& d) {
-            auto v = make(d, 600s);
-            if (++calls > 1) {
-                v.dane = verdict::DaneField::unusable;  // what the refresh finds
-            }
-            return v;
-        },
-        clock);
+    Counted f([](const std::string& d, int call) {
+        auto v = make(d, 600s);
+        if (call > 1) {
+            v.dane = verdict::DaneField::unusable;  // what the refresh finds
+        }
+        return v;
+    });
+    auto& c = f.c;
+    auto& clock = f.clock;
+    auto& calls = f.calls;
     BOOST_TEST(c.get("a.test", 2000ms)->dane == verdict::DaneField::pass);
     clock->advance(601s);
     auto v = c.get("a.test", 10000ms);
@@ -603,23 +557,20 @@ BOOST_AUTO_TEST_CASE(expired_entry_answers_at_once_while_its_refresh_runs) {
 // The refresh was started earlier (by the prefetcher) and is still running
 // when the entry expires: a get answers stale at once instead of joining it.
 BOOST_AUTO_TEST_CASE(expired_entry_does_not_join_a_refresh_in_flight) {
-    auto clock = std::make_shared<cache::ManualClock>();
     std::mutex mu;
     std::condition_variable cv;
     bool release = false;
-    std::atomic<int> calls{0};
-    cache::VerdictCache c(
-        settings(), prefetch(2),
-        [&](const std::string& d) {
-            auto v = make(d, 600s);
-            if (++calls > 1) {
-                std::unique_lock lock(mu);
-                cv.wait(lock, [&] { return release; });
-                v.dane = verdict::DaneField::unusable;
-            }
-            return v;
-        },
-        clock);
+    Counted f([&](const std::string& d, int call) {
+        auto v = make(d, 600s);
+        if (call > 1) {
+            std::unique_lock lock(mu);
+            cv.wait(lock, [&] { return release; });
+            v.dane = verdict::DaneField::unusable;
+        }
+        return v;
+    });
+    auto& c = f.c;
+    auto& clock = f.clock;
     c.get("a.test", 2000ms);
     clock->advance(595s);
     BOOST_TEST(c.prefetch_once() == 1U);  // the refresh hangs on a slow server
@@ -644,14 +595,10 @@ BOOST_AUTO_TEST_CASE(expired_entry_does_not_join_a_refresh_in_flight) {
 // An expired error verdict is never served stale: its refresh is waited for
 // (up to the timeout) as a miss is.
 BOOST_AUTO_TEST_CASE(expired_error_verdict_waits_for_its_refresh) {
-    auto clock = std::make_shared<cache::ManualClock>();
-    std::atomic<int> calls{0};
-    cache::VerdictCache c(
-        settings(), prefetch(2),
-        [&](const std::string& d) { return make(d, 600s, /*error=*/++calls == 1); }, clock);
-    BOOST_TEST(c.get("a.test", 2000ms)->is_error());
-    clock->advance(61s);
-    const auto v = c.get("a.test", 10000ms);
+    Counted f([](const std::string& d, int call) { return make(d, 600s, /*error=*/call == 1); });
+    BOOST_TEST(f.c.get("a.test", 2000ms)->is_error());
+    f.clock->advance(61s);
+    const auto v = f.c.get("a.test", 10000ms);
     BOOST_TEST(!v->is_error());
     BOOST_TEST(!v->stale);
 }
@@ -709,6 +656,41 @@ class SlowDns {
     std::size_t landed_ = 0;
 };
 
+// A cache (min_ttl 1 s) on a SlowDns of `took` per lookup answering `ttl`.
+struct OnSlowDns {
+    OnSlowDns(std::chrono::seconds ttl, std::chrono::milliseconds took, unsigned workers)
+        : dns(clock, took, ttl),
+          c(
+              short_lived(), prefetch(workers),
+              [this](const std::string& d) { return dns.lookup(d); }, clock, landing()) {}
+    // The first RCPT misses; its lookup lands `took` later and tells the
+    // cache how slow this server is. What that RCPT got.
+    auto first_lookup_lands(std::chrono::milliseconds took) {
+        auto first = c.get("slow.test", 0ms);
+        dns.wait_started(1);
+        dns.advance(took);
+        BOOST_TEST_REQUIRE(c.peek("slow.test") != nullptr);
+        return first;
+    }
+    std::shared_ptr<cache::ManualClock> clock = std::make_shared<cache::ManualClock>();
+    SlowDns dns;
+    cache::VerdictCache c;
+
+  private:
+    static config::CacheSettings short_lived() {
+        auto s = settings();
+        s.min_ttl = 1s;
+        return s;
+    }
+    cache::VerdictCache::Persistence landing() {
+        cache::VerdictCache::Persistence p;
+        p.save = [this](const verdict::DomainVerdict&, std::chrono::system_clock::time_point) {
+            dns.landed();
+        };
+        return p;
+    }
+};
+
 }  // namespace
 
 // Steady use on a slow name server, row by row: a domain asked every 0.3 s
@@ -731,22 +713,11 @@ BOOST_AUTO_TEST_CASE(steady_use_on_a_slow_name_server_never_waits) {
     for (const auto& row : rows) {
         BOOST_TEST_CONTEXT("ttl " << row.ttl.count() << " s, lookups take " << row.took.count()
                                   << " ms") {
-            auto clock = std::make_shared<cache::ManualClock>();
-            auto s = settings();
-            s.min_ttl = 1s;
-            SlowDns dns(clock, row.took, row.ttl);
-            cache::VerdictCache::Persistence p;
-            p.save = [&](const verdict::DomainVerdict&, std::chrono::system_clock::time_point) {
-                dns.landed();
-            };
-            cache::VerdictCache c(
-                s, prefetch(4), [&](const std::string& d) { return dns.lookup(d); }, clock, p);
-            // Warm-up: the first RCPT misses (answers pending); its lookup
-            // lands `took` later and tells the cache how slow this server is.
-            BOOST_TEST(c.get("slow.test", 0ms)->dane == verdict::DaneField::pending);
-            dns.wait_started(1);
-            dns.advance(row.took);
-            BOOST_TEST_REQUIRE(c.peek("slow.test") != nullptr);
+            OnSlowDns f(row.ttl, row.took, 4);
+            auto& c = f.c;
+            auto& dns = f.dns;
+            // Warm-up: the first RCPT answers pending.
+            BOOST_TEST(f.first_lookup_lands(row.took)->dane == verdict::DaneField::pending);
             const auto before = c.stats();
             int gets = 0;
             int waited = 0;
@@ -812,29 +783,17 @@ BOOST_AUTO_TEST_CASE(refresh_point_accounts_for_the_last_lookup) {
     for (const auto& row : rows) {
         BOOST_TEST_CONTEXT("ttl " << row.ttl.count() << " s, lookup took " << row.took.count()
                                   << " ms") {
-            auto clock = std::make_shared<cache::ManualClock>();
-            auto s = settings();
-            s.min_ttl = 1s;
-            SlowDns dns(clock, row.took, row.ttl);
-            cache::VerdictCache::Persistence p;
-            p.save = [&](const verdict::DomainVerdict&, std::chrono::system_clock::time_point) {
-                dns.landed();
-            };
-            cache::VerdictCache c(
-                s, prefetch(2), [&](const std::string& d) { return dns.lookup(d); }, clock, p);
-            c.get("slow.test", 0ms);
-            dns.wait_started(1);
-            dns.advance(row.took);  // landed now
-            BOOST_TEST_REQUIRE(c.peek("slow.test") != nullptr);
+            OnSlowDns f(row.ttl, row.took, 2);
+            f.first_lookup_lands(row.took);  // landed now
             if (row.earliest > 0ms) {
-                clock->advance(row.earliest - 1ms);
-                BOOST_TEST(c.prefetch_once() == 0U);
-                clock->advance(row.latest - row.earliest + 1ms);
+                f.clock->advance(row.earliest - 1ms);
+                BOOST_TEST(f.c.prefetch_once() == 0U);
+                f.clock->advance(row.latest - row.earliest + 1ms);
             }
-            BOOST_TEST(c.prefetch_once() == 1U);
-            dns.wait_started(2);
-            clock->advance(row.took);  // let the refresh finish before teardown
-            dns.advance(0ms);
+            BOOST_TEST(f.c.prefetch_once() == 1U);
+            f.dns.wait_started(2);
+            f.clock->advance(row.took);  // let the refresh finish before teardown
+            f.dns.advance(0ms);
         }
     }
 }

@@ -2,6 +2,7 @@
 // and the parsing of [cache] store specs by make_store.
 #include <boost/test/unit_test.hpp>
 
+#include <initializer_list>
 #include <random>
 #include <string>
 #include <vector>
@@ -9,12 +10,13 @@
 #include "core/cache/store.hpp"
 #include "core/decision/decision.hpp"
 #include "core/decision/verdict_header.hpp"
-#include "tests/support/enum_print.hpp"
+#include "tests/support/stored_verdicts.hpp"
 
 using namespace dsm;
 using cache::decode_verdict;
 using cache::encode_verdict;
 using cache::StoredVerdict;
+using dsm::test::check_same;
 using verdict::DaneField;
 using verdict::Destination;
 using verdict::DnssecField;
@@ -43,23 +45,6 @@ StoredVerdict sample() {
     return s;
 }
 
-void check_same(const StoredVerdict& a, const StoredVerdict& b) {
-    BOOST_TEST(a.verdict.domain == b.verdict.domain);
-    BOOST_TEST((a.verdict.destination == b.verdict.destination));
-    BOOST_TEST(a.verdict.dnssec == b.verdict.dnssec);
-    BOOST_TEST(a.verdict.dane == b.verdict.dane);
-    BOOST_TEST(a.verdict.sts == b.verdict.sts);
-    BOOST_TEST(a.verdict.null_mx == b.verdict.null_mx);
-    BOOST_TEST(a.verdict.nxdomain == b.verdict.nxdomain);
-    BOOST_TEST(a.verdict.mx_insecure == b.verdict.mx_insecure);
-    BOOST_TEST(a.verdict.dane_why == b.verdict.dane_why);
-    BOOST_TEST(a.verdict.sts_why == b.verdict.sts_why);
-    BOOST_TEST(a.verdict.sts_mx == b.verdict.sts_mx, boost::test_tools::per_element());
-    BOOST_TEST((a.verdict.at == b.verdict.at));
-    BOOST_TEST(a.verdict.ttl.count() == b.verdict.ttl.count());
-    BOOST_TEST((a.expires == b.expires));
-}
-
 StoredVerdict round_trip(const StoredVerdict& in) {
     const std::string text = encode_verdict(in);
     BOOST_TEST(text.find('\n') == std::string::npos);
@@ -68,6 +53,18 @@ StoredVerdict round_trip(const StoredVerdict& in) {
     BOOST_TEST_REQUIRE(out.has_value(), "decode failed: " << text);
     check_same(in, *out);
     return *out;
+}
+
+// Each of `values` in `field` comes back as it went in.
+template <typename Field>
+void round_trips_every_value(Field verdict::DomainVerdict::*field,
+                             std::initializer_list<Field> values) {
+    for (const auto f : values) {
+        auto s = sample();
+        s.verdict.*field = f;
+        const Field back = round_trip(s).verdict.*field;
+        BOOST_TEST(back == f);
+    }
 }
 
 }  // namespace
@@ -105,30 +102,21 @@ BOOST_AUTO_TEST_CASE(round_trip_defaults) {
 }
 
 BOOST_AUTO_TEST_CASE(round_trip_every_dnssec_value) {
-    for (const auto f : {DnssecField::secure, DnssecField::insecure, DnssecField::bogus,
-                         DnssecField::error, DnssecField::skipped, DnssecField::pending}) {
-        auto s = sample();
-        s.verdict.dnssec = f;
-        BOOST_TEST(round_trip(s).verdict.dnssec == f);
-    }
+    round_trips_every_value(&verdict::DomainVerdict::dnssec,
+                            {DnssecField::secure, DnssecField::insecure, DnssecField::bogus,
+                             DnssecField::error, DnssecField::skipped, DnssecField::pending});
 }
 
 BOOST_AUTO_TEST_CASE(round_trip_every_dane_value) {
-    for (const auto f : {DaneField::pass, DaneField::unusable, DaneField::fail, DaneField::none,
-                         DaneField::error, DaneField::skipped, DaneField::pending}) {
-        auto s = sample();
-        s.verdict.dane = f;
-        BOOST_TEST(round_trip(s).verdict.dane == f);
-    }
+    round_trips_every_value(&verdict::DomainVerdict::dane,
+                            {DaneField::pass, DaneField::unusable, DaneField::fail, DaneField::none,
+                             DaneField::error, DaneField::skipped, DaneField::pending});
 }
 
 BOOST_AUTO_TEST_CASE(round_trip_every_sts_value) {
-    for (const auto f : {StsField::enforce, StsField::testing, StsField::none, StsField::fail,
-                         StsField::error, StsField::skipped, StsField::pending}) {
-        auto s = sample();
-        s.verdict.sts = f;
-        BOOST_TEST(round_trip(s).verdict.sts == f);
-    }
+    round_trips_every_value(&verdict::DomainVerdict::sts,
+                            {StsField::enforce, StsField::testing, StsField::none, StsField::fail,
+                             StsField::error, StsField::skipped, StsField::pending});
 }
 
 BOOST_AUTO_TEST_CASE(round_trip_destination_and_flags) {

@@ -95,3 +95,21 @@ BOOST_AUTO_TEST_CASE(log_line_is_key_value) {
                std::string::npos);
     BOOST_TEST(line.find('\n') == std::string::npos);
 }
+
+// A value of a key=value log line, as the RCPT log lines quote the argument
+// the SMTP client sent: row by row.
+BOOST_AUTO_TEST_CASE(log_value_quotes_and_escapes) {
+    const struct {
+        std::string in, out;
+    } rows[] = {
+        {"<user@a.test>", "<user@a.test>"},                          // nothing to quote
+        {"", "\"\""},                                                // empty: still a value
+        {"<a b@c.test>", "\"<a b@c.test>\""},                        // a space
+        {"<x=y@c.test>", "\"<x=y@c.test>\""},                        // '=' would split the pair
+        {"<\"q\"@c.test>", "\"<\\\"q\\\"@c.test>\""},                // quotes escaped
+        {"<a@c.test>\r\nfake=1", "\"<a@c.test>\\x0d\\x0afake=1\""},  // no new log line
+    };
+    for (const auto& r : rows) {
+        BOOST_TEST(decision::log_value(r.in) == r.out, "input " << r.in);
+    }
+}

@@ -95,6 +95,13 @@ WriteBehind::Options slow_interval() {
     return o;
 }
 
+// Queues d0.test ... d<n-1>.test, in that order.
+void enqueue_first(WriteBehind& wb, int n) {
+    for (int i = 0; i < n; ++i) {
+        wb.enqueue(make(i));
+    }
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(write_behind)
@@ -118,9 +125,7 @@ BOOST_AUTO_TEST_CASE(full_batch_written_without_waiting_for_the_interval) {
     auto o = slow_interval();
     o.batch = 10;
     WriteBehind wb(store, o);
-    for (int i = 0; i < 25; ++i) {
-        wb.enqueue(make(i));
-    }
+    enqueue_first(wb, 25);
     // Two full batches go at once; the last 5 wait for the (hour-long) interval.
     BOOST_TEST(store->wait_for([](const FakeStore& s) { return s.domains_.size() >= 20; }));
     BOOST_TEST(wb.queued() == 5U);
@@ -139,9 +144,7 @@ BOOST_AUTO_TEST_CASE(full_batch_written_without_waiting_for_the_interval) {
 BOOST_AUTO_TEST_CASE(flush_writes_everything_in_batches) {
     auto store = std::make_shared<FakeStore>();
     WriteBehind wb(store, slow_interval());
-    for (int i = 0; i < 600; ++i) {
-        wb.enqueue(make(i));
-    }
+    enqueue_first(wb, 600);
     BOOST_TEST(wb.flush());
     BOOST_TEST(wb.queued() == 0U);
     BOOST_TEST(wb.written() == 600U);
@@ -167,9 +170,7 @@ BOOST_AUTO_TEST_CASE(full_queue_drops_the_oldest_and_counts) {
     auto o = slow_interval();
     o.max_queue = 10;
     WriteBehind wb(store, o);
-    for (int i = 0; i < 25; ++i) {
-        wb.enqueue(make(i));
-    }
+    enqueue_first(wb, 25);
     BOOST_TEST(wb.queued() == 10U);
     BOOST_TEST(wb.dropped() == 15U);
     BOOST_TEST(wb.flush());
@@ -212,9 +213,7 @@ BOOST_AUTO_TEST_CASE(destructor_flushes) {
     auto store = std::make_shared<FakeStore>();
     {
         WriteBehind wb(store, slow_interval());
-        for (int i = 0; i < 5; ++i) {
-            wb.enqueue(make(i));
-        }
+        enqueue_first(wb, 5);
     }
     BOOST_TEST(store->domains().size() == 5U);
 }

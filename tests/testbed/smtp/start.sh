@@ -51,24 +51,13 @@
 #   (sts-probe-wrongname.test and sts-probe-testing.test point at ${TB_NET}.40.5,
 #   sts-probe-nostarttls.test at ${TB_NET}.40.4, sts-probe-refused.test at
 #   ${TB_NET}.40.20)
+# shellcheck disable=SC2154 # here, dir, dnsdir, TB_NET: set by testbed_dirs (../lib.sh)
 set -euo pipefail
 
 die() { echo "start.sh: $*" >&2; exit 1; }
-[[ $# -eq 2 && -n $1 && -n $2 ]] || die "usage: $0 DIR DNSDIR"
-
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-mkdir -p -- "$1"
-dir=$(cd -- "$1" && pwd)
-[[ $dir != / ]] || die "refusing to use / as DIR"
-[[ -d $2 ]] || die "DNSDIR $2 is not a directory (run tests/testbed/dns/start.sh first)"
-dnsdir=$(cd -- "$2" && pwd)
-# shellcheck source=../net.sh
-. "$here/../net.sh"
-TB_NET=$(tb_net_of "$dnsdir/..") || die "no test-bed network (start the DNS test bed first)"
-[[ $dnsdir != "$dir" ]] || die "DIR and DNSDIR must differ (start.sh empties DIR)"
-for f in mx.dane-ok.test.crt mx.dane-ok.test.key; do
-    [[ -f $dnsdir/certs/$f ]] || die "no $dnsdir/certs/$f (run tests/testbed/dns/start.sh first)"
-done
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+# Sets here, dir, dnsdir and TB_NET.
+testbed_dirs "certs/mx.dane-ok.test.crt certs/mx.dane-ok.test.key" "$@"
 
 readonly PORT=2525
 # Every address something listens on; ${TB_NET}.40.20 is the refusing MX.

@@ -35,10 +35,12 @@ import asyncio
 import itertools
 import json
 import os
-import signal
 import ssl
 import sys
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from server_life import pid_file, run, stop_event  # noqa: E402 (after the path)
 
 MAX_LINE = 4096
 IDLE_SECONDS = 60
@@ -233,33 +235,18 @@ async def main():
             listener.handle, spec["address"], int(spec["port"]), limit=MAX_LINE,
             reuse_address=True))
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-
-    tmp = args.pidfile + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(f"{os.getpid()}\n")
-    os.rename(tmp, args.pidfile)
-    log("-", "-", f"listening on {len(servers)} addresses")
-    try:
-        await stop.wait()
-    finally:
-        for s in servers:
-            s.close()
-        for w in list(WRITERS):
-            w.transport.abort()
-        await asyncio.sleep(0)  # let the aborted sessions run their finally
+    stop = stop_event()
+    with pid_file(args.pidfile):
+        log("-", "-", f"listening on {len(servers)} addresses")
         try:
-            os.unlink(args.pidfile)
-        except FileNotFoundError:
-            pass
+            await stop.wait()
+        finally:
+            for s in servers:
+                s.close()
+            for w in list(WRITERS):
+                w.transport.abort()
+            await asyncio.sleep(0)  # let the aborted sessions run their finally
 
 
 if __name__ == "__main__":
-    try:
-        asyncio.run(main())
-    except OSError as e:
-        print(f"starttls_server.py: {e}", file=sys.stderr)
-        sys.exit(1)
+    run(main, "starttls_server.py")

@@ -14,22 +14,13 @@
 #   resolv.conf     `nameserver ${TB_NET}.12.53` + `options trust-ad edns0`, to bind-mount
 #   unbound.conf, unbound.pid, unbound.log
 # Anything outside `test.` is refused: nothing ever leaves the machine.
+# shellcheck disable=SC2154 # here, dir, dnsdir, TB_NET: set by testbed_dirs (../lib.sh)
 set -euo pipefail
 
 die() { echo "start.sh: $*" >&2; exit 1; }
-[[ $# -eq 2 && -n $1 && -n $2 ]] || die "usage: $0 DIR DNSDIR"
-
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-mkdir -p -- "$1"
-dir=$(cd -- "$1" && pwd)
-[[ $dir != / ]] || die "refusing to use / as DIR"
-[[ -d $2 ]] || die "DNSDIR $2 is not a directory (run tests/testbed/dns/start.sh first)"
-dnsdir=$(cd -- "$2" && pwd)
-# shellcheck source=../net.sh
-. "$here/../net.sh"
-TB_NET=$(tb_net_of "$dnsdir/..") || die "no test-bed network (start the DNS test bed first)"
-[[ $dnsdir != "$dir" ]] || die "DIR and DNSDIR must differ (start.sh empties DIR)"
-[[ -s $dnsdir/test.ds ]] || die "no $dnsdir/test.ds (run tests/testbed/dns/start.sh first)"
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+# Sets here, dir, dnsdir and TB_NET.
+testbed_dirs "test.ds" "$@"
 command -v unbound >/dev/null || die "unbound is not installed (apt-get install unbound)"
 
 readonly ADDR=${TB_NET}.12.53

@@ -1,0 +1,57 @@
+// The settings an integration test needs to reach the test beds through the
+// product's own classes: the validating resolver on the DNS test bed (knotd's
+// signed test. zone, its DS as the trust anchor) and the MTA-STS fetch from
+// the HTTPS test bed (its CA, port 8443). Addresses: testbed_net.hpp.
+#pragma once
+
+#include <boost/test/unit_test.hpp>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "core/config/config.hpp"
+#include "core/dns/unbound_resolver.hpp"
+#include "tests/support/testbed_net.hpp"
+
+namespace dsm::test {
+
+// $DSM_TESTBED_DIR: the test beds' files (dns/, https/, smtp/, redis/).
+inline std::string testbed_dir() {
+    const char* dir = std::getenv("DSM_TESTBED_DIR");  // NOLINT(concurrency-mt-unsafe)
+    BOOST_TEST_REQUIRE(dir != nullptr, "DSM_TESTBED_DIR is not set");
+    return dir;
+}
+
+inline config::ResolverSettings testbed_resolver_settings(
+    std::chrono::milliseconds timeout = std::chrono::milliseconds(3000)) {
+    config::ResolverSettings s;
+    s.stub_zones = {{"test.", testbed_addr("10.53") + "@53"}};
+    s.trust_anchor_file = testbed_dir() + "/dns/test.ds";
+    s.timeout = timeout;
+    return s;
+}
+
+// A resolver on `s`; the test stops here if libunbound refuses them.
+inline std::unique_ptr<dns::UnboundResolver> make_resolver(const config::ResolverSettings& s) {
+    auto r = dns::UnboundResolver::create(s);
+    BOOST_TEST_REQUIRE(r.ok(), "UnboundResolver::create: " << (r.ok() ? "" : r.error()));
+    return std::move(r).value();
+}
+
+constexpr std::uint16_t kHttpsPort = 8443;
+
+inline config::StsSettings testbed_sts(
+    std::chrono::milliseconds timeout = std::chrono::milliseconds(5000)) {
+    config::StsSettings s;
+    s.ca_file = testbed_dir() + "/https/ca.crt";
+    BOOST_TEST_REQUIRE(std::filesystem::exists(s.ca_file),
+                       s.ca_file << " missing: is tests/testbed/https running?");
+    s.https_port = kHttpsPort;
+    s.fetch_timeout = timeout;
+    return s;
+}
+
+}  // namespace dsm::test
