@@ -10,7 +10,7 @@
 #include <chrono>
 
 #include "core/address/recipient.hpp"
-#include "core/cache/clock.hpp"
+#include "core/util/clock.hpp"
 #include "core/decision/decision.hpp"
 #include "core/decision/verdict_header.hpp"
 #include "core/dns/unbound_resolver.hpp"
@@ -345,7 +345,7 @@ int run_check(const config::Config& config, const std::vector<std::string>& doma
     }
     auto fetcher = sts::make_https_fetcher(**resolver, config.sts);
     sts::PolicyCache policies;
-    cache::SystemClock clock;
+    util::SystemClock clock;
     std::unique_ptr<probe::Prober> prober;
     if (config.probe.enabled) {
         prober = probe::make_smtp_prober(config.probe, config.sts.ca_file);

@@ -61,7 +61,7 @@ std::optional<Error> make_lookups(Runtime& rt, const config::Config& config) {
     }
     rt.resolver =
         std::make_unique<metrics::MeteredResolver>(std::move(resolver.value()), *rt.metrics);
-    rt.clock = std::make_shared<cache::SystemClock>();
+    rt.clock = std::make_shared<util::SystemClock>();
     rt.fetcher = std::make_unique<metrics::MeteredFetcher>(
         sts::make_https_fetcher(*rt.resolver, config.sts), *rt.metrics);
     auto store = cache::make_store(config.cache.store);

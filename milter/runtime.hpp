@@ -31,7 +31,7 @@ struct Runtime {
     // Before everything that records into it (SPEC §8 metrics).
     std::unique_ptr<metrics::MilterMetrics> metrics;
     std::unique_ptr<dns::Resolver> resolver;
-    std::shared_ptr<const cache::Clock> clock;
+    std::shared_ptr<const util::Clock> clock;
     std::unique_ptr<sts::PolicyFetcher> fetcher;
     std::unique_ptr<sts::PolicyCache> policies;
     std::unique_ptr<probe::Prober> prober;  // null unless [probe] enabled

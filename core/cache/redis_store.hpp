@@ -40,7 +40,7 @@
 #include <string>
 #include <vector>
 
-#include "core/cache/clock.hpp"
+#include "core/util/clock.hpp"
 #include "core/cache/store.hpp"
 
 namespace Poco::Redis {
@@ -48,6 +48,11 @@ class Array;
 }
 
 namespace dsm::cache {
+
+// The cache and its stores age entries on the injectable clock of
+// core/util (tests move a ManualClock instead of sleeping).
+using util::Clock;
+using util::SystemClock;
 
 struct RedisTarget {
     std::string host;  // a name or an address (IPv6 without brackets)

@@ -40,10 +40,15 @@
 #include <mutex>
 #include <string>
 
-#include "core/cache/clock.hpp"
+#include "core/util/clock.hpp"
 #include "core/cache/store.hpp"
 
 namespace dsm::cache {
+
+// The cache and its stores age entries on the injectable clock of
+// core/util (tests move a ManualClock instead of sleeping).
+using util::Clock;
+using util::SystemClock;
 
 class SqliteStore final : public Store {
   public:

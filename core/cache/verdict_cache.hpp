@@ -57,12 +57,17 @@
 #include <unordered_map>
 #include <vector>
 
-#include "core/cache/clock.hpp"
+#include "core/util/clock.hpp"
 #include "core/config/config.hpp"
 #include "core/util/worker_pool.hpp"
 #include "core/verdict/verdict.hpp"
 
 namespace dsm::cache {
+
+// The cache and its stores age entries on the injectable clock of
+// core/util (tests move a ManualClock instead of sleeping).
+using util::Clock;
+using util::SystemClock;
 
 class VerdictCache {
   public:

@@ -6,7 +6,7 @@
 #include <optional>
 #include <string>
 
-#include "core/cache/clock.hpp"
+#include "core/util/clock.hpp"
 #include "core/dane/dane_facts.hpp"
 #include "core/dns/resolver.hpp"
 #include "core/probe/probe.hpp"
@@ -29,7 +29,7 @@ class VerdictBuilder {
     // (then MTA-STS is always `skipped`). Thread-safe.
     // `prober` may be null: no STARTTLS probes ([probe] enabled = no).
     VerdictBuilder(dns::Resolver& resolver, sts::PolicyFetcher* fetcher, sts::PolicyCache& policies,
-                   const cache::Clock& clock, probe::Prober* prober = nullptr)
+                   const util::Clock& clock, probe::Prober* prober = nullptr)
         : resolver_(resolver),
           fetcher_(fetcher),
           policies_(policies),
@@ -48,7 +48,7 @@ class VerdictBuilder {
     dns::Resolver& resolver_;
     sts::PolicyFetcher* fetcher_;
     sts::PolicyCache& policies_;
-    const cache::Clock& clock_;
+    const util::Clock& clock_;
     probe::Prober* prober_;
 };
 

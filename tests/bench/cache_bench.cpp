@@ -160,7 +160,7 @@ int main(int argc, char** argv) {
     settings.max_entries = domains * 2;
     dsm::config::PrefetchSettings prefetch;  // 64 lookup workers, as shipped
     VerdictCache cache(settings, prefetch, trivial_verdict,
-                       std::make_shared<dsm::cache::SystemClock>());
+                       std::make_shared<dsm::util::SystemClock>());
 
     // Warm through the miss path (single flight, worker pool, Compute), as
     // RCPT traffic would; two threads, because each get() waits for its

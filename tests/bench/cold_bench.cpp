@@ -204,7 +204,7 @@ int main(int argc, char** argv) {
     const auto resolver_threads = keys(thread_cpu());
     TimingResolver resolver(*unbound);
 
-    const auto clock = std::make_shared<dsm::cache::SystemClock>();
+    const auto clock = std::make_shared<dsm::util::SystemClock>();
     dsm::sts::PolicyCache policies;
     // No fetcher: MTA-STS `skipped`, so a verdict is the DANE walk alone.
     const dsm::verdict::VerdictBuilder builder(resolver, nullptr, policies, *clock);

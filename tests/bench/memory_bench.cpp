@@ -107,7 +107,7 @@ int main(int argc, char** argv) {
         dsm::config::PrefetchSettings prefetch;
         dsm::cache::VerdictCache cache(
             settings, prefetch, [](const std::string&) { return DomainVerdict{}; },
-            std::make_shared<dsm::cache::SystemClock>());
+            std::make_shared<dsm::util::SystemClock>());
         const auto expires = std::chrono::system_clock::now() + std::chrono::hours(1);
         for (std::size_t i = 0; i < entries; ++i) {
             cache.insert(realistic_verdict(i), expires);

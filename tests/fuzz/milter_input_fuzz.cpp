@@ -29,7 +29,7 @@
 #include <vector>
 
 #include "core/address/recipient.hpp"
-#include "core/cache/clock.hpp"
+#include "core/util/clock.hpp"
 #include "core/cache/verdict_cache.hpp"
 #include "core/config/config.hpp"
 #include "core/decision/verdict_header.hpp"
@@ -126,7 +126,7 @@ struct World {
                   p.concurrency = 1;
                   return p;
               }(),
-              make_verdict, std::make_shared<cache::SystemClock>()) {}
+              make_verdict, std::make_shared<util::SystemClock>()) {}
 };
 
 World& world() {

@@ -19,7 +19,7 @@
 #include <thread>
 #include <vector>
 
-#include "core/cache/clock.hpp"
+#include "core/util/clock.hpp"
 #include "core/config/config.hpp"
 #include "core/dns/unbound_resolver.hpp"
 #include "core/probe/probe.hpp"
@@ -628,7 +628,7 @@ struct StsProbeStack {
     std::unique_ptr<dsm::dns::UnboundResolver> resolver;
     std::unique_ptr<dsm::sts::PolicyFetcher> fetcher;
     dsm::sts::PolicyCache policies;
-    dsm::cache::SystemClock clock;
+    dsm::util::SystemClock clock;
     std::unique_ptr<Prober> prober;
     std::unique_ptr<dsm::verdict::VerdictBuilder> builder;
 

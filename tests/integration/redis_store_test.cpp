@@ -21,7 +21,7 @@
 #include <tuple>
 #include <vector>
 
-#include "core/cache/clock.hpp"
+#include "core/util/clock.hpp"
 #include "core/cache/redis_store.hpp"
 #include "core/report/count_key.hpp"
 #include "tests/support/stored_verdicts.hpp"
@@ -113,7 +113,7 @@ RedisTarget target() {
 
 // Lifetimes count from `clock`'s wall time: the store's notion of now.
 StoredVerdict make(const std::string& domain, std::chrono::seconds lifetime,
-                   const cache::Clock& clock = cache::SystemClock()) {
+                   const util::Clock& clock = util::SystemClock()) {
     auto s = good_verdict(domain, clock.wall(), lifetime);
     s.verdict.sts = verdict::StsField::enforce;
     s.verdict.sts_why = "policy\nid 1";
@@ -348,7 +348,7 @@ BOOST_FIXTURE_TEST_CASE(restart_between_calls_is_not_an_outage, RedisUp) {
 }
 
 BOOST_FIXTURE_TEST_CASE(hung_server_never_stalls_a_caller, RedisUp) {
-    auto clock = std::make_shared<cache::ManualClock>();
+    auto clock = std::make_shared<util::ManualClock>();
     RedisStore store(target(), clock);
     RedisStore other(target());
     store.put({make("a.test", 3600s, *clock)});

@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "core/cache/clock.hpp"
+#include "core/util/clock.hpp"
 #include "core/cache/sqlite_store.hpp"
 #include "core/report/count_key.hpp"
 #include "tests/support/stored_verdicts.hpp"
@@ -25,7 +25,7 @@
 
 using namespace dsm;
 using namespace std::chrono_literals;
-using cache::ManualClock;
+using util::ManualClock;
 using cache::SqliteStore;
 using cache::StoredVerdict;
 using namespace dsm::test;  // stored_verdicts.hpp
@@ -33,7 +33,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-StoredVerdict make(const std::string& domain, const cache::Clock& clock,
+StoredVerdict make(const std::string& domain, const util::Clock& clock,
                    std::chrono::seconds lifetime) {
     auto s = good_verdict(domain, clock.wall(), lifetime);
     s.verdict.sts = verdict::StsField::testing;

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "core/cache/clock.hpp"
+#include "core/util/clock.hpp"
 #include "core/config/config.hpp"
 #include "core/dane/dane_lookup.hpp"
 #include "core/dns/rdata.hpp"
@@ -423,7 +423,7 @@ BOOST_AUTO_TEST_CASE(dripping_policy_host_is_an_error) {
 BOOST_AUTO_TEST_CASE(verdict_builder_dane_governs_sts_dane) {
     Stack s;
     PolicyCache cache;
-    const dsm::cache::SystemClock clock;
+    const dsm::util::SystemClock clock;
     const dsm::verdict::VerdictBuilder builder(*s.resolver, s.fetcher.get(), cache, clock);
 
     const auto facts = builder.lookup("sts-dane.test", true);

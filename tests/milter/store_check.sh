@@ -82,14 +82,17 @@ remember_errors() {
 # same_errors NAME WHAT: milter NAME (DNS down) answers as remembered, from
 # the store: with DNS down every lookup takes the resolver's timeout_ms
 # (1000 ms; noanswer.test's would fail just as before), so the four RCPTs
-# must be answered in less than that.
+# must be answered in less than that. The client times the RCPTs themselves:
+# starting python and the milter session is no part of it (on a busy
+# machine that alone took over a second).
 same_errors() {
-    local d got pm line f port_var="${1}_port" start took
-    start=$(date +%s%N)
-    got=$(rcpt "$1" "${error_domains[@]}")
-    took=$((($(date +%s%N) - start) / 1000000))
-    ((took < 1000)) && ok "$2: the error domains answered without a lookup ($took ms)" ||
-        bad "$2: the error domains took $took ms: looked up again?"
+    local d got pm line f port_var="${1}_port" mport_var="${1}_mport" timed took
+    timed=$(milter_rcpt --every 1 --for 0 "${!mport_var}" "${error_domains[@]/#/user@}" 2>&1 |
+        sed 's/ user@/ /')
+    took=$(awk '{ ms += $1 } END { printf "%d", ms }' <<<"$timed")
+    got=$(sed -E 's/^[0-9.]+ //' <<<"$timed")
+    ((took < 1000)) && ok "$2: the error domains answered without a lookup ($took ms for the four RCPTs)" ||
+        bad "$2: the error domains took $took ms: looked up again? ($timed)"
     for d in "${error_domains[@]}"; do
         pm=$(map_answer "${!port_var}" "$d")
         line=$(grep "^$d " <<<"$got")

@@ -14,7 +14,7 @@
 #include <thread>
 #include <vector>
 
-#include "core/cache/clock.hpp"
+#include "core/util/clock.hpp"
 #include "core/cache/verdict_cache.hpp"
 #include "core/metrics/cache_metrics.hpp"
 #include "core/metrics/exposition.hpp"
@@ -289,7 +289,7 @@ BOOST_AUTO_TEST_CASE(cache_metrics_read_each_cache_counter_under_its_own_name) {
     cs.max_entries = 64;  // one entry a shard: a few hundred domains evict
     dsm::config::PrefetchSettings ps;
     ps.concurrency = 2;
-    auto clock = std::make_shared<dsm::cache::ManualClock>();
+    auto clock = std::make_shared<dsm::util::ManualClock>();
     std::atomic<bool> fail{false};
     dsm::cache::VerdictCache c(
         cs, ps,
@@ -372,7 +372,7 @@ BOOST_AUTO_TEST_CASE(store_metrics_are_labeled_by_the_kind_of_store) {
     dsm::cache::VerdictCache c(
         cs, dsm::config::PrefetchSettings{},
         [](const std::string& d) { return dsm::verdict::pending_verdict(d); },
-        std::make_shared<dsm::cache::ManualClock>());
+        std::make_shared<dsm::util::ManualClock>());
     Registry r;
     register_cache_metrics(r, c, &redis, nullptr);
     const std::string text = r.render();

@@ -70,13 +70,13 @@ struct Counted {
         Answer a, const config::CacheSettings& s = settings(),
         const config::PrefetchSettings& p = prefetch(2),
         cache::VerdictCache::Persistence store = {},
-        std::shared_ptr<cache::ManualClock> manual = std::make_shared<cache::ManualClock>())
+        std::shared_ptr<util::ManualClock> manual = std::make_shared<util::ManualClock>())
         : clock(std::move(manual)),
           answer(std::move(a)),
           c(
               s, p, [this](const std::string& d) { return answer(d, ++calls); }, clock,
               std::move(store)) {}
-    std::shared_ptr<cache::ManualClock> clock;
+    std::shared_ptr<util::ManualClock> clock;
     std::atomic<int> calls{0};
     Answer answer;
     cache::VerdictCache c;
@@ -115,7 +115,7 @@ BOOST_AUTO_TEST_CASE(errors_live_error_ttl) {
 }
 
 BOOST_AUTO_TEST_CASE(concurrent_misses_share_one_lookup) {
-    auto clock = std::make_shared<cache::ManualClock>();
+    auto clock = std::make_shared<util::ManualClock>();
     std::atomic<int> calls{0};
     std::mutex mu;
     std::condition_variable cv;
@@ -157,7 +157,7 @@ BOOST_AUTO_TEST_CASE(concurrent_misses_share_one_lookup) {
 }
 
 BOOST_AUTO_TEST_CASE(slow_lookup_gives_pending_then_fills_cache) {
-    auto clock = std::make_shared<cache::ManualClock>();
+    auto clock = std::make_shared<util::ManualClock>();
     std::mutex mu;
     std::condition_variable cv;
     bool release = false;
@@ -189,7 +189,7 @@ BOOST_AUTO_TEST_CASE(slow_lookup_gives_pending_then_fills_cache) {
 }
 
 BOOST_AUTO_TEST_CASE(exception_in_lookup_is_an_error_verdict) {
-    auto clock = std::make_shared<cache::ManualClock>();
+    auto clock = std::make_shared<util::ManualClock>();
     cache::VerdictCache c(
         settings(), prefetch(1),
         [&](const std::string&) -> verdict::DomainVerdict { throw std::runtime_error("boom"); },
@@ -200,7 +200,7 @@ BOOST_AUTO_TEST_CASE(exception_in_lookup_is_an_error_verdict) {
 }
 
 BOOST_AUTO_TEST_CASE(max_entries_bounds_the_cache) {
-    auto clock = std::make_shared<cache::ManualClock>();
+    auto clock = std::make_shared<util::ManualClock>();
     auto s = settings();
     s.max_entries = 128;  // 2 per shard
     cache::VerdictCache c(
@@ -219,7 +219,7 @@ BOOST_AUTO_TEST_CASE(max_entries_bounds_the_cache) {
 BOOST_AUTO_TEST_CASE(max_entries_is_exact) {
     for (const std::size_t max : {1000U, 100U, 10U, 1U}) {
         BOOST_TEST_CONTEXT("max_entries " << max) {
-            auto clock = std::make_shared<cache::ManualClock>();
+            auto clock = std::make_shared<util::ManualClock>();
             auto s = settings();
             s.max_entries = max;
             cache::VerdictCache c(
@@ -319,7 +319,7 @@ BOOST_AUTO_TEST_CASE(prefetch_refreshes_domains_in_use_only) {
 }
 
 BOOST_AUTO_TEST_CASE(persistence_load_avoids_the_lookup_and_save_gets_results) {
-    auto clock = std::make_shared<cache::ManualClock>();
+    auto clock = std::make_shared<util::ManualClock>();
     std::mutex mu;
     std::vector<std::string> saved;
     cache::VerdictCache::Persistence store;
@@ -414,7 +414,7 @@ verdict::DomainVerdict sts_error(const std::string& d) {
 // Each kind of error verdict (bogus, SERVFAIL/timeout `error`, STS `error`)
 // goes to the store with the end of its error_ttl, not its DNS TTL.
 BOOST_AUTO_TEST_CASE(error_verdicts_are_stored_with_error_ttl) {
-    auto clock = std::make_shared<cache::ManualClock>();
+    auto clock = std::make_shared<util::ManualClock>();
     RecordingStore store;
     cache::VerdictCache c(
         settings(), prefetch(2),
@@ -457,7 +457,7 @@ BOOST_AUTO_TEST_CASE(error_verdicts_are_stored_with_error_ttl) {
 // the good one: a restart in that time finds what the cache was serving.
 // Once stale_ttl is over the error is what the cache serves, and is stored.
 BOOST_AUTO_TEST_CASE(failed_refresh_keeps_the_good_verdict_in_the_store) {
-    auto clock = std::make_shared<cache::ManualClock>();
+    auto clock = std::make_shared<util::ManualClock>();
     auto s = settings();
     s.stale_ttl = 3600s;
     RecordingStore store;
@@ -494,7 +494,7 @@ BOOST_AUTO_TEST_CASE(failed_refresh_keeps_the_good_verdict_in_the_store) {
 // expiry without a lookup, even though DNS would now say otherwise; so does
 // an error verdict loaded at start (insert).
 BOOST_AUTO_TEST_CASE(stored_error_verdict_serves_until_its_expiry) {
-    auto clock = std::make_shared<cache::ManualClock>();
+    auto clock = std::make_shared<util::ManualClock>();
     cache::VerdictCache::Persistence store;
     store.load = [&](const std::string& d)
         -> std::optional<std::pair<verdict::DomainVerdict, std::chrono::system_clock::time_point>> {
@@ -611,7 +611,7 @@ namespace {
 // time) until every lookup due by then has landed in the cache.
 class SlowDns {
   public:
-    SlowDns(std::shared_ptr<cache::ManualClock> clock, std::chrono::milliseconds took,
+    SlowDns(std::shared_ptr<util::ManualClock> clock, std::chrono::milliseconds took,
             std::chrono::seconds ttl)
         : clock_(std::move(clock)), took_(took), ttl_(ttl) {}
 
@@ -647,12 +647,12 @@ class SlowDns {
     }
 
   private:
-    std::shared_ptr<cache::ManualClock> clock_;
+    std::shared_ptr<util::ManualClock> clock_;
     std::chrono::milliseconds took_;
     std::chrono::seconds ttl_;
     std::mutex mu_;
     std::condition_variable cv_;
-    std::vector<cache::Clock::time_point> ends_;
+    std::vector<util::Clock::time_point> ends_;
     std::size_t landed_ = 0;
 };
 
@@ -672,7 +672,7 @@ struct OnSlowDns {
         BOOST_TEST_REQUIRE(c.peek("slow.test") != nullptr);
         return first;
     }
-    std::shared_ptr<cache::ManualClock> clock = std::make_shared<cache::ManualClock>();
+    std::shared_ptr<util::ManualClock> clock = std::make_shared<util::ManualClock>();
     SlowDns dns;
     cache::VerdictCache c;
 

@@ -4,7 +4,7 @@
 #include <atomic>
 #include <chrono>
 
-namespace dsm::cache {
+namespace dsm::util {
 
 class Clock {
   public:
@@ -40,4 +40,4 @@ class ManualClock final : public Clock {
     std::atomic<std::int64_t> ns_{1'800'000'000'000'000'000};  // 2027-01-15, any fixed point
 };
 
-}  // namespace dsm::cache
+}  // namespace dsm::util
