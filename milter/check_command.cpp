@@ -10,10 +10,10 @@
 #include <chrono>
 
 #include "core/address/recipient.hpp"
-#include "core/util/clock.hpp"
 #include "core/decision/decision.hpp"
 #include "core/decision/verdict_header.hpp"
 #include "core/dns/unbound_resolver.hpp"
+#include "core/util/clock.hpp"
 #include "core/verdict/dane_verdict.hpp"
 #include "core/verdict/verdict_builder.hpp"
 

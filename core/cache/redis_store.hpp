@@ -40,8 +40,8 @@
 #include <string>
 #include <vector>
 
-#include "core/util/clock.hpp"
 #include "core/cache/store.hpp"
+#include "core/util/clock.hpp"
 
 namespace Poco::Redis {
 class Array;

@@ -40,8 +40,8 @@
 #include <mutex>
 #include <string>
 
-#include "core/util/clock.hpp"
 #include "core/cache/store.hpp"
+#include "core/util/clock.hpp"
 
 namespace dsm::cache {
 

@@ -57,8 +57,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "core/util/clock.hpp"
 #include "core/config/config.hpp"
+#include "core/util/clock.hpp"
 #include "core/util/worker_pool.hpp"
 #include "core/verdict/verdict.hpp"
 

@@ -6,11 +6,11 @@
 #include <optional>
 #include <string>
 
-#include "core/util/clock.hpp"
 #include "core/dane/dane_facts.hpp"
 #include "core/dns/resolver.hpp"
 #include "core/probe/probe.hpp"
 #include "core/sts/sts_lookup.hpp"
+#include "core/util/clock.hpp"
 #include "core/verdict/verdict.hpp"
 
 namespace dsm::verdict {

@@ -29,11 +29,11 @@
 #include <vector>
 
 #include "core/address/recipient.hpp"
-#include "core/util/clock.hpp"
 #include "core/cache/verdict_cache.hpp"
 #include "core/config/config.hpp"
 #include "core/decision/verdict_header.hpp"
 #include "core/pipeline/recipient_check.hpp"
+#include "core/util/clock.hpp"
 #include "milter/envelope_args.hpp"
 #include "milter/header_match.hpp"
 #include "milter/reply_text.hpp"

@@ -19,12 +19,12 @@
 #include <thread>
 #include <vector>
 
-#include "core/util/clock.hpp"
 #include "core/config/config.hpp"
 #include "core/dns/unbound_resolver.hpp"
 #include "core/probe/probe.hpp"
 #include "core/sts/policy_cache.hpp"
 #include "core/sts/policy_fetcher.hpp"
+#include "core/util/clock.hpp"
 #include "core/verdict/verdict_builder.hpp"
 #include "tests/support/enum_print.hpp"
 #include "tests/support/testbed_net.hpp"

@@ -21,9 +21,9 @@
 #include <tuple>
 #include <vector>
 
-#include "core/util/clock.hpp"
 #include "core/cache/redis_store.hpp"
 #include "core/report/count_key.hpp"
+#include "core/util/clock.hpp"
 #include "tests/support/stored_verdicts.hpp"
 #include "tests/support/testbed_net.hpp"
 

@@ -17,17 +17,17 @@
 #include <string>
 #include <vector>
 
-#include "core/util/clock.hpp"
 #include "core/cache/sqlite_store.hpp"
 #include "core/report/count_key.hpp"
+#include "core/util/clock.hpp"
 #include "tests/support/stored_verdicts.hpp"
 #include "tests/support/temp_dir.hpp"
 
 using namespace dsm;
 using namespace std::chrono_literals;
-using util::ManualClock;
 using cache::SqliteStore;
 using cache::StoredVerdict;
+using util::ManualClock;
 using namespace dsm::test;  // stored_verdicts.hpp
 namespace fs = std::filesystem;
 

@@ -15,7 +15,6 @@
 #include <string>
 #include <vector>
 
-#include "core/util/clock.hpp"
 #include "core/config/config.hpp"
 #include "core/dane/dane_lookup.hpp"
 #include "core/dns/rdata.hpp"
@@ -23,6 +22,7 @@
 #include "core/sts/policy_cache.hpp"
 #include "core/sts/policy_fetcher.hpp"
 #include "core/sts/sts_lookup.hpp"
+#include "core/util/clock.hpp"
 #include "core/verdict/verdict_builder.hpp"
 #include "tests/support/testbed_net.hpp"
 #include "tests/support/testbed_resolver.hpp"

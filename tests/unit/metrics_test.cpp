@@ -14,7 +14,6 @@
 #include <thread>
 #include <vector>
 
-#include "core/util/clock.hpp"
 #include "core/cache/verdict_cache.hpp"
 #include "core/metrics/cache_metrics.hpp"
 #include "core/metrics/exposition.hpp"
@@ -22,6 +21,7 @@
 #include "core/metrics/metrics_server.hpp"
 #include "core/metrics/milter_metrics.hpp"
 #include "core/metrics/registry.hpp"
+#include "core/util/clock.hpp"
 
 using namespace dsm::metrics;
 
