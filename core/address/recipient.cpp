@@ -9,41 +9,27 @@
 #include <memory>
 #include <optional>
 
+#include "core/util/ascii.hpp"
+
 namespace dsm::address {
 namespace {
+
+namespace ascii = util::ascii;
 
 constexpr std::size_t kMaxLabelOctets = 63;  // RFC 1035 §2.3.4
 constexpr std::size_t kMaxNameOctets = 253;  // RFC 1035 §2.3.4, without the root's dot
 
-bool is_alnum(unsigned char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-bool is_ldh(unsigned char c) {
-    return is_alnum(c) || c == '-';
+bool is_ldh(char c) {
+    return ascii::is_alnum(c) || c == '-';
 }
 bool is_blank(char c) {
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
-char to_lower(char c) {
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
 
 void lower_in_place(std::string& s) {
     for (char& c : s) {
-        c = to_lower(c);
+        c = ascii::lower(c);
     }
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) {
-        return false;
-    }
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        if (to_lower(a[i]) != to_lower(b[i])) {
-            return false;
-        }
-    }
-    return true;
 }
 
 std::string_view trim(std::string_view s) {
@@ -82,7 +68,7 @@ std::optional<std::string> host_name_problem(std::string_view name) {
                    " octets long, more than 63";
         }
         for (const char c : label) {
-            if (!is_ldh(static_cast<unsigned char>(c))) {
+            if (!is_ldh(c)) {
                 return "invalid character " + describe_char(static_cast<unsigned char>(c)) +
                        " in label \"" + printable(label, 24) +
                        "\": only letters, digits and hyphens";
@@ -134,7 +120,7 @@ std::optional<std::string> literal_problem(std::string_view literal) {
         }
         return "address literal \"" + printable(literal) + "\" is not an IPv4 address";
     }
-    if (!iequals(std::string_view(inner).substr(0, colon), "IPv6")) {
+    if (!ascii::iequals(std::string_view(inner).substr(0, colon), "IPv6")) {
         return "address literal \"" + printable(literal) +
                R"(" is neither an IPv4 address nor tagged "IPv6:")";
     }

@@ -2,27 +2,15 @@
 
 #include <cstddef>
 
+#include "core/util/ascii.hpp"
+
 namespace dsm::config {
 namespace {
 
+namespace ascii = util::ascii;
+
 // Above any suffix: a DNS name has at most 253 octets (RFC 1035 §2.3.4).
 constexpr std::size_t kExactSpecificity = 1024;
-
-char lower(char c) {
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) {
-        return false;
-    }
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        if (lower(a[i]) != lower(b[i])) {
-            return false;
-        }
-    }
-    return true;
-}
 
 bool is_address_literal(std::string_view d) {
     return !d.empty() && d.front() == '[';
@@ -35,12 +23,12 @@ bool DomainPattern::matches(std::string_view d) const {
         case Kind::any:
             return true;
         case Kind::exact:
-            return !is_address_literal(d) && iequals(d, domain);
+            return !is_address_literal(d) && ascii::iequals(d, domain);
         case Kind::suffix:
             // Sub-domains only, any depth: "*.example.com" does not match "example.com".
             return !is_address_literal(d) && d.size() > domain.size() + 1 &&
                    d[d.size() - domain.size() - 1] == '.' &&
-                   iequals(d.substr(d.size() - domain.size()), domain);
+                   ascii::iequals(d.substr(d.size() - domain.size()), domain);
     }
     return false;
 }

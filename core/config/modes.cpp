@@ -2,22 +2,13 @@
 
 #include <cstddef>
 
+#include "core/util/ascii.hpp"
+
 namespace dsm::config {
 namespace {
 
 // Config values are matched without regard to case, as Poco matches the keys.
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) {
-        return false;
-    }
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        const char x = (a[i] >= 'A' && a[i] <= 'Z') ? static_cast<char>(a[i] - 'A' + 'a') : a[i];
-        if (x != b[i]) {
-            return false;
-        }
-    }
-    return true;
-}
+namespace ascii = util::ascii;
 
 }  // namespace
 
@@ -55,7 +46,7 @@ std::string_view to_string(OnFailure f) {
 
 std::optional<DaneMode> parse_dane_mode(std::string_view s) {
     for (const DaneMode m : {DaneMode::opportunistic, DaneMode::mandatory, DaneMode::none}) {
-        if (iequals(s, to_string(m))) {
+        if (ascii::iequals(s, to_string(m))) {
             return m;
         }
     }
@@ -64,7 +55,7 @@ std::optional<DaneMode> parse_dane_mode(std::string_view s) {
 
 std::optional<StsMode> parse_sts_mode(std::string_view s) {
     for (const StsMode m : {StsMode::opportunistic, StsMode::none}) {
-        if (iequals(s, to_string(m))) {
+        if (ascii::iequals(s, to_string(m))) {
             return m;
         }
     }
@@ -73,7 +64,7 @@ std::optional<StsMode> parse_sts_mode(std::string_view s) {
 
 std::optional<OnFailure> parse_on_failure(std::string_view s) {
     for (const OnFailure f : {OnFailure::defer, OnFailure::reject}) {
-        if (iequals(s, to_string(f))) {
+        if (ascii::iequals(s, to_string(f))) {
             return f;
         }
     }

@@ -16,20 +16,12 @@ using address::printable;
 
 // ---- text helpers -----------------------------------------------------------
 
-char lower(char c) {
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
 std::string lowered(std::string_view s) {
     std::string out(s);
     for (char& c : out) {
         c = lower(c);
     }
     return out;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-    return lowered(a) == lowered(b);
 }
 
 bool starts_with_i(std::string_view s, std::string_view prefix) {
@@ -54,9 +46,6 @@ bool all_of(std::string_view s, bool (*pred)(char)) {
     return true;
 }
 
-bool is_alnum(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
 bool is_name_char(char c) {
     return is_alnum(c) || c == '_' || c == '-';
 }

@@ -17,20 +17,21 @@
 
 #include "core/config/config.hpp"
 #include "core/config/connector.hpp"
+#include "core/util/ascii.hpp"
 
 namespace dsm::config::detail {
 
 // ---- text helpers (ASCII only; config files are not localised) --------------
 
-char lower(char c);
+using util::ascii::iequals;
+using util::ascii::lower;
 std::string lowered(std::string_view s);
-bool iequals(std::string_view a, std::string_view b);
 bool starts_with_i(std::string_view s, std::string_view prefix);
 // Without leading and trailing blanks (space, \t, \r, \n, \f, \v).
 std::string_view trim(std::string_view s);
 bool all_of(std::string_view s, bool (*pred)(char));
 
-bool is_alnum(char c);
+using util::ascii::is_alnum;
 bool is_name_char(char c);     // letters, digits, '_', '-': connector names
 bool is_section_char(char c);  // ... and '.': [section] names
 bool is_key_char(char c);      // letters, digits, '_'

@@ -1,35 +1,23 @@
 #include "core/dns/dns_types.hpp"
 
-#include <cstddef>
+#include "core/util/ascii.hpp"
 
 namespace dsm::dns {
 
 namespace {
 
-std::string_view without_trailing_dot(std::string_view name) {
+namespace ascii = util::ascii;
+
+std::string_view without_final_dot(std::string_view name) {
     if (!name.empty() && name.back() == '.') {
         name.remove_suffix(1);
     }
     return name;
 }
 
-char ascii_lower(char c) {
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
 // DNS names compare case-insensitively in ASCII only (RFC 4343 §3).
 bool same_name(std::string_view a, std::string_view b) {
-    a = without_trailing_dot(a);
-    b = without_trailing_dot(b);
-    if (a.size() != b.size()) {
-        return false;
-    }
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        if (ascii_lower(a[i]) != ascii_lower(b[i])) {
-            return false;
-        }
-    }
-    return true;
+    return ascii::iequals(without_final_dot(a), without_final_dot(b));
 }
 
 }  // namespace

@@ -9,13 +9,13 @@
 #include <sstream>
 #include <utility>
 
+#include "core/util/ascii.hpp"
+
 namespace dsm::sts {
 
 namespace {
 
-char ascii_lower(char c) {
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
+namespace ascii = util::ascii;
 
 // The status code without reading Poco's HTTPStatus enum: Poco stores any
 // three-digit code in it, but 512..999 lie outside that enum's range, and
@@ -63,7 +63,7 @@ bool is_text_plain(std::string_view content_type) {
     constexpr std::string_view kTextPlain = "text/plain";
     return media.size() == kTextPlain.size() &&
            std::equal(media.begin(), media.end(), kTextPlain.begin(),
-                      [](char a, char b) { return ascii_lower(a) == b; });
+                      [](char a, char b) { return ascii::lower(a) == b; });
 }
 
 bool check_response_head(const ResponseHead& head, FetchResult& r) {

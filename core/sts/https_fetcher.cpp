@@ -73,10 +73,13 @@
 #include "core/dns/rdata.hpp"
 #include "core/sts/http_response.hpp"
 #include "core/sts/policy_fetcher.hpp"
+#include "core/util/ascii.hpp"
 #include "core/util/sigpipe_block.hpp"
 
 namespace dsm::sts {
 namespace {
+
+namespace ascii = util::ascii;
 
 using Clock = std::chrono::steady_clock;
 using std::chrono::duration_cast;
@@ -94,10 +97,6 @@ std::string ms_text(Clock::duration d) {
 Poco::Timespan timespan(Clock::duration d) {
     const auto us = std::chrono::duration_cast<std::chrono::microseconds>(d).count();
     return Poco::Timespan(std::max<std::int64_t>(us, 1000));
-}
-
-char ascii_lower(char c) {
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
 }
 
 // What may go into SNI, the Host header and a DNS query unescaped: an
@@ -496,7 +495,7 @@ class HttpsFetcher final : public PolicyFetcher {
         if (!name.empty() && name.back() == '.') {
             name.pop_back();
         }
-        std::transform(name.begin(), name.end(), name.begin(), ascii_lower);
+        std::transform(name.begin(), name.end(), name.begin(), ascii::lower);
         t.host = "mta-sts." + name;
         t.port = settings_.https_port;
         t.budget = settings_.fetch_timeout;

@@ -2,43 +2,25 @@
 
 #include <cstddef>
 
+#include "core/util/ascii.hpp"
+
 namespace dsm::sts {
 namespace {
+
+namespace ascii = util::ascii;
 
 constexpr std::size_t kMaxLabelOctets = 63;  // RFC 1035 §2.3.4
 constexpr std::size_t kMaxNameOctets = 253;  // RFC 1035 §2.3.4, without the root's dot
 
-bool is_digit(char c) {
-    return c >= '0' && c <= '9';
-}
-bool is_alnum(char c) {
-    return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
 bool is_hex(char c) {
-    return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+    return ascii::is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
-char to_lower(char c) {
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) {
-        return false;
-    }
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        if (to_lower(a[i]) != to_lower(b[i])) {
-            return false;
-        }
-    }
-    return true;
-}
-
 bool all_digits(std::string_view s) {
     if (s.empty()) {
         return false;
     }
     for (const char c : s) {
-        if (!is_digit(c)) {
+        if (!ascii::is_digit(c)) {
             return false;
         }
     }
@@ -87,7 +69,7 @@ MxPatternDefect check_label(std::string_view label) {
         if (c == '*') {
             return MxPatternDefect::wildcard_not_leftmost;
         }
-        if (!is_alnum(c) && c != '-') {
+        if (!ascii::is_alnum(c) && c != '-') {
             return MxPatternDefect::invalid_character;
         }
     }
@@ -186,7 +168,7 @@ bool mx_pattern_matches(std::string_view pattern, std::string_view mx_host) {
         return false;
     }
     if (!pattern.starts_with("*.")) {
-        return iequals(pattern, mx_host);
+        return ascii::iequals(pattern, mx_host);
     }
     // §4.1: the wildcard stands for exactly one whole, non-empty label.
     const std::string_view suffix = pattern.substr(1);  // ".example.com"
@@ -195,7 +177,7 @@ bool mx_pattern_matches(std::string_view pattern, std::string_view mx_host) {
     }
     const std::size_t label_len = mx_host.size() - suffix.size();
     return mx_host.substr(0, label_len).find('.') == std::string_view::npos &&
-           iequals(mx_host.substr(label_len), suffix);
+           ascii::iequals(mx_host.substr(label_len), suffix);
 }
 
 }  // namespace dsm::sts

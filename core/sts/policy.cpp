@@ -6,9 +6,12 @@
 
 #include "core/address/recipient.hpp"
 #include "core/sts/mx_pattern.hpp"
+#include "core/util/ascii.hpp"
 
 namespace dsm::sts {
 namespace {
+
+namespace ascii = util::ascii;
 
 // §3.2, ABNF (RFC 7405 %s marks case-sensitive strings):
 //   sts-policy-record        = sts-policy-field *WSP
@@ -38,15 +41,6 @@ constexpr std::size_t kQuoteOctets = 64;
 bool is_wsp(char c) {
     return c == ' ' || c == '\t';
 }
-bool is_digit(char c) {
-    return c >= '0' && c <= '9';
-}
-bool is_alnum(char c) {
-    return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-char to_lower(char c) {
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
 
 std::string quoted(std::string_view s) {
     return "\"" + address::printable(s, kQuoteOctets) + "\"";
@@ -57,11 +51,11 @@ std::string at_line(std::size_t n, const std::string& why) {
 }
 
 bool valid_key(std::string_view k) {
-    if (k.empty() || k.size() > kMaxKeyOctets || !is_alnum(k.front())) {
+    if (k.empty() || k.size() > kMaxKeyOctets || !ascii::is_alnum(k.front())) {
         return false;
     }
     for (const char c : k) {
-        if (!is_alnum(c) && c != '_' && c != '-' && c != '.') {
+        if (!ascii::is_alnum(c) && c != '_' && c != '-' && c != '.') {
             return false;
         }
     }
@@ -137,7 +131,7 @@ Result<std::uint32_t> parse_max_age(std::string_view v) {
         return Error{"max_age is empty"};
     }
     for (const char c : v) {
-        if (!is_digit(c)) {
+        if (!ascii::is_digit(c)) {
             return Error{"max_age " + quoted(v) + " is not a non-negative decimal integer"};
         }
     }
@@ -165,7 +159,7 @@ Result<std::uint32_t> parse_max_age(std::string_view v) {
 std::string lowered(std::string_view s) {
     std::string out(s);
     for (char& c : out) {
-        c = to_lower(c);
+        c = ascii::lower(c);
     }
     return out;
 }

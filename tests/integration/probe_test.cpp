@@ -41,7 +41,7 @@ using std::chrono::milliseconds;
 
 namespace {
 
-constexpr std::uint16_t kPort = 2525;
+constexpr std::uint16_t kProbePort = 2525;
 constexpr milliseconds kTimeout{5000};
 // X509_V_ERR_* values (OpenSSL 3.0 x509_vfy.h), without including OpenSSL.
 constexpr int kHostnameMismatch = 62;
@@ -134,7 +134,7 @@ std::string upper(std::string s) {
 std::unique_ptr<Prober> prober(milliseconds timeout = kTimeout) {
     ProbeSettings s;
     s.enabled = true;
-    s.port = kPort;
+    s.port = kProbePort;
     s.timeout = timeout;
     return make_smtp_prober(s, smtp_dir() + "/webpki-ca.crt");
 }
@@ -525,7 +525,7 @@ BOOST_AUTO_TEST_CASE(self_signed_is_not_trusted) {
 
 BOOST_AUTO_TEST_CASE(unreadable_ca_file_is_a_local_error) {
     ProbeSettings s;
-    s.port = kPort;
+    s.port = kProbePort;
     s.timeout = kTimeout;
     auto p = make_smtp_prober(s, smtp_dir() + "/no-such-ca.crt");
     const ProbeResult r = webpki("webpki", *p);
@@ -649,7 +649,7 @@ struct StsProbeStack {
         fetcher = dsm::sts::make_https_fetcher(*resolver, ss);
         ProbeSettings ps;
         ps.enabled = true;
-        ps.port = kPort;
+        ps.port = kProbePort;
         ps.timeout = kTimeout;
         prober = make_smtp_prober(ps, bundle);
         builder = std::make_unique<dsm::verdict::VerdictBuilder>(*resolver, fetcher.get(), policies,

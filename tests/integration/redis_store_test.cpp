@@ -36,7 +36,7 @@ using namespace dsm::test;  // stored_verdicts.hpp
 
 namespace {
 
-constexpr std::uint16_t kPort = 16379;
+constexpr std::uint16_t kRedisPort = 16379;
 
 std::string redis_address() {
     return testbed_addr("50.1");
@@ -44,7 +44,8 @@ std::string redis_address() {
 
 // "redis://NET.50.1:16379/5": the store spec of database `db`.
 std::string redis_spec(int db) {
-    return "redis://" + redis_address() + ":" + std::to_string(kPort) + "/" + std::to_string(db);
+    return "redis://" + redis_address() + ":" + std::to_string(kRedisPort) + "/" +
+           std::to_string(db);
 }
 constexpr unsigned kDb = 5;  // not 0: proves the SELECT
 
@@ -61,7 +62,7 @@ std::string script(const std::string& name) {
 // redis-cli's raw answer, last line end removed.
 std::string cli(const std::string& args, unsigned db = kDb) {
     const std::string cmd = "redis-cli --raw -h " + redis_address() + " -p " +
-                            std::to_string(kPort) + " -n " + std::to_string(db) + " " + args +
+                            std::to_string(kRedisPort) + " -n " + std::to_string(db) + " " + args +
                             " 2>&1";
     std::unique_ptr<FILE, int (*)(FILE*)> p(popen(cmd.c_str(), "r"), pclose);
     BOOST_TEST_REQUIRE(p != nullptr);
@@ -79,7 +80,7 @@ std::string cli(const std::string& args, unsigned db = kDb) {
 
 void start_redis() {
     const std::string cmd =
-        script("start.sh") + " " + redis_dir() + " " + std::to_string(kPort) + " net";
+        script("start.sh") + " " + redis_dir() + " " + std::to_string(kRedisPort) + " net";
     BOOST_TEST_REQUIRE(std::system(cmd.c_str()) == 0, cmd);
 }
 
@@ -108,7 +109,7 @@ struct RedisUp {
 };
 
 RedisTarget target() {
-    return RedisTarget{redis_address(), kPort, kDb};
+    return RedisTarget{redis_address(), kRedisPort, kDb};
 }
 
 // Lifetimes count from `clock`'s wall time: the store's notion of now.

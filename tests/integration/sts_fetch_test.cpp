@@ -58,17 +58,6 @@ struct Fetcher {
     }
 };
 
-std::vector<std::string> access_log_lines(const std::string& needle) {
-    std::vector<std::string> lines;
-    std::ifstream in(testbed_dir() + "/https/access.log");
-    for (std::string line; std::getline(in, line);) {
-        if (line.find(needle) != std::string::npos) {
-            lines.push_back(line);
-        }
-    }
-    return lines;
-}
-
 // A TCP port on the test bed's address that is bound but not listening: a
 // connection to it is refused at once, and nobody else can take it meanwhile.
 class RefusingPort {
@@ -112,7 +101,7 @@ BOOST_AUTO_TEST_CASE(enforce_policy_is_fetched) {
     BOOST_TEST(r.error.empty(), r.error);
     BOOST_TEST(r.took.count() < 3000);
     // RFC 8461 §3.3: the request names the policy host (SNI and Host).
-    BOOST_TEST(!access_log_lines("sni=mta-sts.sts-enforce.test").empty());
+    BOOST_TEST(!https_access_log_lines("sni=mta-sts.sts-enforce.test").empty());
 }
 
 BOOST_AUTO_TEST_CASE(name_is_normalised_and_body_kept_verbatim) {
@@ -125,8 +114,8 @@ BOOST_AUTO_TEST_CASE(name_is_normalised_and_body_kept_verbatim) {
 
 BOOST_AUTO_TEST_CASE(redirect_is_not_followed) {
     Fetcher f(testbed_sts());
-    const std::size_t before = access_log_lines("sni=mta-sts.sts-redirect.test").size();
-    const std::size_t redirected_before = access_log_lines("/redirected/").size();
+    const std::size_t before = https_access_log_lines("sni=mta-sts.sts-redirect.test").size();
+    const std::size_t redirected_before = https_access_log_lines("/redirected/").size();
     const FetchResult r = f.fetch("sts-redirect.test");
     BOOST_TEST(to_string(r.outcome) == "http-status", describe(r));
     BOOST_TEST(r.status == 301);
@@ -135,7 +124,7 @@ BOOST_AUTO_TEST_CASE(redirect_is_not_followed) {
     // nginx logs a request when it has answered it; give it a moment.
     std::vector<std::string> lines;
     for (int i = 0; i < 50; ++i) {
-        lines = access_log_lines("sni=mta-sts.sts-redirect.test");
+        lines = https_access_log_lines("sni=mta-sts.sts-redirect.test");
         if (lines.size() > before) {
             break;
         }
@@ -145,7 +134,7 @@ BOOST_AUTO_TEST_CASE(redirect_is_not_followed) {
     BOOST_TEST(
         lines.back().find("\"GET /.well-known/mta-sts.txt HTTP/1.1\" 301") != std::string::npos,
         lines.back());
-    BOOST_TEST(access_log_lines("/redirected/").size() == redirected_before);
+    BOOST_TEST(https_access_log_lines("/redirected/").size() == redirected_before);
 }
 
 BOOST_AUTO_TEST_CASE(certificate_for_another_name) {
@@ -180,7 +169,7 @@ BOOST_AUTO_TEST_CASE(expired_certificate_is_not_trusted) {
                r.error);
     BOOST_TEST(r.status == 0);
     BOOST_TEST(r.body.empty());
-    BOOST_TEST(access_log_lines("sni=mta-sts.sts-expired.test").empty());  // no request sent
+    BOOST_TEST(https_access_log_lines("sni=mta-sts.sts-expired.test").empty());  // no request sent
 }
 
 BOOST_AUTO_TEST_CASE(ca_file_is_the_only_trust) {

@@ -260,14 +260,7 @@ class HttpCacheBed : public RuntimeBed {
 
 // The access log lines of requests for `host` (nginx, tests/testbed/https).
 std::vector<std::string> access_log_lines(const std::string& host) {
-    std::vector<std::string> lines;
-    std::ifstream in(testbed_dir() + "/https/access.log");
-    for (std::string line; std::getline(in, line);) {
-        if (line.find(" sni=" + host + " ") != std::string::npos) {
-            lines.push_back(line);
-        }
-    }
-    return lines;
+    return https_access_log_lines(" sni=" + host + " ");
 }
 
 bool has(const std::string& haystack, const std::string& needle) {

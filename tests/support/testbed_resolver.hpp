@@ -1,7 +1,7 @@
 // The settings an integration test needs to reach the test beds through the
 // product's own classes: the validating resolver on the DNS test bed (knotd's
 // signed test. zone, its DS as the trust anchor) and the MTA-STS fetch from
-// the HTTPS test bed (its CA, port 8443). Addresses: testbed_net.hpp.
+// the HTTPS test bed (its CA, port 8443, its access log). Addresses: testbed_net.hpp.
 #pragma once
 
 #include <boost/test/unit_test.hpp>
@@ -9,8 +9,10 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/config/config.hpp"
 #include "core/dns/unbound_resolver.hpp"
@@ -23,6 +25,19 @@ inline std::string testbed_dir() {
     const char* dir = std::getenv("DSM_TESTBED_DIR");  // NOLINT(concurrency-mt-unsafe)
     BOOST_TEST_REQUIRE(dir != nullptr, "DSM_TESTBED_DIR is not set");
     return dir;
+}
+
+// The HTTPS test bed's access log lines (nginx, tests/testbed/https) that
+// contain `needle`, e.g. " sni=mta-sts.sts-enforce.test ".
+inline std::vector<std::string> https_access_log_lines(const std::string& needle) {
+    std::vector<std::string> lines;
+    std::ifstream in(testbed_dir() + "/https/access.log");
+    for (std::string line; std::getline(in, line);) {
+        if (line.find(needle) != std::string::npos) {
+            lines.push_back(line);
+        }
+    }
+    return lines;
 }
 
 inline config::ResolverSettings testbed_resolver_settings(

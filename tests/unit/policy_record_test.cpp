@@ -10,7 +10,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-sts::PolicyBacking::Record sample() {
+sts::PolicyBacking::Record sample_record() {
     sts::PolicyBacking::Record r;
     r.policy.mode = sts::PolicyMode::enforce;
     r.policy.max_age = 604800;
@@ -36,7 +36,7 @@ BOOST_AUTO_TEST_CASE(format_policy_reads_back) {
 }
 
 BOOST_AUTO_TEST_CASE(record_round_trip) {
-    const auto r = sample();
+    const auto r = sample_record();
     const std::string text = cache::encode_policy("example.test", r);
     BOOST_TEST(text ==
                "dsm-sts-policy v1\ndomain: example.test\nid: 20261204T0730\n"
@@ -52,7 +52,7 @@ BOOST_AUTO_TEST_CASE(record_round_trip) {
 }
 
 BOOST_AUTO_TEST_CASE(records_that_are_not_ours_are_misses) {
-    const std::string good = cache::encode_policy("example.test", sample());
+    const std::string good = cache::encode_policy("example.test", sample_record());
     // Another domain's record under this key, another version, damage.
     BOOST_TEST(!cache::decode_policy("other.test", good).has_value());
     std::string v2 = good;

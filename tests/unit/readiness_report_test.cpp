@@ -61,7 +61,7 @@ std::vector<CountRow> rows() {
     };
 }
 
-report::ReadinessReport sample(const std::string& only = "") {
+report::ReadinessReport sample_report(const std::string& only = "") {
     return report::compute_readiness(rows(), connectors(), only, "2026-11-05", "2026-12-04", 30,
                                      "sqlite:/var/lib/dane-sts-milter/cache.db");
 }
@@ -71,7 +71,7 @@ report::ReadinessReport sample(const std::string& only = "") {
 BOOST_AUTO_TEST_SUITE(readiness_report)
 
 BOOST_AUTO_TEST_CASE(computes_per_connector) {
-    const auto r = sample();
+    const auto r = sample_report();
     BOOST_TEST_REQUIRE(r.connectors.size() == 4u);
     const auto& p = r.connectors[0];
     BOOST_TEST(p.name == "partners");
@@ -97,7 +97,7 @@ BOOST_AUTO_TEST_CASE(computes_per_connector) {
 }
 
 BOOST_AUTO_TEST_CASE(one_connector) {
-    const auto r = sample("strict");
+    const auto r = sample_report("strict");
     BOOST_TEST_REQUIRE(r.connectors.size() == 1u);
     BOOST_TEST(r.connectors[0].name == "strict");
 }
@@ -118,7 +118,7 @@ BOOST_AUTO_TEST_CASE(share_has_one_decimal) {
 
 BOOST_AUTO_TEST_CASE(text) {
     BOOST_TEST(
-        report::format_readiness_text(sample()) ==
+        report::format_readiness_text(sample_report()) ==
         R"(readiness report: 2026-11-05 to 2026-12-04 (UTC, 30 days), store sqlite:/var/lib/dane-sts-milter/cache.db
 
 connector partners: dane=opportunistic mta_sts=opportunistic test_mode=yes
@@ -145,7 +145,7 @@ connector default: dane=opportunistic mta_sts=opportunistic
 }
 
 BOOST_AUTO_TEST_CASE(json) {
-    BOOST_TEST(report::format_readiness_json(sample("partners")) == R"({
+    BOOST_TEST(report::format_readiness_json(sample_report("partners")) == R"({
   "first_day": "2026-11-05",
   "last_day": "2026-12-04",
   "days": 30,
@@ -188,7 +188,7 @@ BOOST_AUTO_TEST_CASE(json) {
 }
 )");
     // Already mandatory: "mandatory" is null; a string is escaped.
-    const auto strict = report::format_readiness_json(sample("strict"));
+    const auto strict = report::format_readiness_json(sample_report("strict"));
     BOOST_TEST(strict.find("\"mandatory\": null\n") != std::string::npos);
     BOOST_TEST(report::format_readiness_json(report::compute_readiness(
                    {}, {}, "", "2026-12-04", "2026-12-04", 1, "sqlite:/tmp/a\"b")) == R"({

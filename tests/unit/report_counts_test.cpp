@@ -32,8 +32,8 @@ using verdict::StsField;
 namespace {
 
 // Test mode comes before on_failure here: most rows here are about it.
-Connector connector(DaneMode dane, StsMode sts, bool test_mode = false,
-                    OnFailure f = OnFailure::defer) {
+Connector counted_connector(DaneMode dane, StsMode sts, bool test_mode = false,
+                            OnFailure f = OnFailure::defer) {
     return dsm::test::connector(dane, sts, f, test_mode);
 }
 
@@ -69,57 +69,57 @@ BOOST_AUTO_TEST_SUITE(report_decision_keys)
 
 // Opportunistic connector, no DANE: accepted now, dane-required if mandatory.
 BOOST_AUTO_TEST_CASE(no_dane_counts_dane_required_for_mandatory) {
-    const auto c = connector(DaneMode::opportunistic, StsMode::opportunistic);
+    const auto c = counted_connector(DaneMode::opportunistic, StsMode::opportunistic);
     BOOST_TEST((keys(c, make_verdict(DnssecField::insecure, DaneField::none)) ==
                 Keys{"configured accepted ", "mandatory deferred dane-required"}));
 }
 
 BOOST_AUTO_TEST_CASE(dane_pass_is_accepted_both_ways) {
-    const auto c = connector(DaneMode::opportunistic, StsMode::opportunistic);
+    const auto c = counted_connector(DaneMode::opportunistic, StsMode::opportunistic);
     BOOST_TEST((keys(c, make_verdict(DnssecField::secure, DaneField::pass)) ==
                 Keys{"configured accepted ", "mandatory accepted "}));
 }
 
 BOOST_AUTO_TEST_CASE(bogus_is_dnssec_invalid_both_ways) {
-    const auto c = connector(DaneMode::opportunistic, StsMode::opportunistic);
+    const auto c = counted_connector(DaneMode::opportunistic, StsMode::opportunistic);
     BOOST_TEST((keys(c, make_verdict(DnssecField::bogus, DaneField::error)) ==
                 Keys{"configured deferred dnssec-invalid", "mandatory deferred dnssec-invalid"}));
 }
 
 BOOST_AUTO_TEST_CASE(unusable_tlsa_is_tlsa_invalid_only_when_mandatory) {
-    const auto c = connector(DaneMode::opportunistic, StsMode::opportunistic);
+    const auto c = counted_connector(DaneMode::opportunistic, StsMode::opportunistic);
     BOOST_TEST((keys(c, make_verdict(DnssecField::secure, DaneField::unusable)) ==
                 Keys{"configured accepted ", "mandatory deferred tlsa-invalid"}));
 }
 
 BOOST_AUTO_TEST_CASE(sts_enforce_without_dane_is_dane_required_when_mandatory) {
-    const auto c = connector(DaneMode::opportunistic, StsMode::opportunistic);
+    const auto c = counted_connector(DaneMode::opportunistic, StsMode::opportunistic);
     BOOST_TEST((keys(c, make_verdict(DnssecField::insecure, DaneField::none, StsField::enforce)) ==
                 Keys{"configured accepted ", "mandatory deferred dane-required"}));
 }
 
 BOOST_AUTO_TEST_CASE(sts_fail_is_validation_failure) {
-    const auto c = connector(DaneMode::opportunistic, StsMode::opportunistic);
+    const auto c = counted_connector(DaneMode::opportunistic, StsMode::opportunistic);
     BOOST_TEST(
         (keys(c, make_verdict(DnssecField::insecure, DaneField::none, StsField::fail)) ==
          Keys{"configured deferred validation-failure", "mandatory deferred dane-required"}));
 }
 
 BOOST_AUTO_TEST_CASE(pending_is_validation_failure_when_mandatory) {
-    const auto c = connector(DaneMode::opportunistic, StsMode::opportunistic);
+    const auto c = counted_connector(DaneMode::opportunistic, StsMode::opportunistic);
     BOOST_TEST((keys(c, make_verdict(DnssecField::pending, DaneField::pending)) ==
                 Keys{"configured accepted ", "mandatory deferred validation-failure"}));
 }
 
 BOOST_AUTO_TEST_CASE(null_mx_is_rejected_with_its_own_cause) {
-    const auto c = connector(DaneMode::opportunistic, StsMode::opportunistic);
+    const auto c = counted_connector(DaneMode::opportunistic, StsMode::opportunistic);
     auto v = make_verdict(DnssecField::secure, DaneField::none);
     v.null_mx = true;
     BOOST_TEST((keys(c, v) == Keys{"configured rejected null-mx", "mandatory rejected null-mx"}));
 }
 
 BOOST_AUTO_TEST_CASE(test_mode_counts_what_would_have_been_done) {
-    const auto c = connector(DaneMode::opportunistic, StsMode::opportunistic, true);
+    const auto c = counted_connector(DaneMode::opportunistic, StsMode::opportunistic, true);
     BOOST_TEST(
         (keys(c, make_verdict(DnssecField::bogus, DaneField::error)) ==
          Keys{"configured would-defer dnssec-invalid", "mandatory deferred dnssec-invalid"}));
@@ -127,29 +127,30 @@ BOOST_AUTO_TEST_CASE(test_mode_counts_what_would_have_been_done) {
 
 // Already mandatory: the mandatory view would repeat the configured one.
 BOOST_AUTO_TEST_CASE(mandatory_connector_counts_once) {
-    const auto c = connector(DaneMode::mandatory, StsMode::opportunistic, true, OnFailure::reject);
+    const auto c =
+        counted_connector(DaneMode::mandatory, StsMode::opportunistic, true, OnFailure::reject);
     BOOST_TEST((keys(c, make_verdict(DnssecField::insecure, DaneField::none)) ==
                 Keys{"configured would-reject dane-required"}));
 }
 
 // Mode none looks nothing up: what mandatory would do is not known.
 BOOST_AUTO_TEST_CASE(mode_none_counts_only_configured) {
-    const auto c = connector(DaneMode::none, StsMode::none);
+    const auto c = counted_connector(DaneMode::none, StsMode::none);
     BOOST_TEST((keys(c, make_verdict(DnssecField::skipped, DaneField::skipped,
                                      StsField::skipped)) == Keys{"configured accepted "}));
 }
 
 // dane = none but MTA-STS validated: the verdict holds the DANE facts.
 BOOST_AUTO_TEST_CASE(dane_none_sts_opportunistic_still_counts_mandatory) {
-    const auto c = connector(DaneMode::none, StsMode::opportunistic);
+    const auto c = counted_connector(DaneMode::none, StsMode::opportunistic);
     BOOST_TEST((keys(c, make_verdict(DnssecField::secure, DaneField::pass)) ==
                 Keys{"configured accepted ", "mandatory accepted "}));
 }
 
 // on_failure = reject carries over to the mandatory view (row 9).
 BOOST_AUTO_TEST_CASE(mandatory_view_keeps_on_failure) {
-    const auto c =
-        connector(DaneMode::opportunistic, StsMode::opportunistic, false, OnFailure::reject);
+    const auto c = counted_connector(DaneMode::opportunistic, StsMode::opportunistic, false,
+                                     OnFailure::reject);
     BOOST_TEST((keys(c, make_verdict(DnssecField::insecure, DaneField::none)) ==
                 Keys{"configured accepted ", "mandatory rejected dane-required"}));
 }

@@ -24,7 +24,7 @@ using verdict::StsField;
 
 namespace {
 
-StoredVerdict sample() {
+StoredVerdict sample_verdict() {
     StoredVerdict s;
     auto& v = s.verdict;
     v.domain = "example.test";
@@ -60,7 +60,7 @@ template <typename Field>
 void round_trips_every_value(Field verdict::DomainVerdict::*field,
                              std::initializer_list<Field> values) {
     for (const auto f : values) {
-        auto s = sample();
+        auto s = sample_verdict();
         s.verdict.*field = f;
         const Field back = round_trip(s).verdict.*field;
         BOOST_TEST(back == f);
@@ -72,14 +72,14 @@ void round_trips_every_value(Field verdict::DomainVerdict::*field,
 BOOST_AUTO_TEST_SUITE(verdict_codec)
 
 BOOST_AUTO_TEST_CASE(record_starts_with_version) {
-    const std::string text = encode_verdict(sample());
+    const std::string text = encode_verdict(sample_verdict());
     BOOST_TEST(text.rfind("v2\texample.test\t", 0) == 0U);
 }
 
 // The policy map answers "secure match=" from the stored patterns: a
 // verdict from the store (restart, fleet) must carry them (SPEC §6, §7).
 BOOST_AUTO_TEST_CASE(round_trip_sts_mx_patterns) {
-    auto s = sample();
+    auto s = sample_verdict();
     s.verdict.sts = StsField::enforce;
     for (const std::vector<std::string>& mx :
          {std::vector<std::string>{},
@@ -120,14 +120,14 @@ BOOST_AUTO_TEST_CASE(round_trip_every_sts_value) {
 }
 
 BOOST_AUTO_TEST_CASE(round_trip_destination_and_flags) {
-    auto s = sample();
+    auto s = sample_verdict();
     s.verdict = verdict::address_literal_verdict("[192.0.2.1]");
     s.verdict.null_mx = true;
     s.verdict.nxdomain = true;
     s.verdict.mx_insecure = false;
     BOOST_TEST((round_trip(s).verdict.destination == Destination::address_literal));
     for (int bits = 0; bits < 8; ++bits) {
-        auto t = sample();
+        auto t = sample_verdict();
         t.verdict.null_mx = (bits & 1) != 0;
         t.verdict.nxdomain = (bits & 2) != 0;
         t.verdict.mx_insecure = (bits & 4) != 0;
@@ -150,7 +150,7 @@ BOOST_AUTO_TEST_CASE(round_trip_odd_strings) {
         std::string(5000, 'x'),
     };
     for (const auto& s : odd) {
-        auto v = sample();
+        auto v = sample_verdict();
         v.verdict.domain = s;
         v.verdict.dane_why = s;
         v.verdict.dane_why += '\t';
@@ -245,7 +245,7 @@ BOOST_AUTO_TEST_CASE(error_verdicts_decide_the_same_after_a_round_trip) {
 }
 
 BOOST_AUTO_TEST_CASE(round_trip_extreme_numbers) {
-    auto s = sample();
+    auto s = sample_verdict();
     s.verdict.ttl = std::chrono::seconds(0);
     s.verdict.at = std::chrono::system_clock::time_point{};
     s.expires = std::chrono::system_clock::time_point(std::chrono::nanoseconds(-1));
@@ -257,7 +257,7 @@ BOOST_AUTO_TEST_CASE(round_trip_extreme_numbers) {
 }
 
 BOOST_AUTO_TEST_CASE(unknown_versions_rejected) {
-    std::string text = encode_verdict(sample());
+    std::string text = encode_verdict(sample_verdict());
     for (const std::string v : {"v1", "v3", "v0", "V2", "", "v2 ", "v20"}) {
         std::string t = v + text.substr(2);
         BOOST_TEST(!decode_verdict(t).has_value(), "version " << v);
@@ -265,7 +265,7 @@ BOOST_AUTO_TEST_CASE(unknown_versions_rejected) {
 }
 
 BOOST_AUTO_TEST_CASE(unknown_enum_words_rejected) {
-    const std::string text = encode_verdict(sample());
+    const std::string text = encode_verdict(sample_verdict());
     const auto replace = [&](const std::string& from, const std::string& to) {
         std::string t = text;
         const auto at = t.find("\t" + from + "\t");
@@ -281,14 +281,14 @@ BOOST_AUTO_TEST_CASE(unknown_enum_words_rejected) {
 }
 
 BOOST_AUTO_TEST_CASE(malformed_fields_rejected) {
-    const std::string text = encode_verdict(sample());
+    const std::string text = encode_verdict(sample_verdict());
     BOOST_TEST(decode_verdict(text).has_value());
     BOOST_TEST(!decode_verdict(text + "\t").has_value());       // one field too many
     BOOST_TEST(!decode_verdict(text + "\textra").has_value());  // one field too many
     BOOST_TEST(!decode_verdict(text.substr(0, text.rfind('\t'))).has_value());  // one too few
     BOOST_TEST(!decode_verdict(text + "x").has_value());   // expires not a number
     BOOST_TEST(!decode_verdict(text + "\n").has_value());  // trailing line end
-    auto s = sample();
+    auto s = sample_verdict();
     s.verdict.domain = "d";
     std::string t = encode_verdict(s);
     BOOST_TEST(!decode_verdict(std::string(t).replace(3, 1, "d\\q")).has_value());  // bad escape
@@ -327,7 +327,7 @@ BOOST_AUTO_TEST_CASE(garbage_never_crashes) {
     // Random bytes, and random mutations of a valid record.
     std::mt19937 rng(20240229);
     std::uniform_int_distribution<int> byte(0, 255);
-    const std::string valid = encode_verdict(sample());
+    const std::string valid = encode_verdict(sample_verdict());
     for (int i = 0; i < 5000; ++i) {
         std::string g(static_cast<std::size_t>(byte(rng)), '\0');
         for (auto& c : g) {
