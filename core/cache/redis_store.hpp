@@ -41,18 +41,12 @@
 #include <vector>
 
 #include "core/cache/store.hpp"
-#include "core/util/clock.hpp"
 
 namespace Poco::Redis {
 class Array;
 }
 
 namespace dsm::cache {
-
-// The cache and its stores age entries on the injectable clock of
-// core/util (tests move a ManualClock instead of sleeping).
-using util::Clock;
-using util::SystemClock;
 
 struct RedisTarget {
     std::string host;  // a name or an address (IPv6 without brackets)

@@ -41,14 +41,8 @@
 #include <string>
 
 #include "core/cache/store.hpp"
-#include "core/util/clock.hpp"
 
 namespace dsm::cache {
-
-// The cache and its stores age entries on the injectable clock of
-// core/util (tests move a ManualClock instead of sleeping).
-using util::Clock;
-using util::SystemClock;
 
 class SqliteStore final : public Store {
   public:

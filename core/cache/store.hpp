@@ -18,10 +18,16 @@
 #include <vector>
 
 #include "core/report/count_key.hpp"
+#include "core/util/clock.hpp"
 #include "core/util/result.hpp"
 #include "core/verdict/verdict.hpp"
 
 namespace dsm::cache {
+
+// The cache and its stores age entries on the injectable clock of
+// core/util (tests move a ManualClock instead of sleeping).
+using util::Clock;
+using util::SystemClock;
 
 struct StoredVerdict {
     verdict::DomainVerdict verdict;

@@ -7,9 +7,11 @@
 # decides: dnssec=error, which a connector with DANE defers (SPEC §4 row 3,
 # 450 4.7.5 dnssec-invalid).
 #
-# "Stops answering": knotd (the DNS test bed's, by its pid file) is frozen
-# with SIGSTOP and thawed with SIGCONT afterwards (also on any exit), so the
-# test bed keeps its keys and later tests find it as it was. Needs RUN_SERIAL.
+# "Stops answering": the milter's name server for test. is this test's own
+# relay in front of the DNS test bed's knotd (tests/support/mock_dns.py
+# --relay: knotd's answers unchanged, DNSSEC validates), frozen with SIGSTOP
+# and thawed with SIGCONT afterwards. Freezing the relay, not knotd, leaves
+# the shared knotd answering the tests that run beside this one.
 #
 # Times are real and short: min_ttl = max_ttl = 3 s (every verdict lives 3 s),
 # error_ttl = 1 s, stale_ttl = 10 s. The test bed's records have TTL 300 s, and
@@ -22,19 +24,19 @@ rm -rf "$work" && mkdir -p "$work"
 # shellcheck source=../support/check_lib.sh
 . "$(dirname "$0")/../support/check_lib.sh"
 
-knot_pid=$(cat "$testbed/dns/knotd.pid" 2>/dev/null)
-if [[ ! $knot_pid =~ ^[0-9]+$ || $(cat "/proc/$knot_pid/comm" 2>/dev/null) != knotd ]]; then
-    echo "FAIL: no knotd of the DNS test bed ($testbed/dns/knotd.pid)"
-    exit 1
-fi
+ns_addr=$TB_NET.10.59
+start_mock_dns relay "$ns_addr" --relay || { bad "the relay name server did not start"; exit 1; }
+ns_port=$mock_dns_port ns_pid=$mock_dns_pid
 cleanup() {
-    kill -CONT "$knot_pid" 2>/dev/null
+    kill -CONT "$ns_pid" 2>/dev/null
     stop_milter
+    stop_started
 }
 trap cleanup EXIT
 
 printf 'server:\n    cache-max-ttl: 1\n' >"$work/unbound.conf"
 milter_conf "$work/milter.conf" resolver.unbound_config="$work/unbound.conf" \
+    resolver.stub_zones="test.=$ns_addr@$ns_port" \
     resolver.timeout_ms=500 cache.min_ttl=3 cache.max_ttl=3 cache.error_ttl=1 cache.stale_ttl=10 \
     rcpt.lookup_timeout_ms=2500
 port=$milter_port
@@ -67,9 +69,9 @@ grep -q 'domain="\?dane-ok.test"\? .*require=dane' "$work/milter.log" &&
 decided=$(date +%s.%N)
 
 # --- 2. DNS stops answering ----------------------------------------------------
-kill -STOP "$knot_pid" || bad "cannot stop knotd ($knot_pid)"
+kill -STOP "$ns_pid" || bad "cannot stop the relay name server ($ns_pid)"
 since() { awk -v a="$decided" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
-wait_until() { # SECONDS after the first decisions
+wait_past() { # SECONDS after the first decisions
     local left
     left=$(awk -v a="$decided" -v s="$1" -v now="$(date +%s.%N)" 'BEGIN { d = a + s - now; print (d > 0 ? d : 0) }')
     sleep "$left"
@@ -77,7 +79,7 @@ wait_until() { # SECONDS after the first decisions
 
 # Past every lifetime (3 s), well within stale_ttl (3 + 10 s): twice.
 for at in 4.5 7.5; do
-    wait_until "$at"
+    wait_past "$at"
     mark=$(log_lines)
     got=$(rcpt "${domains[@]}")
     t=$(since)
@@ -97,7 +99,7 @@ done
 # Past stale_ttl (3 + 10 = 13 s, plus the failed refresh's error_ttl): the
 # failure decides. Every domain's connector has DANE (opportunistic), so
 # dnssec=error defers, whatever the domain was before.
-wait_until 14.5
+wait_past 14.5
 mark=$(log_lines)
 got=$(rcpt "${domains[@]}")
 t=$(since)
@@ -113,10 +115,11 @@ for d in "${domains[@]}"; do
     fi
 done
 
-# --- 3. DNS back: knotd answers again ------------------------------------------
-kill -CONT "$knot_pid"
-kdig +tcp +retry=0 +timeout=2 @${TB_NET}.10.53 SOA test. >/dev/null 2>&1 &&
-    ok "knotd answers again after SIGCONT" || bad "knotd does not answer after SIGCONT"
+# --- 3. DNS back: the name server answers again ------------------------------
+kill -CONT "$ns_pid"
+kdig +tcp +retry=0 +timeout=2 -p "$ns_port" @"$ns_addr" SOA test. >/dev/null 2>&1 &&
+    ok "the name server answers again after SIGCONT" ||
+    bad "the name server does not answer after SIGCONT"
 
 echo "($(since) s)"
 finish

@@ -21,6 +21,11 @@
 # The caller sets bin (the milter binary), testbed and work (its own
 # directory) before using the milter helpers.
 passed=0 failed=0
+# The tools of Debian's packages (bootstrap installs them: python3 with
+# python3-prometheus-client, postmap, knotc...) come first, ahead of what a
+# user's PATH puts before them: a pyenv shim costs ~0.5 s per python3 start,
+# and these checks start python3 hundreds of times.
+PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH
 # shellcheck source=../testbed/net.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../testbed/net.sh"
 check_lib_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -265,15 +270,17 @@ stop_redis() { "$check_lib_dir/../testbed/redis/stop.sh" "$1" >/dev/null 2>&1; }
 
 # start_mock_dns NAME ADDR MODE...: tests/support/mock_dns.py on ADDR (UDP
 # and TCP, a free port) in front of the DNS test bed's knotd; MODE is
-# "--slow SECONDS" or "--faults RELAY_FILE". Its port goes to $work/NAME.port
-# and $mock_dns_port, the count of answers it made slow or faulty to
-# $work/NAME.count. stop_started ends it. Returns 1 if it did not start.
+# "--relay", "--slow SECONDS" or "--faults RELAY_FILE". Its port goes to
+# $work/NAME.port and $mock_dns_port, its pid to $mock_dns_pid, the count of
+# answers it made slow or faulty to $work/NAME.count. stop_started ends it.
+# Returns 1 if it did not start.
 start_mock_dns() {
     local name=$1 addr=$2
     shift 2
     python3 "$check_lib_dir/mock_dns.py" "$@" "$addr" "$TB_NET.10.53" "$work/$name.port" \
         "$work/$name.count" 2>"$work/$name.stderr" &
-    track $!
+    mock_dns_pid=$!
+    track "$mock_dns_pid"
     wait_until 5 test -s "$work/$name.port"
     mock_dns_port=$(cat "$work/$name.port" 2>/dev/null)
     [[ $mock_dns_port =~ ^[0-9]+$ ]] && return 0

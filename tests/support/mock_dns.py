@@ -3,6 +3,9 @@
 It sits in front of the test bed's knotd (UPSTREAM_ADDR port 53), over UDP
 and TCP on one port chosen by the kernel (only 127.0.0.0/8 in the tests).
 
+  --relay          (tests/milter/stale_check.sh) every answer is knotd's,
+                   unchanged: a name server of the test's own that it can
+                   freeze (SIGSTOP) without freezing the shared knotd.
   --slow DELAY     (tests/milter/slow_ns_check.sh) every answer is knotd's,
                    unchanged (DNSSEC still validates), held until DELAY
                    seconds after the query arrived.
@@ -20,7 +23,7 @@ and TCP on one port chosen by the kernel (only 127.0.0.0/8 in the tests).
                    While RELAY_FILE exists every query is relayed unchanged
                    (the fault has gone away).
 
-Usage: mock_dns.py (--slow DELAY | --faults RELAY_FILE) LISTEN_ADDR
+Usage: mock_dns.py (--relay | --slow DELAY | --faults RELAY_FILE) LISTEN_ADDR
 UPSTREAM_ADDR PORT_FILE COUNT_FILE. Writes the port to PORT_FILE once UDP and
 TCP are bound, and after every slow or faulty answer how many it has made so
 far to COUNT_FILE (the test reads it to see that lookups really went through
@@ -34,6 +37,7 @@ import struct
 
 parser = argparse.ArgumentParser()
 how = parser.add_mutually_exclusive_group(required=True)
+how.add_argument("--relay", action="store_true")
 how.add_argument("--slow", type=float, metavar="DELAY")
 how.add_argument("--faults", metavar="RELAY_FILE")
 for name in ("listen", "upstream", "port_file", "count_file"):
@@ -53,6 +57,8 @@ def qname(query):
 
 def mode(query):
     """slow, relay, garbage, truncated or cut: what this answer gets."""
+    if args.relay:
+        return "relay"
     if args.slow is not None:
         return "slow"
     if os.path.exists(args.faults):
