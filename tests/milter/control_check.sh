@@ -7,7 +7,7 @@
 #     until `--control flush`, after which the very next policy-map answer is
 #     the new one, without restarting, while another domain stays cached (no
 #     query for it reaches knotd: its own per-zone counter stays put; a zone
-#     no test that may run beside this one looks up, dane-agility.test) and
+#     only this test looks up, counted-control.test) and
 #     nothing is dropped from the store but the flushed domain;
 #   - show and stats print what the cache holds;
 #   - only root and the daemon's group reach the socket (0660; `nobody` is
@@ -61,16 +61,16 @@ mode=$(stat -c %a "$sock" 2>/dev/null)
 enforce='secure match=mx.sts-idchange.test servername=hostname'
 got=$(query sts-idchange.test)
 [[ $got == "$enforce" ]] && ok "sts-idchange.test -> $got" || bad "sts-idchange.test answered '$got'"
-[[ $(query dane-agility.test) == dane-only ]] && ok "dane-agility.test -> dane-only" || bad "dane-agility.test"
+[[ $(query counted-control.test) == dane-only ]] && ok "counted-control.test -> dane-only" || bad "counted-control.test"
 for _ in $(seq 1 50); do  # written behind: both in the store
     [[ $(stored_verdicts) == 2 ]] && break
     sleep 0.1
 done
 
-out=$(ctl show sts-idchange.test dane-agility.test nothere.test)
+out=$(ctl show sts-idchange.test counted-control.test nothere.test)
 rc=$?
 ((rc == 0)) && [[ $out == *"sts-idchange.test dnssec=secure dane=none sts=enforce age="*"stale=no lookup=idle; policy_id=1 policy_mode=enforce policy_expires_in="* &&
-    $out == *"dane-agility.test dnssec=secure dane=pass sts=none age="* &&
+    $out == *"counted-control.test dnssec=secure dane=pass sts=none age="* &&
     $out == *"nothere.test not cached; policy=none"* ]] &&
     ok "show prints the cached verdicts and policy" || bad "show (rc $rc): $out"
 out=$(ctl stats)
@@ -86,7 +86,7 @@ got=$(query sts-idchange.test)
 [[ $got == "$enforce" ]] && ok "before the flush the cached verdict still answers ($got)" ||
     bad "before the flush: '$got'"
 # ... until it is flushed: then the next answer is the new policy's.
-knot_before=$(knot_queries "$testbed/dns" dane-agility.test)
+knot_before=$(knot_queries "$testbed/dns" counted-control.test)
 out=$(ctl flush sts-idchange.test)
 rc=$?
 ((rc == 0)) && [[ $out == "sts-idchange.test flushed verdict=yes policy=yes store=yes; now dnssec=secure dane=none sts=testing" ]] &&
@@ -98,12 +98,12 @@ got=$(query sts-idchange.test)
     bad "after the flush: '$got'"
 out=$(ctl show sts-idchange.test)
 [[ $out == *"sts=testing"*"policy_id=2 policy_mode=testing"* ]] && ok "show: $out" || bad "show after flush: $out"
-[[ $(query dane-agility.test) == dane-only ]] && ok "dane-agility.test still answers from the cache" ||
-    bad "dane-agility.test after the flush"
-knot_after=$(knot_queries "$testbed/dns" dane-agility.test)
+[[ $(query counted-control.test) == dane-only ]] && ok "counted-control.test still answers from the cache" ||
+    bad "counted-control.test after the flush"
+knot_after=$(knot_queries "$testbed/dns" counted-control.test)
 [[ $knot_before =~ ^[0-9]+$ && $knot_after == "$knot_before" ]] &&
-    ok "no query for dane-agility.test reached knotd ($knot_before before and after)" ||
-    bad "dane-agility.test was looked up again (knotd $knot_before -> $knot_after)"
+    ok "no query for counted-control.test reached knotd ($knot_before before and after)" ||
+    bad "counted-control.test was looked up again (knotd $knot_before -> $knot_after)"
 grep -q 'control=flush domain=sts-idchange.test verdict=yes policy=yes store=yes dnssec=secure dane=none sts=testing' \
     "$work/milter.log" && ok "the flush is logged" || bad "no flush line in the log"
 
@@ -116,12 +116,12 @@ expect_error() {  # WHAT EXPECTED-TEXT ARGS...
     ((rc == 1)) && [[ $out == *"$want"* ]] && ok "$what -> exit 1, '$out'" || bad "$what (rc $rc): $out"
 }
 expect_error "unknown command" 'unknown command "frob"; expected flush, show or stats' frob
-expect_error "bad domain" '"bad..name": ' flush dane-agility.test bad..name
+expect_error "bad domain" '"bad..name": ' flush counted-control.test bad..name
 expect_error "flush without domain" 'flush needs at least one domain' flush
 expect_error "stats with arguments" 'stats takes no arguments' stats now
-out=$(ctl show dane-agility.test)
-[[ $out == *"dane-agility.test dnssec=secure dane=pass"* ]] &&
-    ok "a refused flush left dane-agility.test cached" || bad "after the refused flush: $out"
+out=$(ctl show counted-control.test)
+[[ $out == *"counted-control.test dnssec=secure dane=pass"* ]] &&
+    ok "a refused flush left counted-control.test cached" || bad "after the refused flush: $out"
 raw() {  # BYTES-FROM-STDIN: the raw answer of the control socket
     python3 -c '
 import socket, sys

@@ -90,18 +90,7 @@ wait_accepts() { # WHAT ADDR PORT PID
     return 1
 }
 
-# --- 1. the milter's policy map ---------------------------------------------------------
-# lookup_timeout_ms longer than any lookup here, so that the first answer is
-# the final verdict and never `pending` (SPEC §7); fetch timeout 4 s like the
-# resolver's default.
-milter_conf "$work/milter.conf" milter.log_level=debug resolver.timeout_ms=3000 \
-    sts.https_port="$HTTPS_PORT" sts.fetch_timeout_ms=4000 rcpt.lookup_timeout_ms=20000 \
-    policy_map.listen="inet:127.0.0.1:$map_port"
-start_milter "$work/milter.conf" </dev/null || exit 2
-echo "$milter_pid" >"$work/milter.pid"
-echo "dane-sts-milter (pid $milter_pid), policy map on 127.0.0.1:$map_port"
-
-# --- 2. ${TB_NET}.30.1:443 -> the HTTPS test bed on :8443 -----------------------------------
+# --- 1. ${TB_NET}.30.1:443 -> the HTTPS test bed on :8443 -----------------------------------
 # A plain TCP relay: TLS stays end to end between the resolver and nginx.
 cat >"$work/relay.py" <<'EOF'
 """TCP relay LISTEN_ADDR LISTEN_PORT TARGET_ADDR TARGET_PORT PIDFILE (test only)."""
@@ -140,10 +129,8 @@ EOF
 python3 "$work/relay.py" "$HTTPS_ADDR" 443 "$HTTPS_ADDR" "$HTTPS_PORT" "$work/relay.pid" \
     </dev/null >"$work/relay.out" 2>&1 &
 relay_pid=$!
-wait_accepts "relay" "$HTTPS_ADDR" 443 "$relay_pid" || exit 2
-echo "relay (pid $relay_pid) $HTTPS_ADDR:443 -> $HTTPS_ADDR:$HTTPS_PORT"
 
-# --- 3. postfix-mta-sts-resolver in its own mount namespace -------------------------------
+# --- 2. postfix-mta-sts-resolver in its own mount namespace -------------------------------
 cat >"$work/mta-sts-daemon.yml" <<EOF
 # Written by tests/milter/sts_resolver_compare.sh
 host: 127.0.0.1
@@ -168,6 +155,20 @@ SSL_CERT_FILE=$testbed/https/ca.crt unshare -m --propagation private sh -c \
     </dev/null >"$work/resolver.out" 2>&1 &
 resolver_pid=$!
 echo "$resolver_pid" >"$work/resolver.pid"
+
+# --- 3. the milter's policy map, while the two above start --------------------------
+# lookup_timeout_ms longer than any lookup here, so that the first answer is
+# the final verdict and never `pending` (SPEC §7); fetch timeout 4 s like the
+# resolver's default.
+milter_conf "$work/milter.conf" milter.log_level=debug resolver.timeout_ms=3000 \
+    sts.https_port="$HTTPS_PORT" sts.fetch_timeout_ms=4000 rcpt.lookup_timeout_ms=20000 \
+    policy_map.listen="inet:127.0.0.1:$map_port"
+start_milter "$work/milter.conf" </dev/null || exit 2
+echo "$milter_pid" >"$work/milter.pid"
+echo "dane-sts-milter (pid $milter_pid), policy map on 127.0.0.1:$map_port"
+
+wait_accepts "relay" "$HTTPS_ADDR" 443 "$relay_pid" || exit 2
+echo "relay (pid $relay_pid) $HTTPS_ADDR:443 -> $HTTPS_ADDR:$HTTPS_PORT"
 wait_accepts "mta-sts-daemon" 127.0.0.1 "$resolver_port" "$resolver_pid" || exit 2
 echo "mta-sts-daemon (pid $resolver_pid) on 127.0.0.1:$resolver_port"
 
@@ -180,17 +181,21 @@ query() { # PORT DOMAIN
     out=$(postmap -c "$work" -q "$2" "socketmap:inet:127.0.0.1:$1:postfix" 2>&1) || rc=$?
     echo "$rc|$out"
 }
-# The match= list sorted, so that only its content counts.
-normalize() {
-    python3 -c '
+# The match= list sorted, so that only its content counts: every FILE
+# (rc|answer) to FILE.norm, in one python3 (not one per answer).
+normalize() { # FILE...
+    python3 - "$@" <<'PY'
 import sys
-rc, _, text = sys.argv[1].partition("|")
-words = []
-for w in text.split():
-    if w.startswith("match="):
-        w = "match=" + ":".join(sorted(w[len("match="):].split(":")))
-    words.append(w)
-print(rc + "|" + " ".join(words))' "$1"
+for path in sys.argv[1:]:
+    rc, _, text = open(path).read().rstrip("\n").partition("|")
+    words = []
+    for w in text.split():
+        if w.startswith("match="):
+            w = "match=" + ":".join(sorted(w[len("match="):].split(":")))
+        words.append(w)
+    with open(path + ".norm", "w") as f:
+        f.write(rc + "|" + " ".join(words) + "\n")
+PY
 }
 
 # Where the spec makes the milter differ, and why; both answers exact.
@@ -221,18 +226,24 @@ enforce_agreed=0
 # would ask: the slow cases (sts-drip.test: the fetch times out) then cost
 # their time once, not one after the other. Each daemon answers each domain
 # by itself; the answers are compared afterwards.
+# sts-drip.test is asked first: its wait then overlaps the start of the
+# other queries.
 mkdir -p "$work/answers"
-asked=()
+asked=() ask_order=()
 for d in "${domains[@]}"; do
+    if [[ $d == sts-drip.test ]]; then ask_order=("$d" "${ask_order[@]}"); else ask_order+=("$d"); fi
+done
+for d in "${ask_order[@]}"; do
     query "$resolver_port" "$d" >"$work/answers/$d.resolver" &
     asked+=($!)
     query "$map_port" "$d" >"$work/answers/$d.milter" &
     asked+=($!)
 done
 for p in "${asked[@]}"; do wait "$p" || true; done
+normalize "$work/answers/"*.milter "$work/answers/"*.resolver
 for d in "${domains[@]}"; do
-    m=$(normalize "$(<"$work/answers/$d.milter")")
-    r=$(normalize "$(<"$work/answers/$d.resolver")")
+    m=$(<"$work/answers/$d.milter.norm")
+    r=$(<"$work/answers/$d.resolver.norm")
     printf '  %-20s milter:   %s\n  %-20s resolver: %s\n' "$d" "$m" "" "$r"
     if [[ -n ${KNOWN_MILTER[$d]-} ]]; then
         if [[ $m =~ ${KNOWN_MILTER[$d]} && $r == "${KNOWN_RESOLVER[$d]}" ]]; then

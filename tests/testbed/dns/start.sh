@@ -54,7 +54,7 @@ mkdir -p "$zones" "$certs" "$ldnskeys" "$dsdir" "$dir/db"
 # anchor and gets every child's DS, so it is written last.
 knot_signed=(dane-ok.test dane-ok2.test dane-unusable.test notlsa.test
              nullmx.test implicit.test cname-mx.test partner.test mixed.test
-             dane-agility.test)
+             dane-agility.test counted-control.test counted-store.test)
 # Pre-signed with ldns-signzone and then broken on purpose; served as is.
 ldns_signed=(bogus.test bogus-mx.test expired.test)
 # Served but never signed, and no DS in `test.`: provably insecure.
@@ -294,6 +294,20 @@ _25._tcp.mx TLSA 3 1 1 ${spki[mx.dane-ok.test]}
 _25._tcp.mx TLSA 3 1 2 $(digest512_of agility-wrong)
 EOF
 } >"$zones/dane-agility.test.zone"
+
+# Zones that one test each looks up and counts knotd's queries for (mod-stats
+# counts per zone, for every test of the run): counted-control.test for
+# tests/milter/control_check.sh, counted-store.test for store_check.sh. Not
+# in zones.txt, so that the tests that go through every domain leave them
+# alone. As dane-ok.test: MX mx (NET.20.1) with its TLSA 3 1 1: pass.
+for z in counted-control.test counted-store.test; do
+    { zone_head "$z"; cat <<EOF
+@ MX 10 mx
+mx A ${TB_NET}.20.1
+_25._tcp.mx TLSA 3 1 1 ${spki[mx.dane-ok.test]}
+EOF
+    } >"$zones/$z.zone"
+done
 
 # --- MTA-STS domains (signed by knot) -------------------------------------------
 # Each: MX 10 HOST (A in ${TB_NET}.21.0/24, nothing listens), mta-sts A
