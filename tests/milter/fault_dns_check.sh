@@ -66,8 +66,11 @@ port=$milter_port
 decision() { grep "domain=\"\?$1\"\? " "$work/milter.log" | tail -1; }
 
 # --- the faults -----------------------------------------------------------------
+# Faulty answers are counted from the end of the round before: once
+# error_ttl has passed, the prefetch may look the domains up again (through
+# the mock) before round 2's RCPTs come, which are then answered from that.
+count0=$(cat "$work/mock.count" 2>/dev/null || echo 0)
 for round in 1 2; do
-    count0=$(cat "$work/mock.count" 2>/dev/null || echo 0)
     for d in dane-ok.test partner.test mixed.test notlsa.test; do
         read -r took got <<<"$(rcpt_timed "$port" "$d")"
         took=${took%.*}
@@ -87,22 +90,33 @@ for round in 1 2; do
     count1=$(cat "$work/mock.count" 2>/dev/null || echo 0)
     ((count1 > count0)) && ok "round $round: the mock served $((count1 - count0)) faulty answers" ||
         bad "round $round: the mock served no faulty answer: did the lookups reach it?"
-    sleep 1.2  # error_ttl: the next round looks up again
+    count0=$count1
+    # error_ttl: the next round looks up again (the recovery below polls).
+    ((round == 2)) || sleep 1.2
 done
 kill -0 "$milter_pid" 2>/dev/null && ok "the milter is still running" || bad "the milter died"
 
 # --- the server answers properly again ------------------------------------------
 touch "$work/relay"
+# The three in one session, until each is accepted from a dane=pass verdict
+# (polled: error_ttl and libunbound's 1 s caches must pass first).
 declare -A want=([dane-ok.test]="dane-ok.test c" [partner.test]="partner.test c" [mixed.test]="mixed.test c")
-for d in dane-ok.test partner.test mixed.test; do
-    got=
-    for _ in $(seq 1 20); do
-        got=$(rcpt_to "$port" "$d")
-        [[ $got == "${want[$d]}" && $(decision "$d") == *"dane=pass"* ]] && break
-        sleep 0.5
+declare -A got=()
+all_pass() {
+    local d
+    for d in dane-ok.test partner.test mixed.test; do
+        [[ ${got[$d]-} == "${want[$d]}" && $(decision "$d") == *"dane=pass"* ]] || return 1
     done
-    [[ $got == "${want[$d]}" && $(decision "$d") == *"dane=pass"*"require=dane"* ]] &&
+}
+for _ in $(seq 1 50); do
+    while read -r d rest; do got[$d]="$d $rest"; done < <(rcpt_to "$port" dane-ok.test partner.test mixed.test)
+    all_pass && break
+    sleep 0.2
+done
+for d in dane-ok.test partner.test mixed.test; do
+    answer=${got[$d]-}
+    [[ $answer == "${want[$d]}" && $(decision "$d") == *"dane=pass"*"require=dane"* ]] &&
         ok "recovered: $d accepted, dane=pass require=dane" ||
-        bad "no recovery for $d: '$got'; $(decision "$d")"
+        bad "no recovery for $d: '$answer'; $(decision "$d")"
 done
 finish

@@ -59,8 +59,77 @@ send() {
     [[ $got == "$2" ]] || bad "send $2 x $3: $got answers"
 }
 
+# send_all PORT "N DOMAIN"...: as send, each its own session, all at once.
+send_all() {
+    local port=$1 spec n d i k=0 to pids=() got
+    shift
+    for spec; do
+        read -r n d <<<"$spec"
+        to=()
+        for ((i = 1; i <= n; i++)); do to+=("u$i@$d"); done
+        milter_rcpt "$port" "${to[@]}" >"$work/send.$port.$k" &
+        pids+=($!) k=$((k + 1))
+    done
+    wait "${pids[@]}"
+    k=0
+    for spec; do
+        read -r n d <<<"$spec"
+        got=$(wc -l <"$work/send.$port.$k")
+        [[ $got == "$n" ]] || bad "send $n x $d: $got answers"
+        k=$((k + 1))
+    done
+}
+
 today=$(date -u +%F)
 first=$(date -u -d "$today -29 days" +%F)
+
+# ---- Redis: two milters, one server: the counts add up -------------------
+# Its own Redis server, milters and work files: it runs beside the SQLite
+# part (most of which is waiting for the running milter's 10 s flush).
+redis_part() {
+    local redis_port store out json ttl
+    redis_port=$(free_port)
+    start_redis "$work/redis" "$redis_port" ||
+        { bad "redis did not start"; return; }
+    store="redis://127.0.0.1:$redis_port/3"
+    start r1 "$store"
+    start r2 "$store"
+    send "$r1_mport" 3 notlsa.test
+    send "$r1_mport" 2 bogus.test
+    send "$r1_mport" 1 dane-ok.test
+    send "$r2_mport" 2 notlsa.test
+    send "$r2_mport" 1 sts-enforce.test
+    stop_milter r1
+    stop_milter r2
+    out=$("$bin" -c "$work/r1.conf" --report --connector partners)
+    cat >"$work/expected-redis.txt" <<TXT
+readiness report: $first to $today (UTC, 30 days), store $store
+
+connector partners: dane=opportunistic mta_sts=opportunistic test_mode=yes
+  seen: 3 domains, 8 recipients
+  as configured (opportunistic, test mode): 1 domain, 2 recipients (25.0%) would be deferred or rejected
+          2  defer   dnssec-invalid              bogus.test
+  if mandatory: 2 domains, 7 recipients (87.5%) would be deferred or rejected
+          5  defer   dane-required               notlsa.test
+          2  defer   dnssec-invalid              bogus.test
+TXT
+    if diff -u "$work/expected-redis.txt" <(printf '%s\n' "$out"); then
+        ok "redis: two milters' counts add up (partners: 8 recipients, notlsa.test 3+2)"
+    else
+        bad "redis: the fleet's report differs (diff above)"
+    fi
+    json=$("$bin" -c "$work/r2.conf" --report --json --connector default)
+    python3 -c '
+import json, sys
+c = json.loads(sys.argv[1])["connectors"][0]
+assert (c["name"], c["recipients"], c["mandatory"]["recipients"]) == ("default", 1, 1), c
+' "$json" && ok "redis: --json from the other milter's config reads the same store" ||
+        bad "redis --json: $json"
+    ttl=$(redis-cli -p "$redis_port" -n 3 TTL "dane-sts-milter:v1:counts:$today")
+    ((ttl > 31 * 86400 - 120 && ttl <= 31 * 86400)) &&
+        ok "redis: the day's hash expires after [report] days + 1 ($ttl s)" || bad "redis TTL: $ttl"
+}
+run_part redis redis_part
 
 # ---- SQLite: a restart, the report while running and after --------------
 db="$work/cache.db"
@@ -73,23 +142,32 @@ rc=$?
     ok "--report before any count: exit 0, nothing seen, no file created" ||
     bad "--report without a database: exit $rc, $(ls "$work"), $out"
 start s1 "sqlite:$db"
-send "$s1_mport" 3 notlsa.test      # partners: accepted; mandatory: dane-required
-send "$s1_mport" 2 bogus.test       # partners: would defer (dnssec-invalid)
-send "$s1_mport" 1 dane-ok.test     # partners: accepted either way
-send "$s1_mport" 2 insecure.test    # strict: rejected (dane-required)
-send "$s1_mport" 1 dane-unusable.test  # strict: deferred (tlsa-invalid)
-send "$s1_mport" 1 dane-ok2.test    # strict: accepted
-send "$s1_mport" 2 sts-enforce.test # default: accepted; mandatory: dane-required
-send "$s1_mport" 1 sts-nomatch.test # default: deferred (validation-failure)
-send "$s1_mport" 1 nullmx.test      # default: rejected (null MX)
+send_all "$s1_mport" \
+    "3 notlsa.test" \
+    "2 bogus.test" \
+    "1 dane-ok.test" \
+    "2 insecure.test" \
+    "1 dane-unusable.test" \
+    "1 dane-ok2.test" \
+    "2 sts-enforce.test" \
+    "1 sts-nomatch.test" \
+    "1 nullmx.test"
+# notlsa.test      partners: accepted; mandatory: dane-required
+# bogus.test       partners: would defer (dnssec-invalid)
+# dane-ok.test     partners: accepted either way
+# insecure.test    strict: rejected (dane-required)
+# dane-unusable.test  strict: deferred (tlsa-invalid)
+# dane-ok2.test    strict: accepted
+# sts-enforce.test default: accepted; mandatory: dane-required
+# sts-nomatch.test default: deferred (validation-failure)
+# nullmx.test      default: rejected (null MX)
 stop_milter s1
 start s2 "sqlite:$db"
-send "$s2_mport" 1 notlsa.test
-send "$s2_mport" 1 sts-enforce.test
+send_all "$s2_mport" "1 notlsa.test" "1 sts-enforce.test"
 # The flusher writes every 10 s: the report reads the file under the
-# running milter (WAL). Polled for up to 25 s (two flushes).
-for _ in $(seq 1 25); do
-    sleep 1
+# running milter (WAL). Polled every 0.2 s for up to 25 s (two flushes).
+for _ in $(seq 1 125); do
+    sleep 0.2
     "$bin" -c "$work/s2.conf" --report >"$work/running.txt" 2>"$work/running.err"
     rc=$?
     grep -qx '  seen: 3 domains, 7 recipients' "$work/running.txt" && break
@@ -196,45 +274,5 @@ rc=$?
 [[ $rc == 2 ]] && grep -q 'memory keeps no readiness counts' "$work/err.txt" &&
     ok "store = memory: exit 2 with a reason" || bad "memory store: exit $rc $(cat "$work/err.txt")"
 
-# ---- Redis: two milters, one server: the counts add up -------------------
-redis_port=$(free_port)
-start_redis "$work/redis" "$redis_port" ||
-    { bad "redis did not start"; finish; exit 1; }
-store="redis://127.0.0.1:$redis_port/3"
-start r1 "$store"
-start r2 "$store"
-send "$r1_mport" 3 notlsa.test
-send "$r1_mport" 2 bogus.test
-send "$r1_mport" 1 dane-ok.test
-send "$r2_mport" 2 notlsa.test
-send "$r2_mport" 1 sts-enforce.test
-stop_milter r1
-stop_milter r2
-out=$("$bin" -c "$work/r1.conf" --report --connector partners)
-cat >"$work/expected-redis.txt" <<TXT
-readiness report: $first to $today (UTC, 30 days), store $store
-
-connector partners: dane=opportunistic mta_sts=opportunistic test_mode=yes
-  seen: 3 domains, 8 recipients
-  as configured (opportunistic, test mode): 1 domain, 2 recipients (25.0%) would be deferred or rejected
-          2  defer   dnssec-invalid              bogus.test
-  if mandatory: 2 domains, 7 recipients (87.5%) would be deferred or rejected
-          5  defer   dane-required               notlsa.test
-          2  defer   dnssec-invalid              bogus.test
-TXT
-if diff -u "$work/expected-redis.txt" <(printf '%s\n' "$out"); then
-    ok "redis: two milters' counts add up (partners: 8 recipients, notlsa.test 3+2)"
-else
-    bad "redis: the fleet's report differs (diff above)"
-fi
-json=$("$bin" -c "$work/r2.conf" --report --json --connector default)
-python3 -c '
-import json, sys
-c = json.loads(sys.argv[1])["connectors"][0]
-assert (c["name"], c["recipients"], c["mandatory"]["recipients"]) == ("default", 1, 1), c
-' "$json" && ok "redis: --json from the other milter's config reads the same store" ||
-    bad "redis --json: $json"
-ttl=$(redis-cli -p "$redis_port" -n 3 TTL "dane-sts-milter:v1:counts:$today")
-((ttl > 31 * 86400 - 120 && ttl <= 31 * 86400)) &&
-    ok "redis: the day's hash expires after [report] days + 1 ($ttl s)" || bad "redis TTL: $ttl"
+tally_part redis
 finish

@@ -287,3 +287,32 @@ start_mock_dns() {
     echo "start_mock_dns: $name did not start: $(cat "$work/$name.stderr")" >&2
     return 1
 }
+
+# run_part NAME CMD [ARGS...]: CMD (a function of the test, one part of it
+# independent of the others) in a subshell in the background, its output to
+# $work/NAME.part; the milters and mocks it starts are its own (stopped when
+# it ends or is stopped: stop_started stops the part too). NAME must do as a
+# shell variable name. tally_part NAME: waits for the part, prints its output
+# and counts its ok/FAIL lines here (a part that did not end is a failure).
+run_part() {
+    local name=$1
+    shift
+    rm -f "$work/$name.part" "$work/$name.part-done"
+    (
+        started_pids=() milter_pid='' passed=0 failed=0
+        trap stop_started EXIT
+        trap 'exit 1' INT TERM
+        "$@"
+        : >"$work/$name.part-done"
+    ) >"$work/$name.part" 2>&1 &
+    printf -v "part_${name}_pid" %s "$!"
+    track "$!"
+}
+tally_part() {
+    local name=$1 var="part_${1}_pid"
+    wait "${!var}" 2>/dev/null
+    cat "$work/$name.part"
+    passed=$((passed + $(grep -c '^ok:' "$work/$name.part")))
+    failed=$((failed + $(grep -c '^FAIL:' "$work/$name.part")))
+    [ -e "$work/$name.part-done" ] || bad "part $name did not run to its end"
+}
