@@ -13,8 +13,8 @@
 # and thawed with SIGCONT afterwards. Freezing the relay, not knotd, leaves
 # the shared knotd answering the tests that run beside this one.
 #
-# Times are real and short: min_ttl = max_ttl = 3 s (every verdict lives 3 s),
-# error_ttl = 1 s, stale_ttl = 10 s. The test bed's records have TTL 300 s, and
+# Times are real and short: min_ttl = max_ttl = 2 s (every verdict lives 2 s),
+# error_ttl = 1 s, stale_ttl = 6 s. The test bed's records have TTL 300 s, and
 # libunbound's own cache would answer for them with knotd frozen: its
 # cache-max-ttl is 1 s here, so an expired verdict's refresh reaches knotd as
 # it would once real TTLs pass.
@@ -37,7 +37,7 @@ trap cleanup EXIT
 printf 'server:\n    cache-max-ttl: 1\n' >"$work/unbound.conf"
 milter_conf "$work/milter.conf" resolver.unbound_config="$work/unbound.conf" \
     resolver.stub_zones="test.=$ns_addr@$ns_port" \
-    resolver.timeout_ms=500 cache.min_ttl=3 cache.max_ttl=3 cache.error_ttl=1 cache.stale_ttl=10 \
+    resolver.timeout_ms=500 cache.min_ttl=2 cache.max_ttl=2 cache.error_ttl=1 cache.stale_ttl=6 \
     rcpt.lookup_timeout_ms=2500
 port=$milter_port
 start_milter "$work/milter.conf" || bad "the milter starts"
@@ -77,8 +77,11 @@ wait_past() { # SECONDS after the first decisions
     sleep "$left"
 }
 
-# Past every lifetime (3 s), well within stale_ttl (3 + 10 s): twice.
-for at in 4.5 7.5; do
+# Past every lifetime (2 s), within stale_ttl (2 + 6 s): twice, the first
+# 1.5 s past the expiry (the prefetcher's refresh has failed by then), the
+# second after that failure's error_ttl (1 s) and its retry, 2.5 s before
+# the stale verdicts end.
+for at in 3.5 5.5; do
     wait_past "$at"
     mark=$(log_lines)
     got=$(rcpt "${domains[@]}")
@@ -93,13 +96,13 @@ for at in 4.5 7.5; do
         fi
     done
     [[ $stale_ok == yes ]] &&
-        ok "DNS down, ${t} s after deciding (expired at 3 s): the same decisions, logged stale=yes"
+        ok "DNS down, ${t} s after deciding (expired at 2 s): the same decisions, logged stale=yes"
 done
 
-# Past stale_ttl (3 + 10 = 13 s, plus the failed refresh's error_ttl): the
+# Past stale_ttl (2 + 6 = 8 s, plus the failed refresh's error_ttl): the
 # failure decides. Every domain's connector has DANE (opportunistic), so
 # dnssec=error defers, whatever the domain was before.
-wait_past 14.5
+wait_past 9.5
 mark=$(log_lines)
 got=$(rcpt "${domains[@]}")
 t=$(since)

@@ -128,15 +128,28 @@ def connect_many(port, n):
     return socks
 
 
+def wait_fds(pid, done, seconds):
+    """Polls the daemon's open descriptors every 20 ms until done(count) or
+    SECONDS have passed."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if done(len(os.listdir(f"/proc/{pid}/fd"))):
+            return
+        time.sleep(0.02)
+
+
 def mode_idle(mport, pport, n, pid, domain):
     raise_nofile()
     fds, rss, threads = proc_state(pid)
+    before_fds = fds
     print(f"before_fds={fds} before_rss_kb={rss} before_threads={threads}")
     milter_socks = connect_many(mport, n)
     policy_socks = connect_many(pport, n)
     for s in policy_socks[::2]:
         s.sendall(b"30:postfix ")  # a request that never ends
-    time.sleep(1.0)  # let both servers accept them all
+    # Until both servers have accepted them all (their descriptors), at most
+    # 5 s: the checks below then run beside every connection.
+    wait_fds(pid, lambda count: count >= before_fds + 2 * n, 5.0)
     answer, ms = query(pport, domain)
     print(f"query_ms={ms:.0f} query_answer={answer}")
     code, text, ms = rcpt(mport, domain)
@@ -145,7 +158,9 @@ def mode_idle(mport, pport, n, pid, domain):
     print(f"during_fds={fds} during_rss_kb={rss} during_threads={threads}")
     for s in milter_socks + policy_socks:
         s.close()
-    time.sleep(3.0)
+    # Until the daemon's descriptors are back within 50 of where they
+    # started, at most 3 s.
+    wait_fds(pid, lambda count: count - before_fds < 50, 3.0)
     fds, rss, threads = proc_state(pid)
     print(f"after_fds={fds} after_rss_kb={rss} after_threads={threads}")
 
