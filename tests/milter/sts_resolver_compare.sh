@@ -30,7 +30,7 @@ die() { echo "sts_resolver_compare.sh: $*" >&2; exit 2; }
 bin=$(realpath -- "$1")
 testbed=$(realpath -- "$2")
 [[ -x $bin && -f $bin ]] || die "no milter binary at $1"
-# ok, bad, finish, free_port, milter_conf, start_milter, tail_logs,
+# ok, bad, finish, milter_conf, start_milter, tail_logs,
 # wait_listening; TB_NET, this run's test-bed network (for $testbed).
 # shellcheck source=../support/check_lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../support/check_lib.sh"
@@ -55,13 +55,36 @@ started_at=$SECONDS
 milter_pid=
 resolver_pid=
 relay_pid=
+# stop_all NAME PID...: stop_pid for all of them at once: SIGTERM to each,
+# then wait for all (mta-sts-daemon alone takes a second to stop).
+stop_all() {
+    local names=() pids=() i p alive
+    while (($# >= 2)); do
+        if [[ $2 =~ ^[0-9]+$ ]] && running "$2"; then
+            names+=("$1") pids+=("$2")
+            kill -TERM "$2" 2>/dev/null || true
+        fi
+        shift 2
+    done
+    for ((i = 0; i < STOP_TIMEOUT * 20; i++)); do
+        alive=0
+        for p in "${pids[@]}"; do running "$p" && alive=1 && break; done
+        ((alive)) || break
+        sleep 0.05
+    done
+    for i in "${!pids[@]}"; do
+        if running "${pids[i]}"; then
+            echo "${0##*/}: ${names[i]} (pid ${pids[i]}) ignored SIGTERM; killing it" >&2
+            kill -KILL "${pids[i]}" 2>/dev/null || true
+        fi
+        wait "${pids[i]}" 2>/dev/null || true
+    done
+}
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
     set +e
-    stop_pid mta-sts-daemon "$resolver_pid"
-    stop_pid relay "$relay_pid"
-    stop_pid dane-sts-milter "$milter_pid"
+    stop_all mta-sts-daemon "$resolver_pid" relay "$relay_pid" dane-sts-milter "$milter_pid"
     ((rc == 0)) || tail_logs "$work/milter.stderr" "$work/milter.log" "$work/resolver.out" \
         "$work/resolver.log" "$work/relay.out"
     echo "run time: $((SECONDS - started_at)) s"
@@ -79,9 +102,12 @@ find "$work" -mindepth 1 -maxdepth 1 -exec rm -rf -- {} +
 
 accepts() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 ! accepts "$HTTPS_ADDR" 443 || die "$HTTPS_ADDR:443 is already in use"
-milter_port=$(free_port)
-map_port=$(free_port)
-resolver_port=$(free_port)
+# Three free ports in one python3 (all bound at once, so they differ).
+read -r milter_port map_port resolver_port < <(python3 -c '
+import socket
+s = [socket.socket() for _ in range(3)]
+for x in s: x.bind(("127.0.0.1", 0))
+print(*(x.getsockname()[1] for x in s))')
 [[ $milter_port != "$map_port" && $map_port != "$resolver_port" &&
    $milter_port != "$resolver_port" ]] || die "free ports collided; run again"
 wait_accepts() { # WHAT ADDR PORT PID
@@ -157,6 +183,53 @@ resolver_pid=$!
 echo "$resolver_pid" >"$work/resolver.pid"
 
 # --- 3. the milter's policy map, while the two above start --------------------------
+mapfile -t domains < <(awk '!/^#/ && $3 ~ /^sts=/ && $2 == "none" { print $1 }' \
+    "$testbed/dns/zones.txt")
+((${#domains[@]} >= 15)) || die "only ${#domains[@]} MTA-STS-only domains in zones.txt"
+printf 'compatibility_level = 3.6\nmyhostname = compare.test\n' >"$work/main.cf"
+mkdir -p "$work/answers"
+# Every question is Postfix's socketmap client's: postmap -q DOMAIN, one
+# process each, its output and messages in answers/DOMAIN.WHO.out (WHO:
+# milter or resolver); answers/DOMAIN.WHO is then rc|answer as postmap sees
+# it: rc 0 found, 1 not found (NOTFOUND) or a TEMP/PERM failure (postmap says
+# why on stderr).
+# ask PORT DOMAIN WHO: one question from here, in the background.
+declare -A asked=()  # pid -> answers/DOMAIN.WHO
+ask() {
+    postmap -c "$work" -q "$2" "socketmap:inet:127.0.0.1:$1:postfix" \
+        </dev/null >"$work/answers/$2.$3.out" 2>&1 &
+    asked[$!]=$work/answers/$2.$3
+}
+answers() {
+    local p rc
+    for p in "${!asked[@]}"; do
+        rc=0
+        wait "$p" || rc=$?
+        printf '%s|%s\n' "$rc" "$(<"${asked[$p]}.out")" >"${asked[$p]}"
+    done
+}
+# ask_all PORT DOMAIN WHO [PORT DOMAIN WHO]...: the same for many questions
+# at once, all started (in this order) before any is waited for; from one
+# python3, which starts processes faster than this shell on a busy machine.
+ask_all() {
+    python3 - "$work" "$@" <<'PY'
+import subprocess, sys
+work, args = sys.argv[1], sys.argv[2:]
+jobs = []
+for port, domain, who in zip(args[0::3], args[1::3], args[2::3]):
+    path = f"{work}/answers/{domain}.{who}"
+    with open(path + ".out", "w") as out:
+        cmd = ["postmap", "-c", work, "-q", domain, f"socketmap:inet:127.0.0.1:{port}:postfix"]
+        jobs.append((path, subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out,
+                                            stderr=subprocess.STDOUT)))
+for path, proc in jobs:
+    rc = proc.wait()
+    with open(path + ".out", errors="surrogateescape") as f:
+        text = f.read().rstrip("\n")  # as the shell's $(...)
+    with open(path, "w", errors="surrogateescape") as f:
+        f.write(f"{rc}|{text}\n")
+PY
+}
 # lookup_timeout_ms longer than any lookup here, so that the first answer is
 # the final verdict and never `pending` (SPEC §7); fetch timeout 4 s like the
 # resolver's default.
@@ -166,6 +239,9 @@ milter_conf "$work/milter.conf" milter.log_level=debug resolver.timeout_ms=3000 
 start_milter "$work/milter.conf" </dev/null || exit 2
 echo "$milter_pid" >"$work/milter.pid"
 echo "dane-sts-milter (pid $milter_pid), policy map on 127.0.0.1:$map_port"
+# The slow case (sts-drip.test: the fetch times out after 4 s) to the milter
+# now, while the other two start: its wait then overlaps theirs.
+for d in "${domains[@]}"; do [[ $d != sts-drip.test ]] || ask "$map_port" "$d" milter; done
 
 wait_accepts "relay" "$HTTPS_ADDR" 443 "$relay_pid" || exit 2
 echo "relay (pid $relay_pid) $HTTPS_ADDR:443 -> $HTTPS_ADDR:$HTTPS_PORT"
@@ -173,14 +249,6 @@ wait_accepts "mta-sts-daemon" 127.0.0.1 "$resolver_port" "$resolver_pid" || exit
 echo "mta-sts-daemon (pid $resolver_pid) on 127.0.0.1:$resolver_port"
 
 # --- 4. compare -------------------------------------------------------------------------------
-printf 'compatibility_level = 3.6\nmyhostname = compare.test\n' >"$work/main.cf"
-# rc|answer as Postfix's socketmap client sees it: rc 0 found, 1 not found
-# (NOTFOUND) or a TEMP/PERM failure (postmap says why on stderr).
-query() { # PORT DOMAIN
-    local out rc=0
-    out=$(postmap -c "$work" -q "$2" "socketmap:inet:127.0.0.1:$1:postfix" 2>&1) || rc=$?
-    echo "$rc|$out"
-}
 # The match= list sorted, so that only its content counts: every FILE
 # (rc|answer) to FILE.norm, in one python3 (not one per answer).
 normalize() { # FILE...
@@ -216,9 +284,6 @@ KNOWN_MILTER[sts-midwild.test]='^1\|$'
 KNOWN_RESOLVER[sts-midwild.test]='0|secure match=mail.*.sts-midwild.test servername=hostname'
 WHY[sts-midwild.test]="mx: mail.*.sts-midwild.test is invalid for the milter's strict parser"
 
-mapfile -t domains < <(awk '!/^#/ && $3 ~ /^sts=/ && $2 == "none" { print $1 }' \
-    "$testbed/dns/zones.txt")
-((${#domains[@]} >= 15)) || die "only ${#domains[@]} MTA-STS-only domains in zones.txt"
 echo "comparing ${#domains[@]} MTA-STS-only domains (rc|answer; rc 1 = NOTFOUND or TEMP):"
 agreed=0
 enforce_agreed=0
@@ -226,20 +291,16 @@ enforce_agreed=0
 # would ask: the slow cases (sts-drip.test: the fetch times out) then cost
 # their time once, not one after the other. Each daemon answers each domain
 # by itself; the answers are compared afterwards.
-# sts-drip.test is asked first: its wait then overlaps the start of the
-# other queries.
-mkdir -p "$work/answers"
-asked=() ask_order=()
+# sts-drip.test is asked first (the milter was asked already): its wait
+# then overlaps the start of the other queries.
+questions=()
+for d in "${domains[@]}"; do [[ $d != sts-drip.test ]] || questions+=("$resolver_port" "$d" resolver); done
 for d in "${domains[@]}"; do
-    if [[ $d == sts-drip.test ]]; then ask_order=("$d" "${ask_order[@]}"); else ask_order+=("$d"); fi
+    [[ $d != sts-drip.test ]] || continue
+    questions+=("$resolver_port" "$d" resolver "$map_port" "$d" milter)
 done
-for d in "${ask_order[@]}"; do
-    query "$resolver_port" "$d" >"$work/answers/$d.resolver" &
-    asked+=($!)
-    query "$map_port" "$d" >"$work/answers/$d.milter" &
-    asked+=($!)
-done
-for p in "${asked[@]}"; do wait "$p" || true; done
+ask_all "${questions[@]}"
+answers
 normalize "$work/answers/"*.milter "$work/answers/"*.resolver
 for d in "${domains[@]}"; do
     m=$(<"$work/answers/$d.milter.norm")
