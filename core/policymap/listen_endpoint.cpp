@@ -1,17 +1,15 @@
 #include "core/policymap/listen_endpoint.hpp"
 
-#include <algorithm>
 #include <charconv>
+
+#include "core/util/ascii.hpp"
 
 namespace dsm::policymap {
 
 namespace {
 
 bool starts_with_i(std::string_view s, std::string_view prefix) {
-    return s.size() >= prefix.size() &&
-           std::equal(prefix.begin(), prefix.end(), s.begin(), [](char a, char b) {
-               return a == (b >= 'A' && b <= 'Z' ? static_cast<char>(b - 'A' + 'a') : b);
-           });
+    return s.size() >= prefix.size() && util::ascii::iequals(s.substr(0, prefix.size()), prefix);
 }
 
 }  // namespace

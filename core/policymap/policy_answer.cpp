@@ -79,6 +79,7 @@
 #include <vector>
 
 #include "core/sts/mx_pattern.hpp"
+#include "core/util/ascii.hpp"
 
 namespace dsm::policymap {
 
@@ -127,10 +128,6 @@ std::string refusal(std::string_view status, const Decision& d) {
     return out;
 }
 
-char lower(char c) {
-    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
 // The policy's mx patterns that may go into an answer: lower case, valid
 // (RFC 8461 §3.2, so that nothing from the network can add an attribute to
 // the policy), repeats dropped, in policy order, "*." kept.
@@ -138,7 +135,7 @@ std::vector<std::string> usable_patterns(const std::vector<std::string>& pattern
     std::vector<std::string> out;
     for (const auto& p : patterns) {
         std::string lp(p.size(), '\0');
-        std::transform(p.begin(), p.end(), lp.begin(), lower);
+        std::transform(p.begin(), p.end(), lp.begin(), util::ascii::lower);
         if (sts::valid_mx_pattern(lp) && std::find(out.begin(), out.end(), lp) == out.end()) {
             out.push_back(std::move(lp));
         }

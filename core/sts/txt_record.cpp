@@ -3,6 +3,7 @@
 #include <cstddef>
 
 #include "core/address/recipient.hpp"
+#include "core/util/ascii.hpp"
 
 namespace dsm::sts {
 namespace {
@@ -24,20 +25,17 @@ constexpr std::size_t kMaxExtNameOctets = 32;
 bool is_wsp(char c) {
     return c == ' ' || c == '\t';
 }
-bool is_alnum(char c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
 bool is_ext_value_char(char c) {
     const auto u = static_cast<unsigned char>(c);
     return u >= 0x21 && u <= 0x7e && c != ';' && c != '=';
 }
 
 bool valid_ext_name(std::string_view n) {
-    if (n.empty() || n.size() > kMaxExtNameOctets || !is_alnum(n.front())) {
+    if (n.empty() || n.size() > kMaxExtNameOctets || !util::ascii::is_alnum(n.front())) {
         return false;
     }
     for (const char c : n) {
-        if (!is_alnum(c) && c != '_' && c != '-' && c != '.') {
+        if (!util::ascii::is_alnum(c) && c != '_' && c != '-' && c != '.') {
             return false;
         }
     }
@@ -61,7 +59,7 @@ bool valid_id(std::string_view v) {
         return false;
     }
     for (const char c : v) {
-        if (!is_alnum(c)) {
+        if (!util::ascii::is_alnum(c)) {
             return false;
         }
     }
