@@ -55,36 +55,11 @@ started_at=$SECONDS
 milter_pid=
 resolver_pid=
 relay_pid=
-# stop_all NAME PID...: stop_pid for all of them at once: SIGTERM to each,
-# then wait for all (mta-sts-daemon alone takes a second to stop).
-stop_all() {
-    local names=() pids=() i p alive
-    while (($# >= 2)); do
-        if [[ $2 =~ ^[0-9]+$ ]] && running "$2"; then
-            names+=("$1") pids+=("$2")
-            kill -TERM "$2" 2>/dev/null || true
-        fi
-        shift 2
-    done
-    for ((i = 0; i < STOP_TIMEOUT * 20; i++)); do
-        alive=0
-        for p in "${pids[@]}"; do running "$p" && alive=1 && break; done
-        ((alive)) || break
-        sleep 0.05
-    done
-    for i in "${!pids[@]}"; do
-        if running "${pids[i]}"; then
-            echo "${0##*/}: ${names[i]} (pid ${pids[i]}) ignored SIGTERM; killing it" >&2
-            kill -KILL "${pids[i]}" 2>/dev/null || true
-        fi
-        wait "${pids[i]}" 2>/dev/null || true
-    done
-}
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
     set +e
-    stop_all mta-sts-daemon "$resolver_pid" relay "$relay_pid" dane-sts-milter "$milter_pid"
+    stop_pid mta-sts-daemon "$resolver_pid" relay "$relay_pid" dane-sts-milter "$milter_pid"
     ((rc == 0)) || tail_logs "$work/milter.stderr" "$work/milter.log" "$work/resolver.out" \
         "$work/resolver.log" "$work/relay.out"
     echo "run time: $((SECONDS - started_at)) s"

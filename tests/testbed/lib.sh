@@ -112,20 +112,30 @@ cmdline_has() {
     [[ $cmd == *"$2"* ]]
 }
 
-# stop_pid NAME PID: TERM, KILL after STOP_TIMEOUT seconds, then reap it.
+# stop_pid NAME PID [NAME PID...]: TERM to all at once, KILL to any still
+# running after STOP_TIMEOUT seconds, then reap them.
 stop_pid() {
-    local name=$1 pid=$2 i
-    [[ $pid =~ ^[0-9]+$ ]] && running "$pid" || return 0
-    kill -TERM "$pid" 2>/dev/null || true
+    local names=() pids=() i p alive
+    while (($# >= 2)); do
+        if [[ $2 =~ ^[0-9]+$ ]] && running "$2"; then
+            names+=("$1") pids+=("$2")
+            kill -TERM "$2" 2>/dev/null || true
+        fi
+        shift 2
+    done
     for ((i = 0; i < ${STOP_TIMEOUT:-10} * 20; i++)); do
-        running "$pid" || break
+        alive=0
+        for p in "${pids[@]}"; do running "$p" && alive=1 && break; done
+        ((alive)) || break
         sleep 0.05
     done
-    if running "$pid"; then
-        echo "${0##*/}: $name (pid $pid) ignored SIGTERM; killing it" >&2
-        kill -KILL "$pid" 2>/dev/null || true
-    fi
-    wait "$pid" 2>/dev/null || true
+    for i in "${!pids[@]}"; do
+        if running "${pids[i]}"; then
+            echo "${0##*/}: ${names[i]} (pid ${pids[i]}) ignored SIGTERM; killing it" >&2
+            kill -KILL "${pids[i]}" 2>/dev/null || true
+        fi
+        wait "${pids[i]}" 2>/dev/null || true
+    done
 }
 
 # pid_from FILE WORD: the pid in FILE, if that process is alive and its
