@@ -194,8 +194,10 @@ void start_listeners(dsm::milter::Runtime& runtime, const dsm::config::Config& c
     }
 }
 
-// After the sessions: no listener serves any more, and what the store has
-// not taken yet is written.
+// After the sessions: no listener serves any more, no lookup waits on a
+// slow name server (a background refresh would otherwise hold the exit up by
+// its whole timeout, per query), and what the store has not taken yet is
+// written.
 void stop_listeners_and_flush(dsm::milter::Runtime& runtime) {
     if (runtime.control) {
         runtime.control->stop();
@@ -205,6 +207,11 @@ void stop_listeners_and_flush(dsm::milter::Runtime& runtime) {
     }
     if (runtime.metrics_server) {
         runtime.metrics_server->stop();
+    }
+    // The cache first: what the shutdown cuts short must not be kept.
+    runtime.cache->stop();
+    if (const std::size_t cut = runtime.resolver->shutdown(); cut > 0) {
+        spdlog::info("stopping: lookups cut short={} (their verdicts are not kept)", cut);
     }
     if (runtime.writer && !runtime.writer->flush()) {
         spdlog::warn("store={}: not every verdict could be written before stopping",

@@ -55,6 +55,11 @@ VerdictCache::VerdictCache(const config::CacheSettings& cache,
 }
 
 VerdictCache::~VerdictCache() {
+    stop();
+}
+
+void VerdictCache::stop() {
+    stopped_.store(true);
     {
         std::lock_guard lock(prefetch_mu_);
         stopping_ = true;
@@ -182,10 +187,15 @@ VerdictCache::VerdictPtr VerdictCache::get(const std::string& domain,
 }
 
 bool VerdictCache::start_lookup(const std::string& domain, const std::shared_ptr<Flight>& flight) {
-    if (pool_.submit([this, domain, flight] { run_lookup(domain, flight); })) {
+    if (!stopped_.load() && pool_.submit([this, domain, flight] { run_lookup(domain, flight); })) {
         return true;
     }
-    // Overloaded: nobody will run this lookup, so withdraw the flight.
+    // Overloaded or stopped: nobody will run this lookup.
+    withdraw(domain, flight);
+    return false;
+}
+
+void VerdictCache::withdraw(const std::string& domain, const std::shared_ptr<Flight>& flight) {
     Shard& shard = shard_for(domain);
     std::lock_guard lock(shard.mu);
     auto it = shard.map.find(domain);
@@ -196,7 +206,6 @@ bool VerdictCache::start_lookup(const std::string& domain, const std::shared_ptr
             shard.map.erase(it);
         }
     }
-    return false;
 }
 
 VerdictCache::VerdictPtr VerdictCache::peek(const std::string& domain) const {
@@ -281,9 +290,23 @@ verdict::DomainVerdict VerdictCache::compute_or_load(
 }
 
 void VerdictCache::run_lookup(const std::string& domain, const std::shared_ptr<Flight>& flight) {
+    if (stopped_.load()) {
+        // Queued before stop(): not worth starting. A caller still waiting
+        // (none should be, the sessions have ended) hears `pending`.
+        withdraw(domain, flight);
+        finish_flight(flight, std::make_shared<const verdict::DomainVerdict>(
+                                  verdict::pending_verdict(domain)));
+        return;
+    }
     std::optional<std::chrono::system_clock::time_point> stored_expiry;
     auto result =
         std::make_shared<const verdict::DomainVerdict>(compute_or_load(domain, &stored_expiry));
+    if (stopped_.load()) {
+        // Possibly cut short by the resolver's shutdown: keep nothing.
+        withdraw(domain, flight);
+        finish_flight(flight, std::move(result));
+        return;
+    }
     std::optional<Clock::time_point> expires;
     if (stored_expiry) {
         expires = clock_->now() + to_clock(*stored_expiry - clock_->wall());
@@ -300,9 +323,13 @@ void VerdictCache::run_lookup(const std::string& domain, const std::shared_ptr<F
                           wall + std::chrono::duration_cast<std::chrono::system_clock::duration>(
                                      lifetime(*result)));
     }
+    finish_flight(flight, std::move(result));
+}
+
+void VerdictCache::finish_flight(const std::shared_ptr<Flight>& flight, VerdictPtr result) {
     {
         std::lock_guard lock(flight->mu);
-        flight->result = result;
+        flight->result = std::move(result);
     }
     flight->cv.notify_all();
 }

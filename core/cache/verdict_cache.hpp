@@ -140,8 +140,17 @@ class VerdictCache {
 
     // One prefetch pass (see above); returns how many refreshes it started.
     std::size_t prefetch_once();
-    // Runs prefetch_once() every second on a thread until destruction.
+    // Runs prefetch_once() every second on a thread until stop().
     void start_prefetcher();
+
+    // The process is stopping (SPEC §8 SIGTERM), and the resolver is shut
+    // down next (dns::Resolver::shutdown), which cuts the lookups in flight
+    // short: their answers would be errors of our own making. So from here
+    // on no lookup starts (get() answers `pending` on a miss), the
+    // prefetcher ends, and a lookup that finishes keeps and stores nothing:
+    // the store keeps what it had. Lookups in flight still run to their end
+    // (the destructor joins them). Idempotent; the destructor calls it.
+    void stop();
 
     [[nodiscard]] std::size_t size() const;
     [[nodiscard]] std::size_t queued_lookups() const { return pool_.queued(); }
@@ -171,6 +180,10 @@ class VerdictCache {
     Entry& entry_for(Shard& shard, const std::string& domain);  // shard.mu held
     bool start_lookup(const std::string& domain, const std::shared_ptr<Flight>& flight);
     void run_lookup(const std::string& domain, const std::shared_ptr<Flight>& flight);
+    // Takes `flight` off its entry, and the entry too if it holds no verdict.
+    void withdraw(const std::string& domain, const std::shared_ptr<Flight>& flight);
+    // Hands `result` to the callers waiting on `flight`.
+    static void finish_flight(const std::shared_ptr<Flight>& flight, VerdictPtr result);
     verdict::DomainVerdict compute_or_load(
         const std::string& domain,
         std::optional<std::chrono::system_clock::time_point>* stored_expiry);
@@ -195,6 +208,7 @@ class VerdictCache {
     std::atomic<std::uint64_t> hits_{0}, misses_{0}, joined_{0}, timeouts_{0}, stale_{0},
         evictions_{0}, prefetches_{0}, store_hits_{0};
 
+    std::atomic<bool> stopped_{false};
     std::mutex prefetch_mu_;
     std::condition_variable prefetch_cv_;
     bool stopping_ = false;

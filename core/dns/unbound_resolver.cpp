@@ -312,15 +312,18 @@ UnboundResolver::UnboundResolver(std::vector<ub_ctx*> ctxs, std::chrono::millise
     }
 }
 
-UnboundResolver::~UnboundResolver() {
+std::size_t UnboundResolver::shutdown() {
     std::vector<std::shared_ptr<Query>> waiting;
     {
-        std::unique_lock lock(mu_);
+        std::lock_guard lock(mu_);
         stopping_ = true;
         for (const auto& [raw, q] : in_flight_) {
             waiting.push_back(q);
         }
     }
+    // libunbound goes on with them (a slow server's retries) until the
+    // destructor deletes the contexts; their callers need not wait for that.
+    std::size_t cut = 0;
     for (const auto& q : waiting) {
         std::lock_guard lock(q->m);
         if (!q->done) {
@@ -328,10 +331,15 @@ UnboundResolver::~UnboundResolver() {
             q->answer.dnssec = DnssecState::indeterminate;
             q->answer.error = "resolver shut down";
             q->done = true;
+            ++cut;
         }
         q->cv.notify_all();
     }
-    waiting.clear();
+    return cut;
+}
+
+UnboundResolver::~UnboundResolver() {
+    shutdown();
     {
         // Callers still use their context (ub_cancel) on their way out.
         std::unique_lock lock(mu_);

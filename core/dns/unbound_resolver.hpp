@@ -18,9 +18,10 @@
 // each context keeps its own caches.
 //
 // Thread-safety: query() may be called from any number of threads at once.
-// Callers block on their own answer with a deadline. The destructor must not
-// start while another thread may still call query(); queries already waiting
-// when it starts return tempfail ("resolver shut down").
+// Callers block on their own answer with a deadline. shutdown() (also the
+// destructor's first step) answers the queries waiting then, and every later
+// one, tempfail ("resolver shut down"). The destructor must not start while
+// another thread may still call query().
 #pragma once
 
 #include <chrono>
@@ -62,6 +63,7 @@ class UnboundResolver final : public Resolver {
     // cancelled and answered as tempfail/indeterminate with error
     // "timeout after N ms".
     DnsAnswer query(const std::string& name, RrType type) override;
+    std::size_t shutdown() override;
 
     [[nodiscard]] std::chrono::milliseconds timeout() const { return timeout_; }
     [[nodiscard]] std::size_t contexts() const { return ctxs_.size(); }

@@ -3,6 +3,7 @@
 // so the real resolver stays free of metrics.
 #pragma once
 
+#include <cstddef>
 #include <memory>
 #include <string>
 
@@ -25,6 +26,7 @@ class MeteredResolver final : public dns::Resolver {
         : inner_(std::move(inner)), metrics_(metrics) {}
 
     dns::DnsAnswer query(const std::string& name, dns::RrType type) override;
+    std::size_t shutdown() override { return inner_->shutdown(); }
 
   private:
     std::unique_ptr<dns::Resolver> inner_;

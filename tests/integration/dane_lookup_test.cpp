@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -426,6 +427,35 @@ BOOST_AUTO_TEST_CASE(noanswer_with_short_timeout_then_destroy) {
             BOOST_TEST(took.count() < 200 + 1000);
         }
     }
+    r.reset();
+}
+
+// SPEC §8 SIGTERM: a lookup waiting on a silent server answers at once when
+// the resolver shuts down, not at its timeout; later lookups do not start.
+BOOST_AUTO_TEST_CASE(shutdown_cuts_waiting_lookups_short) {
+    BlackHole hole;
+    ResolverSettings s = testbed_resolver_settings(milliseconds(8000));
+    s.stub_zones.push_back({"blackhole.", hole.address()});
+    auto r = make_resolver(s);
+
+    auto waiting = std::async(std::launch::async, [&] {
+        const DnsAnswer a = r->query("slow.blackhole", RrType::mx);
+        return std::make_pair(a, Clock::now());
+    });
+    BOOST_TEST_REQUIRE((waiting.wait_for(milliseconds(300)) == std::future_status::timeout));
+    const auto cut_at = Clock::now();
+    BOOST_TEST(r->shutdown() == 1U);
+    const auto [a, answered_at] = waiting.get();
+    BOOST_TEST(to_string(a.outcome) == "tempfail");
+    BOOST_TEST(to_string(a.dnssec) == "indeterminate");
+    BOOST_TEST(a.error == "resolver shut down");
+    BOOST_TEST((answered_at - cut_at < milliseconds(1000)));
+
+    const auto start = Clock::now();
+    const DnsAnswer later = r->query("dane-ok.test", RrType::mx);
+    BOOST_TEST(later.error == "resolver shut down");
+    BOOST_TEST((Clock::now() - start < milliseconds(1000)));
+    BOOST_TEST(r->shutdown() == 0U);  // idempotent: nothing left to cut
     r.reset();
 }
 

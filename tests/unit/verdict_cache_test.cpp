@@ -520,6 +520,60 @@ BOOST_AUTO_TEST_CASE(stored_error_verdict_serves_until_its_expiry) {
     BOOST_TEST(c.peek("bogus.test") == nullptr);
 }
 
+// SPEC §8 SIGTERM: stop() comes before the resolver's shutdown, which answers
+// the lookups in flight with errors of its own making. The lookup running
+// then finishes and keeps nothing (neither in the cache nor in the store),
+// and no lookup starts afterwards: a miss answers `pending` at once.
+BOOST_AUTO_TEST_CASE(stop_keeps_nothing_a_lookup_finishes_afterwards) {
+    auto clock = std::make_shared<util::ManualClock>();
+    RecordingStore store;
+    std::mutex mu;
+    std::condition_variable cv;
+    bool release = false;
+    std::atomic<int> calls{0};
+    cache::VerdictCache c(
+        settings(), prefetch(2),
+        [&](const std::string& d) {
+            ++calls;
+            if (d == "slow.test") {
+                std::unique_lock lock(mu);
+                cv.wait(lock, [&] { return release; });
+                return make(d, 3600s, /*error=*/true);  // "resolver shut down"
+            }
+            return make(d, 3600s);
+        },
+        clock, store.persistence());
+    BOOST_TEST(c.get("good.test", 2000ms)->dane == verdict::DaneField::pass);
+    BOOST_TEST(c.get("slow.test", 20ms)->dane == verdict::DaneField::pending);
+    BOOST_TEST_REQUIRE(calls == 2);
+
+    c.stop();
+    {
+        std::lock_guard lock(mu);
+        release = true;
+    }
+    cv.notify_all();
+    // The lookup ends without an entry: slow.test had no verdict before.
+    for (int i = 0; i < 2000 && c.inspect("slow.test"); ++i) {
+        std::this_thread::sleep_for(1ms);
+    }
+    BOOST_TEST(!c.inspect("slow.test").has_value());
+    BOOST_TEST(c.peek("slow.test") == nullptr);
+    const auto saved = store.get();
+    BOOST_TEST_REQUIRE(saved.size() == 1U);  // good.test's, from before stop()
+    BOOST_TEST(saved[0].verdict.domain == "good.test");
+
+    // What the cache held keeps answering; a miss starts nothing.
+    BOOST_TEST(c.get("good.test", 2000ms)->dane == verdict::DaneField::pass);
+    const auto start = std::chrono::steady_clock::now();
+    BOOST_TEST(c.get("new.test", 2000ms)->dane == verdict::DaneField::pending);
+    BOOST_TEST((std::chrono::steady_clock::now() - start < 1000ms));
+    clock->advance(3000s);  // good.test is due for its refresh (0.8 x 3600 s)
+    BOOST_TEST(c.prefetch_once() == 0U);
+    BOOST_TEST(calls == 2);
+    c.stop();  // idempotent, and the destructor calls it again
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 // SPEC §6: RCPT never waits on a refresh in flight; the prefetcher starts
