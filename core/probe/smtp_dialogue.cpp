@@ -69,7 +69,7 @@ bool SmtpDialogue::read_step(Session& s, Reply& reply, std::string_view what,
         case ReplyStatus::ok:
             if (reply.code >= 400 && reply.code < 500 && what != "STARTTLS") {
                 return fail(r, ProbeOutcome::not_answering,
-                            step + ": temporary failure \"" + reply.first() + "\"");
+                            step + ": temporary failure " + reply.quoted_first());
             }
             return true;
         case ReplyStatus::timeout:
@@ -100,7 +100,7 @@ bool SmtpDialogue::until_tls(Session& s, ProbeResult& r) const {
     if (reply.code != 220) {
         // RFC 5321 §3.1: 554 instead of 220 means "no SMTP service here".
         return fail(r, ProbeOutcome::not_answering,
-                    "banner refuses service: \"" + reply.first() + "\"");
+                    "banner refuses service: " + reply.quoted_first());
     }
     if (!command(s, "EHLO " + (helo_.empty() ? s.local_literal() : helo_), r) ||
         !read_step(s, reply, "EHLO", r)) {
@@ -108,7 +108,7 @@ bool SmtpDialogue::until_tls(Session& s, ProbeResult& r) const {
     }
     if (reply.code != 250) {
         return fail(r, ProbeOutcome::starttls_not_supported,
-                    "EHLO refused: \"" + reply.first() + "\"");
+                    "EHLO refused: " + reply.quoted_first());
     }
     if (!offers_starttls(reply)) {
         return fail(r, ProbeOutcome::starttls_not_supported,
@@ -122,7 +122,7 @@ bool SmtpDialogue::until_tls(Session& s, ProbeResult& r) const {
         // broken certificate or key says every time (Postfix: "TLS not
         // available due to local problem"): the MX answered without TLS.
         return fail(r, ProbeOutcome::starttls_not_supported,
-                    "STARTTLS refused: \"" + reply.first() + "\"");
+                    "STARTTLS refused: " + reply.quoted_first());
     }
     if (s.buffered()) {
         // RFC 3207 §5 / CVE-2011-0411: anything sent before the handshake

@@ -4,7 +4,13 @@
 #include <algorithm>
 #include <cctype>
 
+#include "core/address/recipient.hpp"
+
 namespace dsm::probe::detail {
+
+std::string quoted(std::string_view text) {
+    return "\"" + address::printable(text, kQuotedOctets) + "\"";
+}
 
 ReplyLine take_reply_line(std::string& in, Reply& reply, std::string& error) {
     const std::size_t eol = in.find('\n');
@@ -29,7 +35,7 @@ ReplyLine take_reply_line(std::string& in, Reply& reply, std::string& error) {
                         });
     if (!digits || line[0] < '2' || line[0] > '5' ||
         (line.size() > 3 && line[3] != ' ' && line[3] != '-') || line.size() > kMaxReplyLine) {
-        error = "malformed reply line \"" + line.substr(0, 80) + "\"";
+        error = "malformed reply line " + quoted(line);
         return ReplyLine::malformed;
     }
     const int code = std::stoi(line.substr(0, 3));

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace dsm::probe::detail {
@@ -13,11 +14,21 @@ namespace dsm::probe::detail {
 inline constexpr std::size_t kMaxReplyLine = 4096;
 inline constexpr std::size_t kMaxReplyLines = 256;
 
+// How much of a server's line an error quotes. The server is anyone's (an MX
+// host is named by the recipient's domain), and the error reaches logs, RCPT
+// replies, --check --json and the store: printable ASCII only, cut short.
+inline constexpr std::size_t kQuotedOctets = 100;
+
+// `text` between double quotes, made printable (address::printable: '"' and
+// '\' escaped, other octets as \xHH) and cut to about kQuotedOctets.
+std::string quoted(std::string_view text);
+
 struct Reply {
     int code = 0;
     std::vector<std::string> lines;  // text after "NNN-" / "NNN "
-    [[nodiscard]] std::string first() const {
-        return std::to_string(code) + (lines.empty() ? "" : " " + lines.front());
+    // The code and first line, quoted(): for errors.
+    [[nodiscard]] std::string quoted_first() const {
+        return quoted(std::to_string(code) + (lines.empty() ? "" : " " + lines.front()));
     }
 };
 

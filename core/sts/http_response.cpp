@@ -9,6 +9,7 @@
 #include <sstream>
 #include <utility>
 
+#include "core/address/recipient.hpp"
 #include "core/util/ascii.hpp"
 
 namespace dsm::sts {
@@ -35,6 +36,15 @@ int status_code(const Poco::Net::HTTPResponse& response) {
     const char* end = text.data() + text.size();
     const auto [ptr, ec] = std::from_chars(text.data() + space + 1, end, code);
     return ec == std::errc{} && ptr != end && *ptr == ' ' ? code : 0;
+}
+
+// The policy host's own words (reason phrase, Location, Content-Type, what
+// Poco quotes of a malformed response) in an error: it reaches logs, RCPT
+// replies, --check --json and the store, so printable ASCII only, cut short
+// (address::printable).
+std::string shown(std::string_view server_text) {
+    constexpr std::size_t kShownOctets = 100;
+    return address::printable(server_text, kShownOctets);
 }
 
 }  // namespace
@@ -73,17 +83,17 @@ bool check_response_head(const ResponseHead& head, FetchResult& r) {
         // §3.3: "HTTP 3xx redirects MUST NOT be followed".
         r.outcome = FetchOutcome::http_status;
         r.error = "HTTP " + std::to_string(r.status) + " redirect" +
-                  (head.location.empty() ? "" : " to " + head.location) + " not followed";
+                  (head.location.empty() ? "" : " to " + shown(head.location)) + " not followed";
         return false;
     }
     if (r.status != 200) {
         r.outcome = FetchOutcome::http_status;
-        r.error = "HTTP " + std::to_string(r.status) + " " + head.reason;
+        r.error = "HTTP " + std::to_string(r.status) + " " + shown(head.reason);
         return false;
     }
     if (!is_text_plain(r.content_type)) {
         r.outcome = FetchOutcome::content_type;
-        r.error = "Content-Type \"" + r.content_type + "\" is not text/plain";
+        r.error = "Content-Type \"" + shown(r.content_type) + "\" is not text/plain";
         return false;
     }
     if (head.content_length && *head.content_length > static_cast<std::int64_t>(kMaxPolicySize)) {
@@ -144,13 +154,13 @@ FetchResult judge_response(std::istream& raw) {
         judge_body(std::move(body), raw.bad(), head, r);
     } catch (const Poco::Exception& e) {
         // As the fetcher: after the handshake, a malformed response is the
-        // server not speaking HTTP properly.
+        // server not speaking HTTP properly. Poco's message may quote it.
         r.outcome = FetchOutcome::protocol_error;
-        r.error = e.displayText();
+        r.error = shown(e.displayText());
         r.body.clear();
     } catch (const std::exception& e) {
         r.outcome = FetchOutcome::protocol_error;
-        r.error = e.what();
+        r.error = shown(e.what());
         r.body.clear();
     }
     return r;

@@ -3,7 +3,9 @@
 // then our checks of status, content type and size, and the body limit
 // (core/sts/http_response.hpp, the same functions the fetcher calls on a
 // real connection). Whatever the octets, it must return; an accepted
-// response must keep §3.3's promises.
+// response must keep §3.3's promises; a refusal's reason is printable ASCII
+// (it reaches logs, RCPT replies and --check --json).
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <sstream>
@@ -17,7 +19,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const dsm::sts::FetchResult r = dsm::sts::judge_response(raw);
     if (r.outcome != dsm::sts::FetchOutcome::ok) {
         // A refusal always says why, and never carries a body.
-        if (r.error.empty() || !r.body.empty()) {
+        const bool printable = std::all_of(r.error.begin(), r.error.end(),
+                                           [](char c) { return c >= 0x20 && c < 0x7f; });
+        if (r.error.empty() || !r.body.empty() || !printable) {
             __builtin_trap();
         }
         return 0;

@@ -10,7 +10,9 @@
 //     longest line and its CR);
 //   - the replies and the outcome do not depend on how the stream was cut
 //     into reads (TCP segments it as it likes);
-//   - offers_starttls agrees with RFC 3207 §4 read directly.
+//   - offers_starttls agrees with RFC 3207 §4 read directly;
+//   - what an error says or quotes of the server is printable ASCII, and a
+//     quoted reply is at most about kQuotedOctets long.
 #include <algorithm>
 #include <cctype>
 #include <cstddef>
@@ -28,6 +30,7 @@ namespace {
 using dsm::fuzz::check;
 using dsm::probe::detail::kMaxReplyLine;
 using dsm::probe::detail::kMaxReplyLines;
+using dsm::probe::detail::kQuotedOctets;
 using dsm::probe::detail::Reply;
 using dsm::probe::detail::ReplyLine;
 
@@ -54,13 +57,20 @@ bool starttls_in(const Reply& r) {
     return false;
 }
 
+bool printable_ascii(std::string_view s) {
+    return std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
+}
+
 void check_reply(const Reply& r) {
     check(!r.lines.empty() && r.lines.size() <= kMaxReplyLines);
     check(r.code >= 200 && r.code <= 599);
     for (const auto& l : r.lines) {
         check(l.size() <= kMaxReplyLine && l.find('\n') == std::string::npos);
     }
-    check(r.first().rfind(std::to_string(r.code), 0) == 0);
+    const std::string q = r.quoted_first();
+    check(q.rfind("\"" + std::to_string(r.code), 0) == 0);
+    // An escape may overshoot the cut by 3 octets, then "..." and the quotes.
+    check(q.size() <= kQuotedOctets + 8 && printable_ascii(q));
     check(dsm::probe::detail::offers_starttls(r) == starttls_in(r));
 }
 
@@ -85,7 +95,7 @@ Dialogue read_all(std::string_view stream, std::size_t chunk) {
                 check(error.empty() && reply.lines.size() < kMaxReplyLines);
                 continue;
             case ReplyLine::malformed:
-                check(!error.empty());
+                check(!error.empty() && printable_ascii(error));
                 d.malformed = true;
                 return d;
             case ReplyLine::need_more:

@@ -79,6 +79,25 @@ BOOST_AUTO_TEST_CASE(not_text_plain) {
     BOOST_TEST(r.error == "Content-Type \"text/html\" is not text/plain");
 }
 
+// The policy host is anyone's: its reason phrase, Location and Content-Type
+// reach logs, RCPT replies and --check --json only as printable ASCII
+// (\xHH for other octets, '"' escaped), cut to about 100 octets.
+BOOST_AUTO_TEST_CASE(server_words_in_errors_are_printable) {
+    auto r = judge("HTTP/1.1 404 Not\x1b[31m Found\xff\r\nContent-Type: text/plain\r\n\r\n");
+    BOOST_TEST(r.outcome == FetchOutcome::http_status);
+    BOOST_TEST(r.error == "HTTP 404 Not\\x1b[31m Found\\xff");
+
+    r = judge("HTTP/1.1 302 Found\r\nLocation: https://x.test/\"\x7f" + std::string(200, 'a') +
+              "\r\n\r\n");
+    BOOST_TEST(r.error.rfind("HTTP 302 redirect to https://x.test/\\\"\\x7faaa", 0) == 0U, r.error);
+    BOOST_TEST(r.error.size() < 150U, r.error);
+    BOOST_TEST(r.error.find("... not followed") != std::string::npos, r.error);
+
+    r = judge("HTTP/1.1 200 OK\r\nContent-Type: text/html\x01\"\r\n\r\n<html>");
+    BOOST_TEST(r.outcome == FetchOutcome::content_type);
+    BOOST_TEST(r.error == "Content-Type \"text/html\\x01\\\"\" is not text/plain");
+}
+
 BOOST_AUTO_TEST_CASE(announced_too_large) {
     const auto r =
         judge("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 65537\r\n\r\n");
