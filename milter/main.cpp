@@ -208,9 +208,14 @@ void stop_listeners_and_flush(dsm::milter::Runtime& runtime) {
     if (runtime.metrics_server) {
         runtime.metrics_server->stop();
     }
-    // The cache first: what the shutdown cuts short must not be kept.
+    // The cache first: what the shutdown cuts short must not be kept. Then
+    // DNS, the MTA-STS fetches and the probes under way end at once.
     runtime.cache->stop();
-    if (const std::size_t cut = runtime.resolver->shutdown(); cut > 0) {
+    std::size_t cut = runtime.resolver->shutdown() + runtime.fetcher->shutdown();
+    if (runtime.prober) {
+        cut += runtime.prober->shutdown();
+    }
+    if (cut > 0) {
         spdlog::info("stopping: lookups cut short={} (their verdicts are not kept)", cut);
     }
     if (runtime.writer && !runtime.writer->flush()) {

@@ -3,6 +3,7 @@
 // metrics.
 #pragma once
 
+#include <cstddef>
 #include <memory>
 #include <string>
 
@@ -24,6 +25,7 @@ class MeteredFetcher final : public sts::PolicyFetcher {
                         std::chrono::steady_clock::now() - start);
         return r;
     }
+    std::size_t shutdown() override { return inner_->shutdown(); }
 
   private:
     std::unique_ptr<sts::PolicyFetcher> inner_;

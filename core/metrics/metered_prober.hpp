@@ -3,6 +3,7 @@
 // stays free of metrics.
 #pragma once
 
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <vector>
@@ -33,6 +34,7 @@ class MeteredProber final : public probe::Prober {
                                     const std::string& address) override {
         return timed([&] { return inner_->probe_webpki(mx_host, address); });
     }
+    std::size_t shutdown() override { return inner_->shutdown(); }
 
   private:
     template <typename F>

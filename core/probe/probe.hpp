@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -89,6 +90,11 @@ class Prober {
     // and the certificate must be valid for `mx_host` (RFC 6125 DNS-ID,
     // wildcard only as the whole left-most label), in date.
     virtual ProbeResult probe_webpki(const std::string& mx_host, const std::string& address) = 0;
+
+    // The process is stopping (SPEC §8 SIGTERM): probes under way end at
+    // once (not_answering, "cut short: the milter is stopping"), and so do
+    // later ones. Returns how many were under way. Idempotent.
+    virtual std::size_t shutdown() { return 0; }
 };
 
 // The real prober: plain TCP to `address` (IPv4 or IPv6 literal) on

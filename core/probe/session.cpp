@@ -40,13 +40,19 @@ std::string openssl_errors() {
 }
 
 Io Session::wait(short events) {
+    const int stop_fd = stop_ != nullptr ? stop_->fd() : -1;
     for (;;) {
         const auto left = std::chrono::ceil<milliseconds>(deadline_ - Clock::now());
         if (left.count() <= 0) {
             return Io::timeout;
         }
-        pollfd p{fd_, events, 0};
-        const int n = ::poll(&p, 1, static_cast<int>(std::min<long long>(left.count(), 60000)));
+        std::array<pollfd, 2> p{{{fd_, events, 0}, {stop_fd, POLLIN, 0}}};
+        const int n = ::poll(p.data(), stop_fd >= 0 ? 2 : 1,
+                             static_cast<int>(std::min<long long>(left.count(), 60000)));
+        if (n > 0 && p[1].revents != 0) {
+            error_ = "cut short: the milter is stopping";
+            return Io::error;
+        }
         if (n > 0) {
             return Io::ok;  // the next call says what POLLERR/POLLHUP meant
         }

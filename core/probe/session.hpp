@@ -3,6 +3,8 @@
 // (connect, each read, each write, every step of the TLS handshake, which
 // runs on the same descriptor) is a poll() for at most the time left until
 // the deadline: a server that drips one byte a second cannot stretch a probe.
+// Each poll also watches the prober's StopSignal: when the milter stops, the
+// wait ends at once as an error ("cut short: the milter is stopping").
 // Reads SMTP replies (RFC 5321 §4.2.1) in the clear and, after handshake(),
 // inside TLS. Our own writes use send(MSG_NOSIGNAL); OpenSSL's socket BIO
 // writes with write(), so callers block SIGPIPE (util::SigpipeBlock).
@@ -18,6 +20,7 @@
 #include <vector>
 
 #include "core/probe/smtp_reply.hpp"
+#include "core/util/stop_signal.hpp"
 
 namespace dsm::probe::detail {
 
@@ -45,7 +48,9 @@ enum class ReplyStatus { ok, timeout, closed, error, malformed };
 // One TCP connection with a deadline; plain until start_tls().
 class Session {
   public:
-    explicit Session(Clock::time_point deadline) : deadline_(deadline) {}
+    // `stop` (may be null) must outlive the session.
+    Session(Clock::time_point deadline, const util::StopSignal* stop)
+        : deadline_(deadline), stop_(stop) {}
     ~Session() {
         ssl_.reset();
         if (fd_ >= 0) {
@@ -75,6 +80,7 @@ class Session {
     Io ssl_call(F&& call, int& ret);
 
     Clock::time_point deadline_;
+    const util::StopSignal* stop_;
     int fd_ = -1;
     SslPtr ssl_;
     std::string in_;

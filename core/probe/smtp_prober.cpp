@@ -11,6 +11,7 @@
 #include <openssl/err.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -22,6 +23,7 @@
 #include "core/probe/smtp_dialogue.hpp"
 #include "core/probe/tls_verify.hpp"
 #include "core/util/sigpipe_block.hpp"
+#include "core/util/stop_signal.hpp"
 
 namespace dsm::probe {
 
@@ -55,6 +57,12 @@ class SmtpProber final : public Prober {
                                     const std::string& address,
                                     const std::vector<dane::TlsaRecord>& tlsa) override;
     ProbeResult probe_webpki(const std::string& mx_host, const std::string& address) override;
+    std::size_t shutdown() override {
+        // Counted first: once raised, the probes end and leave the count.
+        const std::size_t under_way = running_.load();
+        stop_.raise();
+        return under_way;
+    }
 
   private:
     ProbeResult run(const std::string& mx_host, const std::string& address,
@@ -63,6 +71,8 @@ class SmtpProber final : public Prober {
     config::ProbeSettings settings_;
     SmtpDialogue dialogue_;
     TlsVerifier tls_;
+    util::StopSignal stop_;
+    std::atomic<std::size_t> running_{0};  // probes with a session open
 };
 
 ProbeResult SmtpProber::probe_dane_expanded(const std::string& mx_host,
@@ -112,7 +122,12 @@ ProbeResult SmtpProber::run(const std::string& mx_host, const std::string& addre
         return r;
     }
     {
-        Session s(start + settings_.timeout);
+        ++running_;
+        struct Done {
+            std::atomic<std::size_t>& n;
+            ~Done() { --n; }
+        } done{running_};
+        Session s(start + settings_.timeout, &stop_);
         if (dialogue_.until_tls(s, r)) {
             tls_.handshake(s, target, settings_.timeout, r);
         }
@@ -128,6 +143,11 @@ ProbeResult SmtpProber::run(const std::string& mx_host, const std::string& addre
             }
             s.shutdown_tls();
         }
+    }
+    if (stop_.raised() && r.outcome != ProbeOutcome::verified) {
+        // Cut short wherever it was (a handshake reads as tls_error): the
+        // server was not heard out, which is what not_answering says.
+        r.outcome = ProbeOutcome::not_answering;
     }
     ERR_clear_error();
     return r;

@@ -57,6 +57,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -186,6 +187,21 @@ class Watchdog {
     Watchdog(const Watchdog&) = delete;
     Watchdog& operator=(const Watchdog&) = delete;
 
+    // SIGTERM: every connection watched now, or armed later, is shut down at
+    // once. Returns how many were watched (and not yet fired).
+    std::size_t fire_all() {
+        std::size_t watched = 0;
+        {
+            const std::lock_guard lock(mu_);
+            all_ = true;
+            for (const auto& [id, e] : entries_) {
+                watched += e.fired ? 0 : 1;
+            }
+        }
+        cv_.notify_all();
+        return watched;
+    }
+
     // Watches `fd` until destroyed. Without a dup() (descriptor exhaustion)
     // it watches nothing and the socket timeouts are the only bound.
     class Arm {
@@ -245,7 +261,7 @@ class Watchdog {
                 if (e.fired) {
                     continue;
                 }
-                if (e.deadline <= now) {
+                if (all_ || e.deadline <= now) {
                     ::shutdown(e.fd, SHUT_RD);
                     e.fired = true;
                 } else {
@@ -264,6 +280,7 @@ class Watchdog {
     std::condition_variable cv_;
     std::map<std::uint64_t, Entry> entries_;
     std::uint64_t next_id_ = 0;
+    bool all_ = false;  // fire_all() was called
     bool stopping_ = false;
     std::thread thread_;  // last: starts once the members above exist
 };
@@ -484,8 +501,20 @@ class HttpsFetcher final : public PolicyFetcher {
             r.error = e.what();
             r.body.clear();
         }
+        if (stopping_.load() && r.outcome != FetchOutcome::ok) {
+            r.outcome = FetchOutcome::timeout;
+            r.error = "cut short: the milter is stopping";
+            r.body.clear();
+        }
         r.took = duration_cast<milliseconds>(Clock::now() - start);
         return r;
+    }
+
+    // Connections under way are shut down (the watchdog fires them all),
+    // and later fetches fail before they connect.
+    std::size_t shutdown() override {
+        stopping_.store(true);
+        return watchdog_.fire_all();
     }
 
   private:
@@ -524,6 +553,9 @@ class HttpsFetcher final : public PolicyFetcher {
             r.error = std::move(context_error);
             return;
         }
+        if (stopping_.load()) {
+            return;  // fetch() says why
+        }
         std::optional<Poco::Net::StreamSocket> socket = connect_any(addresses, t, r);
         if (socket) {
             exchange(*socket, context, watchdog_, t, r);
@@ -548,6 +580,7 @@ class HttpsFetcher final : public PolicyFetcher {
     const config::StsSettings settings_;
     std::mutex context_mu_;
     Poco::Net::Context::Ptr context_;
+    std::atomic<bool> stopping_{false};
     Watchdog watchdog_;
 };
 

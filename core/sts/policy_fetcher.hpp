@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -45,6 +46,11 @@ class PolicyFetcher {
     virtual ~PolicyFetcher() = default;
     // Blocking; never throws for network or protocol failures. Thread-safe.
     virtual FetchResult fetch(const std::string& domain) = 0;
+
+    // The process is stopping (SPEC §8 SIGTERM): fetches under way end at
+    // once (timeout, "cut short: the milter is stopping"), and so do later
+    // ones. Returns how many were under way. Idempotent.
+    virtual std::size_t shutdown() { return 0; }
 };
 
 // The real fetcher (Poco NetSSL). `mta-sts.<domain>` is resolved through

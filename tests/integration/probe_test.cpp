@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <map>
 #include <optional>
 #include <sstream>
@@ -446,6 +447,32 @@ BOOST_AUTO_TEST_CASE(silent_tls_handshake_ends_at_the_deadline) {
     BOOST_TEST(r.outcome == ProbeOutcome::not_answering);
     BOOST_TEST(wall < timeout + milliseconds(1000));
     BOOST_TEST(r.detail.find("handshake") != std::string::npos);
+}
+
+// SPEC §8 SIGTERM: a probe waiting on a silent server (before the banner) or
+// inside a handshake that never ends is cut short at once, not at its
+// timeout, and a probe begun afterwards ends before it connects.
+BOOST_AUTO_TEST_CASE(shutdown_cuts_probes_under_way_short) {
+    auto p = prober(milliseconds(8000));
+    auto silent = std::async(std::launch::async, [&] { return dane("silent", *p); });
+    auto hang = std::async(std::launch::async, [&] { return dane("tls-hang", *p); });
+    BOOST_TEST_REQUIRE((silent.wait_for(milliseconds(500)) == std::future_status::timeout));
+    const auto cut_at = std::chrono::steady_clock::now();
+    BOOST_TEST(p->shutdown() == 2U);
+    for (auto* f : {&silent, &hang}) {
+        const ProbeResult r = f->get();
+        BOOST_TEST(r.outcome == ProbeOutcome::not_answering);
+        BOOST_TEST(r.detail.find("cut short: the milter is stopping") != std::string::npos,
+                   r.detail);
+    }
+    BOOST_TEST((std::chrono::steady_clock::now() - cut_at < milliseconds(1000)));
+
+    const auto start = std::chrono::steady_clock::now();
+    const ProbeResult later = dane("dane-ee", *p);
+    BOOST_TEST(later.outcome == ProbeOutcome::not_answering);
+    BOOST_TEST(later.detail.find("cut short") != std::string::npos, later.detail);
+    BOOST_TEST((std::chrono::steady_clock::now() - start < milliseconds(1000)));
+    BOOST_TEST(p->shutdown() == 0U);  // idempotent: nothing under way
 }
 
 BOOST_AUTO_TEST_CASE(not_an_address) {

@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -225,6 +226,26 @@ BOOST_AUTO_TEST_CASE(dripping_server_is_cut_at_the_deadline) {
     BOOST_TEST(r.took.count() < 3000);
     BOOST_TEST(r.status == 200);
     BOOST_TEST(r.body.empty());
+}
+
+// SPEC §8 SIGTERM: a fetch under way (a dripping server) ends at once, not
+// at fetch_timeout_ms, and a fetch begun afterwards does not connect.
+BOOST_AUTO_TEST_CASE(shutdown_cuts_fetches_under_way_short) {
+    Fetcher f(testbed_sts(milliseconds(8000)));
+    auto drip = std::async(std::launch::async, [&] { return f.fetch("sts-drip.test"); });
+    BOOST_TEST_REQUIRE((drip.wait_for(milliseconds(1000)) == std::future_status::timeout));
+    const auto cut_at = std::chrono::steady_clock::now();
+    BOOST_TEST(f.fetcher->shutdown() == 1U);
+    const FetchResult r = drip.get();
+    BOOST_TEST(to_string(r.outcome) == "timeout", describe(r));
+    BOOST_TEST(r.error == "cut short: the milter is stopping");
+    BOOST_TEST(r.body.empty());
+    BOOST_TEST((std::chrono::steady_clock::now() - cut_at < milliseconds(1000)));
+
+    const FetchResult later = f.fetch("sts-enforce.test");
+    BOOST_TEST(later.error == "cut short: the milter is stopping", describe(later));
+    BOOST_TEST(later.address.empty());  // not connected
+    BOOST_TEST(f.fetcher->shutdown() == 0U);
 }
 
 BOOST_AUTO_TEST_CASE(policy_host_without_address) {
