@@ -454,13 +454,21 @@ BOOST_AUTO_TEST_CASE(silent_tls_handshake_ends_at_the_deadline) {
 // timeout, and a probe begun afterwards ends before it connects.
 BOOST_AUTO_TEST_CASE(shutdown_cuts_probes_under_way_short) {
     auto p = prober(milliseconds(8000));
-    auto silent = std::async(std::launch::async, [&] { return dane("silent", *p); });
-    auto hang = std::async(std::launch::async, [&] { return dane("tls-hang", *p); });
+    // Boost.Test is not thread-safe: the probing threads only probe.
+    const Case& silent_mx = get("silent");
+    const Case& hang_mx = get("tls-hang");
+    const auto silent_tlsa = tlsa_of("silent");
+    const auto hang_tlsa = tlsa_of("tls-hang");
+    auto silent = std::async(std::launch::async, [&] {
+        return p->probe_dane(silent_mx.host, silent_mx.address, silent_tlsa);
+    });
+    auto hang = std::async(std::launch::async,
+                           [&] { return p->probe_dane(hang_mx.host, hang_mx.address, hang_tlsa); });
     BOOST_TEST_REQUIRE((silent.wait_for(milliseconds(500)) == std::future_status::timeout));
     const auto cut_at = std::chrono::steady_clock::now();
     BOOST_TEST(p->shutdown() == 2U);
     for (auto* f : {&silent, &hang}) {
-        const ProbeResult r = f->get();
+        const ProbeResult r = logged(f->get());
         BOOST_TEST(r.outcome == ProbeOutcome::not_answering);
         BOOST_TEST(r.detail.find("cut short: the milter is stopping") != std::string::npos,
                    r.detail);
