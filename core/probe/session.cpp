@@ -40,7 +40,7 @@ std::string openssl_errors() {
 }
 
 Io Session::wait(short events) {
-    const int stop_fd = stop_ != nullptr ? stop_->fd() : -1;
+    const int stop_fd = stop_.fd();  // -1: no pipe, only the deadline
     for (;;) {
         const auto left = std::chrono::ceil<milliseconds>(deadline_ - Clock::now());
         if (left.count() <= 0) {

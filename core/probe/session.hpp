@@ -48,8 +48,8 @@ enum class ReplyStatus { ok, timeout, closed, error, malformed };
 // One TCP connection with a deadline; plain until start_tls().
 class Session {
   public:
-    // `stop` (may be null) must outlive the session.
-    Session(Clock::time_point deadline, const util::StopSignal* stop)
+    // `stop` (the prober's) must outlive the session.
+    Session(Clock::time_point deadline, const util::StopSignal& stop)
         : deadline_(deadline), stop_(stop) {}
     ~Session() {
         ssl_.reset();
@@ -80,7 +80,7 @@ class Session {
     Io ssl_call(F&& call, int& ret);
 
     Clock::time_point deadline_;
-    const util::StopSignal* stop_;
+    const util::StopSignal& stop_;
     int fd_ = -1;
     SslPtr ssl_;
     std::string in_;

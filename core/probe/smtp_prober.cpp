@@ -127,7 +127,7 @@ ProbeResult SmtpProber::run(const std::string& mx_host, const std::string& addre
             std::atomic<std::size_t>& n;
             ~Done() { --n; }
         } done{running_};
-        Session s(start + settings_.timeout, &stop_);
+        Session s(start + settings_.timeout, stop_);
         if (dialogue_.until_tls(s, r)) {
             tls_.handshake(s, target, settings_.timeout, r);
         }

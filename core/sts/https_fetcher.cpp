@@ -71,6 +71,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/address/recipient.hpp"
 #include "core/dns/rdata.hpp"
 #include "core/sts/http_response.hpp"
 #include "core/sts/policy_fetcher.hpp"
@@ -531,11 +532,8 @@ class HttpsFetcher final : public PolicyFetcher {
         t.deadline = start + t.budget;
         if (!plausible_host_name(name)) {
             r.outcome = FetchOutcome::dns_error;
-            std::string shown = domain;  // goes to logs: no control characters
-            std::replace_if(
-                shown.begin(), shown.end(),
-                [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }, '?');
-            r.error = "\"" + shown + "\" is not a domain name";
+            // Goes to logs and --check --json: printable, as every quoted error.
+            r.error = "\"" + address::printable(domain) + "\" is not a domain name";
             return;
         }
         r.url = "https://" + t.host + (t.port == 443 ? "" : ":" + std::to_string(t.port)) +

@@ -290,6 +290,7 @@ BOOST_AUTO_TEST_CASE(not_a_domain_name) {
     Fetcher f(testbed_sts());
     const FetchResult r = f.fetch("sts-enforce.test\r\nX-Injected: 1");
     BOOST_TEST(to_string(r.outcome) == "dns-error", describe(r));
+    BOOST_TEST(r.error == "\"sts-enforce.test\\x0d\\x0aX-Injected: 1\" is not a domain name");
 }
 
 BOOST_AUTO_TEST_CASE(concurrent_fetches_share_one_fetcher) {
