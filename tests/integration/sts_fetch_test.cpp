@@ -102,7 +102,7 @@ BOOST_AUTO_TEST_CASE(enforce_policy_is_fetched) {
     BOOST_TEST(r.error.empty(), r.error);
     BOOST_TEST(r.took.count() < 3000);
     // RFC 8461 §3.3: the request names the policy host (SNI and Host).
-    BOOST_TEST(!https_access_log_lines("sni=mta-sts.sts-enforce.test").empty());
+    BOOST_TEST(!await_https_access_log_lines("sni=mta-sts.sts-enforce.test", 1).empty());
 }
 
 BOOST_AUTO_TEST_CASE(name_is_normalised_and_body_kept_verbatim) {
@@ -122,15 +122,8 @@ BOOST_AUTO_TEST_CASE(redirect_is_not_followed) {
     BOOST_TEST(r.status == 301);
     BOOST_TEST(r.error.find("/redirected/mta-sts.txt") != std::string::npos, r.error);
     BOOST_TEST(r.body.empty());
-    // nginx logs a request when it has answered it; give it a moment.
-    std::vector<std::string> lines;
-    for (int i = 0; i < 50; ++i) {
-        lines = https_access_log_lines("sni=mta-sts.sts-redirect.test");
-        if (lines.size() > before) {
-            break;
-        }
-        std::this_thread::sleep_for(milliseconds(20));  // poll for the log line
-    }
+    const std::vector<std::string> lines =
+        await_https_access_log_lines("sni=mta-sts.sts-redirect.test", before + 1);
     BOOST_TEST_REQUIRE(lines.size() == before + 1, "requests for sts-redirect: " << lines.size());
     BOOST_TEST(
         lines.back().find("\"GET /.well-known/mta-sts.txt HTTP/1.1\" 301") != std::string::npos,

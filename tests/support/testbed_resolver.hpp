@@ -12,6 +12,7 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/config/config.hpp"
@@ -36,6 +37,21 @@ inline std::vector<std::string> https_access_log_lines(const std::string& needle
         if (line.find(needle) != std::string::npos) {
             lines.push_back(line);
         }
+    }
+    return lines;
+}
+
+// nginx writes a request's line once it has answered it, which may be a
+// moment after the client has read the answer (a loaded machine: CI). Waits
+// up to 2 s for at least `count` lines containing `needle`, and returns them
+// all (fewer if they never came: the caller's assertion says so).
+inline std::vector<std::string> await_https_access_log_lines(const std::string& needle,
+                                                             std::size_t count) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    std::vector<std::string> lines = https_access_log_lines(needle);
+    while (lines.size() < count && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        lines = https_access_log_lines(needle);
     }
     return lines;
 }
