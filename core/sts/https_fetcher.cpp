@@ -7,7 +7,8 @@
 // HTTP parser reads the headers byte by byte through a buffered stream, so a
 // server that drips one byte a second would never trip them. Hence:
 //   - the TCP connect is ours (StreamSocket::connect with the time left), so
-//     the socket exists before the handshake starts;
+//     the socket exists before the handshake starts; the watchdog watches
+//     it for SIGTERM only (shutdown(), below), which aborts a connect;
 //   - from then on a Watchdog holds a dup() of the socket and, at the
 //     deadline, shuts it down for reading. Whatever blocking call Poco or
 //     OpenSSL is in then (handshake, header or body read) returns at once
@@ -326,9 +327,14 @@ std::optional<std::string> resolve(dns::Resolver& resolver, const std::string& h
 }
 
 // Connects to the first address that accepts, giving each remaining address
-// an equal share of the time left. On failure `r` says why.
+// an equal share of the time left. On failure `r` says why. A connect under
+// way is watched too, for SIGTERM only (its own timeout bounds it otherwise):
+// the watchdog's shutdown() of a socket still in SYN-SENT aborts the connect
+// and wakes its poll (Linux: inet_shutdown disconnects it).
 std::optional<Poco::Net::StreamSocket> connect_any(const std::vector<std::string>& addresses,
-                                                   const Target& t, FetchResult& r) {
+                                                   const Target& t, Watchdog& watchdog,
+                                                   const std::atomic<bool>& stopping,
+                                                   FetchResult& r) {
     const std::size_t n = std::min(addresses.size(), kMaxAddresses);
     std::string errors;  // "address: why" for each address tried
     const auto note = [&errors](const std::string& where, const std::string& why) {
@@ -336,13 +342,14 @@ std::optional<Poco::Net::StreamSocket> connect_any(const std::vector<std::string
     };
     for (std::size_t i = 0; i < n; ++i) {
         const auto left = t.deadline - Clock::now();
-        if (left <= Clock::duration::zero()) {
-            break;
+        if (left <= Clock::duration::zero() || stopping.load()) {
+            break;  // when stopping, fetch() says why
         }
         const auto share = left / static_cast<int>(n - i);
         const Poco::Net::SocketAddress where(Poco::Net::IPAddress(addresses[i]), t.port);
         try {
-            Poco::Net::StreamSocket socket;
+            Poco::Net::StreamSocket socket(where.family());  // its descriptor, before connect()
+            const Watchdog::Arm arm(watchdog, socket.impl()->sockfd(), Clock::time_point::max());
             socket.connect(where, timespan(share));
             r.address = addresses[i];
             return socket;
@@ -554,7 +561,8 @@ class HttpsFetcher final : public PolicyFetcher {
         if (stopping_.load()) {
             return;  // fetch() says why
         }
-        std::optional<Poco::Net::StreamSocket> socket = connect_any(addresses, t, r);
+        std::optional<Poco::Net::StreamSocket> socket =
+            connect_any(addresses, t, watchdog_, stopping_, r);
         if (socket) {
             exchange(*socket, context, watchdog_, t, r);
         }

@@ -84,6 +84,42 @@ class RefusingPort {
     std::uint16_t port_ = 0;
 };
 
+// A TCP port on the test bed's address that never answers a connect, as a
+// filtered host: it listens with a backlog of 0 and one connection, never
+// accepted, fills its queue, so the kernel drops every later SYN (a full
+// accept queue drops SYNs; tcp_abort_on_overflow is 0 by default). Real
+// kernel behaviour; no peer is written for the test.
+class UnansweredPort {
+  public:
+    UnansweredPort() {
+        listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
+        BOOST_TEST_REQUIRE(listener_ >= 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        BOOST_TEST_REQUIRE(::inet_pton(AF_INET, https_address().c_str(), &a.sin_addr) == 1);
+        BOOST_TEST_REQUIRE(::bind(listener_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+        BOOST_TEST_REQUIRE(::listen(listener_, 0) == 0);
+        socklen_t len = sizeof a;
+        BOOST_TEST_REQUIRE(::getsockname(listener_, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+        port_ = ntohs(a.sin_port);
+        filler_ = ::socket(AF_INET, SOCK_STREAM, 0);
+        BOOST_TEST_REQUIRE(filler_ >= 0);
+        BOOST_TEST_REQUIRE(::connect(filler_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    }
+    ~UnansweredPort() {
+        ::close(filler_);
+        ::close(listener_);
+    }
+    UnansweredPort(const UnansweredPort&) = delete;
+    UnansweredPort& operator=(const UnansweredPort&) = delete;
+    [[nodiscard]] std::uint16_t port() const { return port_; }
+
+  private:
+    int listener_ = -1;
+    int filler_ = -1;
+    std::uint16_t port_ = 0;
+};
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(sts_fetch)
@@ -242,6 +278,26 @@ BOOST_AUTO_TEST_CASE(shutdown_cuts_fetches_under_way_short) {
     BOOST_TEST(f.fetcher->shutdown() == 0U);
 }
 
+// SPEC §8 SIGTERM: a fetch still waiting for its TCP connection (a policy
+// host that drops SYNs) ends at once too, not at fetch_timeout_ms.
+BOOST_AUTO_TEST_CASE(shutdown_cuts_an_unanswered_connect_short) {
+    UnansweredPort silent;
+    StsSettings s = testbed_sts(milliseconds(8000));
+    s.https_port = silent.port();
+    Fetcher f(s);
+    // Boost.Test is not thread-safe: the fetching thread only fetches.
+    auto hung =
+        std::async(std::launch::async, [&] { return f.fetcher->fetch("sts-enforce.test"); });
+    BOOST_TEST_REQUIRE((hung.wait_for(milliseconds(1000)) == std::future_status::timeout));
+    const auto cut_at = std::chrono::steady_clock::now();
+    BOOST_TEST(f.fetcher->shutdown() == 1U);  // the connect under way
+    const FetchResult r = hung.get();
+    BOOST_TEST(to_string(r.outcome) == "timeout", describe(r));
+    BOOST_TEST(r.error == "cut short: the milter is stopping");
+    BOOST_TEST(r.address.empty());  // never connected
+    BOOST_TEST((std::chrono::steady_clock::now() - cut_at < milliseconds(1000)));
+}
+
 BOOST_AUTO_TEST_CASE(policy_host_without_address) {
     Fetcher f(testbed_sts());
     const FetchResult r = f.fetch("sts-nohost.test");
@@ -277,6 +333,25 @@ BOOST_AUTO_TEST_CASE(nothing_listens) {
         r.error.find(https_address() + ":" + std::to_string(closed.port())) != std::string::npos,
         r.error);
     BOOST_TEST(r.took.count() < 1000);
+}
+
+// The whole exchange has fetch_timeout_ms, the TCP connect included: a
+// policy host that never answers the SYN costs that, and the error says where.
+BOOST_AUTO_TEST_CASE(unanswered_connect_is_a_timeout) {
+    UnansweredPort silent;
+    StsSettings s = testbed_sts(milliseconds(1000));
+    s.https_port = silent.port();
+    Fetcher f(s);
+    const FetchResult r = f.fetch("sts-enforce.test");
+    BOOST_TEST(to_string(r.outcome) == "timeout", describe(r));
+    const std::string where = https_address() + ":" + std::to_string(silent.port());
+    BOOST_TEST(r.error.rfind("no connection to mta-sts.sts-enforce.test within 1000 ms (" + where +
+                                 ": no answer within ",
+                             0) == 0,
+               r.error);
+    BOOST_TEST(r.address.empty());
+    BOOST_TEST(r.took.count() >= 900);
+    BOOST_TEST(r.took.count() < 2000);
 }
 
 BOOST_AUTO_TEST_CASE(not_a_domain_name) {
