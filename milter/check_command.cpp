@@ -13,6 +13,7 @@
 #include "core/decision/decision.hpp"
 #include "core/decision/verdict_header.hpp"
 #include "core/dns/unbound_resolver.hpp"
+#include "core/probe/source_address.hpp"
 #include "core/util/clock.hpp"
 #include "core/verdict/dane_verdict.hpp"
 #include "core/verdict/verdict_builder.hpp"
@@ -348,6 +349,10 @@ int run_check(const config::Config& config, const std::vector<std::string>& doma
     util::SystemClock clock;
     std::unique_ptr<probe::Prober> prober;
     if (config.probe.enabled) {
+        if (auto error = probe::check_source_addresses(config.probe)) {
+            fmt::print(stderr, "dane-sts-milter: {}: {}\n", config.path, *error);
+            return 2;
+        }
         prober = probe::make_smtp_prober(config.probe, config.sts.ca_file);
     }
     const verdict::VerdictBuilder builder(**resolver, fetcher.get(), policies, clock, prober.get());

@@ -21,6 +21,7 @@
 
 #include "core/config/config.hpp"
 #include "core/log/logging.hpp"
+#include "core/probe/source_address.hpp"
 #include "milter/callbacks.hpp"
 #include "milter/check_command.hpp"
 #include "milter/control_commands.hpp"
@@ -382,6 +383,14 @@ int main(int argc, char** argv) {
         return check_domains ? 2 : 1;
     }
     if (check_only) {
+        // What the start would refuse beyond the file itself.
+        if (const auto& c = **cfg; c.probe.enabled) {
+            if (auto error = dsm::probe::check_source_addresses(c.probe)) {
+                std::fprintf(stderr, "dane-sts-milter: %s: %s\n", config_path.c_str(),
+                             error->c_str());
+                return 1;
+            }
+        }
         std::printf("%s: configuration OK\n", config_path.c_str());
         return 0;
     }

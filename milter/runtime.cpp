@@ -16,6 +16,7 @@
 #include "core/metrics/metered_resolver.hpp"
 #include "core/pipeline/recipient_check.hpp"
 #include "core/policymap/policy_answer.hpp"
+#include "core/probe/source_address.hpp"
 
 namespace dsm::milter {
 
@@ -75,6 +76,9 @@ std::optional<Error> make_lookups(Runtime& rt, const config::Config& config) {
         config.cache.max_entries,
         rt.store ? std::make_shared<cache::StorePolicies>(rt.store) : nullptr);
     if (config.probe.enabled) {
+        if (auto error = probe::check_source_addresses(config.probe)) {
+            return Error{config.path + ": " + *error};
+        }
         rt.prober = std::make_unique<metrics::MeteredProber>(
             probe::make_smtp_prober(config.probe, config.sts.ca_file), *rt.metrics);
     }

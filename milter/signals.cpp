@@ -137,7 +137,9 @@ bool Reloader::reload() {
         np.concurrency != op.concurrency || np.refresh_ahead != op.refresh_ahead ||
         np.active_window != op.active_window || np.warm_list != op.warm_list ||
         next.milter.umask != old->milter.umask || next.probe.enabled != old->probe.enabled ||
-        next.probe.port != old->probe.port || next.probe.timeout != old->probe.timeout) {
+        next.probe.port != old->probe.port || next.probe.timeout != old->probe.timeout ||
+        next.probe.bind_address != old->probe.bind_address ||
+        next.probe.bind_address6 != old->probe.bind_address6) {
         spdlog::warn(
             "reload: [cache], [prefetch], [probe] and [milter] umask changes take effect after "
             "a restart");

@@ -51,6 +51,11 @@ struct ProbeSettings {
     bool enabled = false;
     std::uint16_t port = 25;
     std::chrono::milliseconds timeout{10000};
+    // Local addresses probes connect from, as Postfix's smtp_bind_address
+    // and smtp_bind_address6 (core/probe/source_address.hpp); "": the
+    // kernel chooses.
+    std::string bind_address;   // IPv4 literal
+    std::string bind_address6;  // IPv6 literal
 };
 
 struct CacheSettings {

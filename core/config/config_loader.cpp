@@ -70,6 +70,16 @@ auto seconds_in(std::uint64_t lo, std::uint64_t hi) {
 auto checked(bool (*ok)(std::string_view), std::string_view what) {
     return [=](std::string_view v, std::string& out) { return set_checked(v, out, ok, what); };
 }
+// As checked(), and an empty value unsets the key.
+auto checked_or_empty(bool (*ok)(std::string_view), std::string_view what) {
+    return [=](std::string_view v, std::string& out) -> Problem {
+        if (v.empty()) {
+            out.clear();
+            return std::nullopt;
+        }
+        return set_checked(v, out, ok, what);
+    };
+}
 auto scheme_checked(bool (*ok)(std::string_view), std::string_view what) {
     return
         [=](std::string_view v, std::string& out) { return set_scheme_checked(v, out, ok, what); };
@@ -109,7 +119,11 @@ const std::vector<SectionSpec>& schema() {
         {"probe",
          {key("enabled", &C::probe, &ProbeSettings::enabled, set_bool),
           key("port", &C::probe, &ProbeSettings::port, uint_in<std::uint16_t>(1, 65535)),
-          key("timeout_ms", &C::probe, &ProbeSettings::timeout, ms_in(1, 600000))},
+          key("timeout_ms", &C::probe, &ProbeSettings::timeout, ms_in(1, 600000)),
+          key("bind_address", &C::probe, &ProbeSettings::bind_address,
+              checked_or_empty(is_ipv4, "an IPv4 address of this host, or nothing")),
+          key("bind_address6", &C::probe, &ProbeSettings::bind_address6,
+              checked_or_empty(is_ipv6, "an IPv6 address of this host, or nothing"))},
          {}},
         {"cache",
          {key("store", &C::cache, &CacheSettings::store,

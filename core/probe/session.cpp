@@ -13,6 +13,8 @@
 #include <cerrno>
 #include <system_error>
 
+#include "core/probe/source_address.hpp"
+
 namespace dsm::probe::detail {
 
 namespace {
@@ -63,7 +65,7 @@ Io Session::wait(short events) {
     }
 }
 
-Io Session::connect(const std::string& address, std::uint16_t port) {
+Io Session::connect(const std::string& address, std::uint16_t port, const std::string& source) {
     sockaddr_storage ss{};
     socklen_t len = 0;
     auto* v4 = reinterpret_cast<sockaddr_in*>(&ss);
@@ -84,6 +86,13 @@ Io Session::connect(const std::string& address, std::uint16_t port) {
     if (fd_ < 0) {
         error_ = std::string("socket: ") + errno_text(errno);
         return Io::error;
+    }
+    if (!source.empty()) {
+        if (auto why = bind_source(fd_, source)) {
+            // Ours, not the MX's: a source address that went away.
+            error_ = "local error: bind to " + source + ": " + *why;
+            return Io::error;
+        }
     }
     if (::connect(fd_, reinterpret_cast<sockaddr*>(&ss), len) == 0) {
         return Io::ok;

@@ -65,7 +65,9 @@ class Session {
     [[nodiscard]] SSL* ssl() const { return ssl_.get(); }
     [[nodiscard]] const std::string& error() const { return error_; }
 
-    Io connect(const std::string& address, std::uint16_t port);
+    // From `source` (an address of this host, "" for the kernel's choice:
+    // source_address.hpp).
+    Io connect(const std::string& address, std::uint16_t port, const std::string& source);
     [[nodiscard]] std::string local_literal() const;
     Io send(std::string_view data);
     ReplyStatus read_reply(Reply& reply);

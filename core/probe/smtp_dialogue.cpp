@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "core/probe/names.hpp"
+#include "core/probe/source_address.hpp"
 
 namespace dsm::probe::detail {
 
@@ -45,7 +46,7 @@ bool fail(ProbeResult& r, ProbeOutcome o, std::string detail) {
 
 bool SmtpDialogue::connect(Session& s, ProbeResult& r) const {
     const std::string where = r.address + " port " + std::to_string(settings_.port);
-    switch (s.connect(r.address, settings_.port)) {
+    switch (s.connect(r.address, settings_.port, source_address_for(settings_, r.address))) {
         case Io::ok:
             return true;
         case Io::timeout:

@@ -23,6 +23,7 @@
 #include "core/config/config.hpp"
 #include "core/dns/unbound_resolver.hpp"
 #include "core/probe/probe.hpp"
+#include "core/probe/source_address.hpp"
 #include "core/sts/policy_cache.hpp"
 #include "core/sts/policy_fetcher.hpp"
 #include "core/util/clock.hpp"
@@ -487,6 +488,74 @@ BOOST_AUTO_TEST_CASE(not_an_address) {
     auto p = prober();
     const ProbeResult r = logged(p->probe_webpki("mx.webpki.test", "mx.webpki.test"));
     BOOST_TEST(r.outcome == ProbeOutcome::not_answering);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// [probe] bind_address and bind_address6 (core/probe/source_address.hpp):
+// the address probes connect from, as Postfix's smtp_bind_address.
+BOOST_AUTO_TEST_SUITE(probe_source)
+
+// The test bed logs each client's address ("<case> <ip>:<port> connect");
+// without a bind address the kernel picks 127.0.0.1 for every 127/8 peer.
+BOOST_AUTO_TEST_CASE(probe_connects_from_bind_address) {
+    ProbeSettings s;
+    s.enabled = true;
+    s.port = kProbePort;
+    s.timeout = kTimeout;
+    s.bind_address = dsm::test::testbed_addr("99.7");
+    BOOST_TEST(!check_source_addresses(s));
+    auto p = make_smtp_prober(s, smtp_dir() + "/webpki-ca.crt");
+    const ProbeResult r = dane("dane-ee", *p);
+    BOOST_TEST(r.outcome == ProbeOutcome::verified, r.detail);
+
+    const std::string from = " dane-ee " + s.bind_address + ":";
+    std::size_t seen = 0;
+    std::ifstream log(smtp_dir() + "/server.log");
+    for (std::string line; std::getline(log, line);) {
+        seen += line.find(from) != std::string::npos && line.ends_with(" connect") ? 1 : 0;
+    }
+    BOOST_TEST(seen == 1U, "connections from" << from << " in server.log");
+}
+
+// Checked at start: an address this host does not have is a configuration
+// error. Should it go away later, each probe says so as a local error (the
+// MX is not to blame: not_answering) at once, without a connection.
+BOOST_AUTO_TEST_CASE(an_address_of_another_host_is_a_local_error) {
+    ProbeSettings s;
+    s.enabled = true;
+    s.port = kProbePort;
+    s.timeout = kTimeout;
+    s.bind_address = "192.0.2.1";  // TEST-NET-1 (RFC 5737): nobody's
+    BOOST_TEST(check_source_addresses(s).value_or("") ==
+               "[probe] bind_address 192.0.2.1: Cannot assign requested address");
+    auto p = make_smtp_prober(s, smtp_dir() + "/webpki-ca.crt");
+    const ProbeResult r = dane("dane-ee", *p);
+    BOOST_TEST(r.outcome == ProbeOutcome::not_answering);
+    BOOST_TEST(r.detail == "connect to " + get("dane-ee").address +
+                               " port 2525: local error: bind to 192.0.2.1: Cannot assign "
+                               "requested address",
+               r.detail);
+    BOOST_TEST(r.took < milliseconds(500));
+
+    s.bind_address.clear();
+    s.bind_address6 = "2001:db8::1";  // RFC 3849 documentation prefix
+    const auto six = check_source_addresses(s).value_or("");
+    BOOST_TEST(six.starts_with("[probe] bind_address6 2001:db8::1: "), six);
+    // ... and it is not used for an IPv4 MX.
+    auto p6 = make_smtp_prober(s, smtp_dir() + "/webpki-ca.crt");
+    BOOST_TEST(dane("dane-ee", *p6).outcome == ProbeOutcome::verified);
+}
+
+BOOST_AUTO_TEST_CASE(source_address_by_the_peers_family) {
+    ProbeSettings s;
+    s.bind_address = "198.51.100.7";
+    s.bind_address6 = "2001:db8::7";
+    BOOST_TEST(source_address_for(s, "203.0.113.1") == "198.51.100.7");
+    BOOST_TEST(source_address_for(s, "2001:db8::25") == "2001:db8::7");
+    BOOST_TEST(source_address_for(s, "::ffff:203.0.113.1") == "2001:db8::7");
+    s.bind_address6.clear();
+    BOOST_TEST(source_address_for(s, "2001:db8::25").empty());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -29,6 +29,23 @@ expect_error unknown_section $'[frob]\na = b' frob
 expect_error bad_mode $'[connector.partners]\nrecipient_domains = a.test\nmode = strict' partners mode strict
 expect_error bad_number $'[rcpt]\nlookup_timeout_ms = soon' lookup_timeout_ms
 expect_error missing_domains $'[connector.x]\nmode = none' recipient_domains
+# [probe] bind_address must be an address of this host (TEST-NET-1 is
+# nobody's): -n, --check and the start refuse it, naming key and address.
+expect_error bind_elsewhere $'[probe]\nenabled = yes\nbind_address = 192.0.2.1' \
+    "[probe] bind_address 192.0.2.1: Cannot assign requested address"
+printf '[milter]\nsocket = unix:%s/m.sock\n[probe]\nenabled = yes\nbind_address = 192.0.2.1\n' \
+    "$work" >"$work/bind.conf"
+rc=0; timeout 20 "$bin" -c "$work/bind.conf" >"$work/bind-start.out" 2>&1 || rc=$?
+[[ $rc == 1 ]] && grep -qF "[probe] bind_address 192.0.2.1: Cannot assign requested address" "$work/bind-start.out" &&
+    ok "the start refuses [probe] bind_address 192.0.2.1: $(tail -1 "$work/bind-start.out")" ||
+    bad "the start with [probe] bind_address 192.0.2.1: exit $rc, $(cat "$work/bind-start.out")"
+rc=0; timeout 20 "$bin" -c "$work/bind.conf" --check a.test >"$work/bind-check.out" 2>&1 || rc=$?
+[[ $rc == 2 ]] && grep -qF "[probe] bind_address 192.0.2.1: Cannot assign requested address" "$work/bind-check.out" &&
+    ok "--check refuses it too (exit 2)" || bad "--check with [probe] bind_address 192.0.2.1: exit $rc, $(cat "$work/bind-check.out")"
+printf '[probe]\nenabled = no\nbind_address = 192.0.2.1\n' >"$work/bind-off.conf"
+"$bin" -c "$work/bind-off.conf" -n >/dev/null 2>&1 && ok "-n: a bind_address unused (probes off) passes" ||
+    bad "-n refuses a bind_address although probes are off"
+
 rm -f "$work/nonexistent.conf"
 if "$bin" -c "$work/nonexistent.conf" -n >"$work/nf.out" 2>&1; then bad "missing file accepted"
 elif grep -qF "$work/nonexistent.conf" "$work/nf.out"; then ok "missing file named"

@@ -154,7 +154,8 @@ const Connector& find(const Config& c, const std::string& name) {
     throw;
 }
 
-// Every key of SPEC §2, as "section.key" ("connector" for [connector.NAME]).
+// Every key of SPEC §2, and the product's beyond it ([probe] bind_address,
+// bind_address6), as "section.key" ("connector" for [connector.NAME]).
 // The tables below must cover exactly these; tests/docs/docs_check.sh holds
 // the same list for the man page and conf/milter.conf.
 const std::set<std::string> kSpecKeys = {
@@ -175,6 +176,8 @@ const std::set<std::string> kSpecKeys = {
     "probe.enabled",
     "probe.port",
     "probe.timeout_ms",
+    "probe.bind_address",
+    "probe.bind_address6",
     "cache.store",
     "cache.max_entries",
     "cache.min_ttl",
@@ -271,6 +274,10 @@ const std::vector<GoodValue>& good_values() {
         {"probe", "port", "2525", [](const Config& c) { return c.probe.port == 2525; }},
         {"probe", "timeout_ms", "4000",
          [](const Config& c) { return c.probe.timeout == milliseconds(4000); }},
+        {"probe", "bind_address", "192.0.2.25",
+         [](const Config& c) { return c.probe.bind_address == "192.0.2.25"; }},
+        {"probe", "bind_address6", "2001:db8::25",
+         [](const Config& c) { return c.probe.bind_address6 == "2001:db8::25"; }},
         {"cache", "store", "sqlite:/var/lib/dane-sts-milter/other.db",
          [](const Config& c) {
              return c.cache.store == "sqlite:/var/lib/dane-sts-milter/other.db";
@@ -372,6 +379,8 @@ const std::vector<BadValue>& bad_values() {
         {"probe", "enabled", "sometimes", "yes or no"},
         {"probe", "port", "65536", "an integer from 1 to 65535"},
         {"probe", "timeout_ms", "0", "an integer from 1 to 600000 (milliseconds)"},
+        {"probe", "bind_address", "2001:db8::25", "an IPv4 address of this host, or nothing"},
+        {"probe", "bind_address6", "192.0.2.25", "an IPv6 address of this host, or nothing"},
         {"cache", "store", "file:/var/lib/x.db", "memory, sqlite:/PATH or redis://HOST:PORT[/DB]"},
         {"cache", "max_entries", "0", "an integer from 1 to 1000000000"},
         {"cache", "min_ttl", "-1", "an integer from 0 to 31557600 (seconds)"},
@@ -660,6 +669,22 @@ BOOST_AUTO_TEST_CASE(bad_number) {
     expect_error(tmp, "[rcpt]\nlookup_timeout_ms = 120000\n", {"[rcpt] lookup_timeout_ms"});
     expect_error(tmp, "[milter]\numask = 008\n", {"[milter] umask", "octal"});
     expect_error(tmp, "[probe]\nenabled = 2\n", {"[probe] enabled", "yes or no"});
+}
+
+// [probe] bind_address, bind_address6: empty is unset (the kernel chooses),
+// and each takes only its own family, as Postfix's smtp_bind_address(6).
+BOOST_AUTO_TEST_CASE(probe_bind_addresses) {
+    ConfigDir tmp;
+    const auto unset = load_ok(tmp.write("[probe]\nbind_address =\nbind_address6 =\n"));
+    BOOST_TEST(unset->probe.bind_address.empty());
+    BOOST_TEST(unset->probe.bind_address6.empty());
+    const auto set = load_ok(tmp.write("[probe]\nbind_address = 127.0.0.9\nbind_address6 = ::1\n"));
+    BOOST_TEST(set->probe.bind_address == "127.0.0.9");
+    BOOST_TEST(set->probe.bind_address6 == "::1");
+    expect_error(tmp, "[probe]\nbind_address = mail.example\n",
+                 {"[probe] bind_address", "an IPv4 address of this host", "\"mail.example\""});
+    expect_error(tmp, "[probe]\nbind_address6 = [::1]\n",
+                 {"[probe] bind_address6", "an IPv6 address of this host", "\"[::1]\""});
 }
 
 BOOST_AUTO_TEST_CASE(missing_recipient_domains) {
