@@ -39,6 +39,14 @@ std::string symbol(SMFICTX* ctx, const char* name) {
     return v != nullptr ? v : "";
 }
 
+// The MTA's queue id ({i}), which starts our log lines as it starts
+// Postfix's. Postfix's and Sendmail's are letters and digits; anything else
+// is quoted (log_value), so that one decision stays one line.
+std::string queue_id_of(SMFICTX* ctx) {
+    std::string id = symbol(ctx, "i");
+    return id.empty() ? id : decision::log_value(id);
+}
+
 sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned long /*f2*/,
                       unsigned long /*f3*/, unsigned long* pf0, unsigned long* pf1,
                       unsigned long* pf2, unsigned long* pf3) {
@@ -77,7 +85,7 @@ sfsistat on_envrcpt(SMFICTX* ctx, char** argv) {
     const auto check =
         pipeline::check_recipient(*s->config, *g_runtime->cache, rcpt, s->sender_domain);
     const auto& d = check.decision;
-    const std::string queue_id = symbol(ctx, "i");
+    const std::string queue_id = queue_id_of(ctx);
 
     if (check.connector == nullptr) {
         g_runtime->metrics->unmatched_recipient(address::to_string(check.recipient.kind));
@@ -145,17 +153,17 @@ sfsistat on_eom(SMFICTX* ctx) {
     // last occurrence down so indexes stay valid whatever the MTA renumbers.
     for (int i = s->forged_headers; i >= 1; --i) {
         if (smfi_chgheader(ctx, const_cast<char*>(name.c_str()), i, nullptr) != MI_SUCCESS) {
-            spdlog::warn("{}: could not remove incoming {} header #{}", symbol(ctx, "i"), name, i);
+            spdlog::warn("{}: could not remove incoming {} header #{}", queue_id_of(ctx), name, i);
         }
     }
     if (s->forged_headers > 0) {
-        spdlog::info("{}: removed {} incoming {} header(s)", symbol(ctx, "i"), s->forged_headers,
+        spdlog::info("{}: removed {} incoming {} header(s)", queue_id_of(ctx), s->forged_headers,
                      name);
     }
     for (const auto& h : s->headers) {
         if (smfi_addheader(ctx, const_cast<char*>(name.c_str()),
                            const_cast<char*>(h.value.c_str())) != MI_SUCCESS) {
-            spdlog::warn("{}: could not add {} header for {}", symbol(ctx, "i"), name, h.domain);
+            spdlog::warn("{}: could not add {} header for {}", queue_id_of(ctx), name, h.domain);
         }
     }
     s->reset_transaction();

@@ -67,18 +67,8 @@ Io Session::wait(short events) {
 
 Io Session::connect(const std::string& address, std::uint16_t port, const std::string& source) {
     sockaddr_storage ss{};
-    socklen_t len = 0;
-    auto* v4 = reinterpret_cast<sockaddr_in*>(&ss);
-    auto* v6 = reinterpret_cast<sockaddr_in6*>(&ss);
-    if (::inet_pton(AF_INET, address.c_str(), &v4->sin_addr) == 1) {
-        v4->sin_family = AF_INET;
-        v4->sin_port = htons(port);
-        len = sizeof *v4;
-    } else if (::inet_pton(AF_INET6, address.c_str(), &v6->sin6_addr) == 1) {
-        v6->sin6_family = AF_INET6;
-        v6->sin6_port = htons(port);
-        len = sizeof *v6;
-    } else {
+    const socklen_t len = to_sockaddr(address, port, ss);
+    if (len == 0) {
         error_ = "\"" + address + "\" is not an IP address";
         return Io::error;
     }

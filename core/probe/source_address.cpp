@@ -24,6 +24,23 @@ bool is_ipv6_literal(const std::string& s) {
 
 }  // namespace
 
+socklen_t to_sockaddr(const std::string& literal, std::uint16_t port, sockaddr_storage& out) {
+    out = sockaddr_storage{};
+    auto* v4 = reinterpret_cast<sockaddr_in*>(&out);
+    auto* v6 = reinterpret_cast<sockaddr_in6*>(&out);
+    if (::inet_pton(AF_INET, literal.c_str(), &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons(port);
+        return sizeof *v4;
+    }
+    if (::inet_pton(AF_INET6, literal.c_str(), &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons(port);
+        return sizeof *v6;
+    }
+    return 0;
+}
+
 const std::string& source_address_for(const config::ProbeSettings& settings,
                                       const std::string& peer) {
     return is_ipv6_literal(peer) ? settings.bind_address6 : settings.bind_address;
@@ -31,16 +48,8 @@ const std::string& source_address_for(const config::ProbeSettings& settings,
 
 std::optional<std::string> bind_source(int fd, const std::string& source) {
     sockaddr_storage ss{};
-    socklen_t len = 0;
-    auto* v4 = reinterpret_cast<sockaddr_in*>(&ss);
-    auto* v6 = reinterpret_cast<sockaddr_in6*>(&ss);
-    if (::inet_pton(AF_INET, source.c_str(), &v4->sin_addr) == 1) {
-        v4->sin_family = AF_INET;
-        len = sizeof *v4;
-    } else if (::inet_pton(AF_INET6, source.c_str(), &v6->sin6_addr) == 1) {
-        v6->sin6_family = AF_INET6;
-        len = sizeof *v6;
-    } else {
+    const socklen_t len = to_sockaddr(source, 0, ss);
+    if (len == 0) {
         return "not an IP address";
     }
 #ifdef IP_BIND_ADDRESS_NO_PORT

@@ -6,12 +6,19 @@
 // Unset, the kernel chooses (the address of the outgoing interface).
 #pragma once
 
+#include <sys/socket.h>
+
+#include <cstdint>
 #include <optional>
 #include <string>
 
 #include "core/config/config.hpp"
 
 namespace dsm::probe {
+
+// `literal` (an IPv4 or IPv6 address) and `port` as a socket address in
+// `out`: its length, or 0 when `literal` is no IP address.
+socklen_t to_sockaddr(const std::string& literal, std::uint16_t port, sockaddr_storage& out);
 
 // The source address for a connection to `peer` (an IPv4 or IPv6 literal):
 // bind_address or bind_address6 by the peer's family; "" for none.

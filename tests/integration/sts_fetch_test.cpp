@@ -59,19 +59,27 @@ struct Fetcher {
     }
 };
 
+// A TCP socket bound to the HTTPS test bed's address on a port the kernel
+// picks; `where` is set to that address and port.
+int bound_socket(sockaddr_in& where) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    BOOST_TEST_REQUIRE(fd >= 0);
+    where = sockaddr_in{};
+    where.sin_family = AF_INET;
+    BOOST_TEST_REQUIRE(::inet_pton(AF_INET, https_address().c_str(), &where.sin_addr) == 1);
+    BOOST_TEST_REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&where), sizeof where) == 0);
+    socklen_t len = sizeof where;
+    BOOST_TEST_REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&where), &len) == 0);
+    return fd;
+}
+
 // A TCP port on the test bed's address that is bound but not listening: a
 // connection to it is refused at once, and nobody else can take it meanwhile.
 class RefusingPort {
   public:
     RefusingPort() {
-        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-        BOOST_TEST_REQUIRE(fd_ >= 0);
         sockaddr_in a{};
-        a.sin_family = AF_INET;
-        BOOST_TEST_REQUIRE(::inet_pton(AF_INET, https_address().c_str(), &a.sin_addr) == 1);
-        BOOST_TEST_REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-        socklen_t len = sizeof a;
-        BOOST_TEST_REQUIRE(::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+        fd_ = bound_socket(a);
         port_ = ntohs(a.sin_port);
     }
     ~RefusingPort() { ::close(fd_); }
@@ -92,15 +100,9 @@ class RefusingPort {
 class UnansweredPort {
   public:
     UnansweredPort() {
-        listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
-        BOOST_TEST_REQUIRE(listener_ >= 0);
         sockaddr_in a{};
-        a.sin_family = AF_INET;
-        BOOST_TEST_REQUIRE(::inet_pton(AF_INET, https_address().c_str(), &a.sin_addr) == 1);
-        BOOST_TEST_REQUIRE(::bind(listener_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+        listener_ = bound_socket(a);
         BOOST_TEST_REQUIRE(::listen(listener_, 0) == 0);
-        socklen_t len = sizeof a;
-        BOOST_TEST_REQUIRE(::getsockname(listener_, reinterpret_cast<sockaddr*>(&a), &len) == 0);
         port_ = ntohs(a.sin_port);
         filler_ = ::socket(AF_INET, SOCK_STREAM, 0);
         BOOST_TEST_REQUIRE(filler_ >= 0);

@@ -197,6 +197,26 @@ BOOST_AUTO_TEST_CASE(mixed_transaction) {
     c.quit();
 }
 
+// The queue id comes from the MTA ({i}) and starts the decision line: one
+// that is not letters and digits is quoted, so that it cannot start a line
+// of its own in the log.
+BOOST_AUTO_TEST_CASE(queue_id_cannot_forge_a_log_line) {
+    MilterClient c(process.port(), 5000ms);
+    c.negotiate();
+    BOOST_REQUIRE(c.connect("client.test", "127.0.0.1").code == 'c');
+    BOOST_REQUIRE(c.helo("client.test").code == 'c');
+    c.macros('M', {{"i", "4Q\nFORGED: rcpt=<x@y.test> action=accept"}});
+    BOOST_REQUIRE(c.mail("<sender@example.test>").code == 'c');
+    BOOST_TEST(c.rcpt("<user@notlsa.test>").code == 'y');
+    c.quit();
+    const auto log = process.log();
+    BOOST_TEST(contains(log,
+                        "\"4Q\\x0aFORGED: rcpt=<x@y.test> action=accept\": "
+                        "rcpt=<user@notlsa.test> domain=notlsa.test"),
+               log);
+    BOOST_TEST(!contains(log, "\nFORGED"));
+}
+
 BOOST_AUTO_TEST_CASE(test_mode_accepts_and_reports) {
     auto c = open_session(process, "<sender@example.test>");
     // eu.partner.test: signed, no TLSA; connector "trial" is mandatory in test mode.

@@ -292,8 +292,11 @@ start_mock_dns() {
 # independent of the others) in a subshell in the background, its output to
 # $work/NAME.part; the milters and mocks it starts are its own (stopped when
 # it ends or is stopped: stop_started stops the part too). NAME must do as a
-# shell variable name. tally_part NAME: waits for the part, prints its output
-# and counts its ok/FAIL lines here (a part that did not end is a failure).
+# shell variable name. tally_part NAME [SECONDS]: waits for the part (until
+# SECONDS after its start, 100 by default: less than the tests' ctest
+# TIMEOUT, so that a hung part is stopped and shows what it did, instead of
+# ctest killing the test with nothing printed), prints its output and counts
+# its ok/FAIL lines here (a part that did not end is a failure).
 run_part() {
     local name=$1
     shift
@@ -306,10 +309,22 @@ run_part() {
         : >"$work/$name.part-done"
     ) >"$work/$name.part" 2>&1 &
     printf -v "part_${name}_pid" %s "$!"
+    printf -v "part_${name}_start" %s "$SECONDS"
     track "$!"
 }
 tally_part() {
-    local name=$1 var="part_${1}_pid"
+    local name=$1 var="part_${1}_pid" limit=${2:-100} start="part_${1}_start"
+    local deadline=$((${!start} + limit))
+    while kill -0 "${!var}" 2>/dev/null && ((SECONDS < deadline)); do
+        sleep 0.2
+    done
+    if kill -0 "${!var}" 2>/dev/null; then
+        bad "part $name still running ${limit} s after its start: stopped (its output follows)"
+        # Its trap (stop_started) runs once its current command ends: end
+        # that command (and what the part started) too, by parent pid.
+        kill -TERM "${!var}" 2>/dev/null
+        pkill -TERM -P "${!var}" 2>/dev/null
+    fi
     wait "${!var}" 2>/dev/null
     cat "$work/$name.part"
     passed=$((passed + $(grep -c '^ok:' "$work/$name.part")))
