@@ -3,7 +3,6 @@
 // exactly one Runtime per process, set before smfi_main() and never moved.
 #pragma once
 
-#include <atomic>
 #include <memory>
 
 #include "core/cache/store.hpp"
@@ -19,6 +18,7 @@
 #include "core/report/decision_counter.hpp"
 #include "core/sts/policy_cache.hpp"
 #include "core/sts/policy_fetcher.hpp"
+#include "core/util/shared_slot.hpp"
 #include "core/verdict/verdict_builder.hpp"
 
 namespace dsm::milter {
@@ -27,7 +27,7 @@ namespace dsm::milter {
 // first, while everything the lookups use still exists.
 struct Runtime {
     // Swapped whole on reload; a transaction keeps the snapshot it started with.
-    std::atomic<std::shared_ptr<const config::Config>> config;
+    util::SharedSlot<const config::Config> config;
     // Before everything that records into it (SPEC §8 metrics).
     std::unique_ptr<metrics::MilterMetrics> metrics;
     std::unique_ptr<dns::Resolver> resolver;
