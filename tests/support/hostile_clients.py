@@ -128,6 +128,42 @@ def connect_many(port, n):
     return socks
 
 
+def accepted(pid, ports):
+    """How many established TCP connections on `ports` the daemon holds: its
+    descriptors' socket inodes found in /proc/net/tcp{,6}. Unlike a count of
+    all its descriptors, descriptors that come and go meanwhile (a DNS query,
+    the store) do not change it."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue  # closed meanwhile
+        if target.startswith("socket:["):
+            inodes.add(target[len("socket:["):-1])
+    n = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                rows = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            col = row.split()
+            # local address "HEX:PORT", state 01 = ESTABLISHED, inode column 9
+            if col[3] == "01" and int(col[1].split(":")[1], 16) in ports and col[9] in inodes:
+                n += 1
+    return n
+
+
+def wait_accepted(pid, ports, want, seconds):
+    """Polls until the daemon holds `want` connections on `ports`, at most
+    SECONDS."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end and accepted(pid, ports) < want:
+        time.sleep(0.05)
+
+
 def wait_fds(pid, done, seconds):
     """Polls the daemon's open descriptors every 20 ms until done(count) or
     SECONDS have passed."""
@@ -147,15 +183,16 @@ def mode_idle(mport, pport, n, pid, domain):
     policy_socks = connect_many(pport, n)
     for s in policy_socks[::2]:
         s.sendall(b"30:postfix ")  # a request that never ends
-    # Until both servers have accepted them all (their descriptors), at most
-    # 5 s: the checks below then run beside every connection.
-    wait_fds(pid, lambda count: count >= before_fds + 2 * n, 5.0)
+    # Until both servers have accepted them all, at most 5 s: the checks
+    # below then run beside every connection.
+    wait_accepted(pid, {mport, pport}, 2 * n, 5.0)
     answer, ms = query(pport, domain)
     print(f"query_ms={ms:.0f} query_answer={answer}")
     code, text, ms = rcpt(mport, domain)
     print(f"rcpt_ms={ms:.0f} rcpt_code={code} rcpt_text={text!r}")
     fds, rss, threads = proc_state(pid)
     print(f"during_fds={fds} during_rss_kb={rss} during_threads={threads}")
+    print(f"during_accepted={accepted(pid, {mport, pport})}")
     for s in milter_socks + policy_socks:
         s.close()
     # Until the daemon's descriptors are back within 50 of where they
