@@ -7,15 +7,14 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <system_error>
+
+#include "core/probe/session.hpp"  // detail::errno_text
 
 namespace dsm::probe {
 
 namespace {
 
-std::string errno_text(int err) {
-    return std::error_code(err, std::generic_category()).message();
-}
+using detail::errno_text;
 
 bool is_ipv6_literal(const std::string& s) {
     in6_addr a{};
